@@ -1,0 +1,163 @@
+//! Service settings: one clap definition serving command-line flags, environment
+//! variables and Lambda (which starts with no argv).
+
+use clap::{Args, Parser};
+use storage::{S3Settings, StorageUrl};
+
+/// Settings shared by every way of running the handler.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Where voices, VC inputs and outputs live: `file://<dir>` (embedded filesystem store),
+    /// `s3://bucket/prefix` (S3, MinIO or any S3-compatible store) or `memory://` (lost on exit).
+    #[arg(long = "storage", env = "SPEECH_STORAGE", default_value = "file://./data", value_parser = parse_storage_url)]
+    pub storage: StorageUrl,
+
+    /// S3 connection settings (used with `--storage s3://...`).
+    #[command(flatten)]
+    pub s3: S3Args,
+
+    /// Upload and decoding limits.
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Zero-byte cleanup and storage warnings.
+    #[command(flatten)]
+    pub maintenance: Maintenance,
+
+    /// Origins allowed by CORS, comma-separated; `*` allows any origin (without credentials).
+    #[arg(long, env = "SPEECH_CORS_ALLOW_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_allow_origins: Vec<String>,
+
+    /// Longest time a request may take before it is answered with 408, in seconds.
+    #[arg(long, env = "SPEECH_REQUEST_TIMEOUT_SECONDS", default_value_t = 600)]
+    pub request_timeout_seconds: u64,
+}
+
+/// How to reach an S3-compatible store. Unset values fall back to the standard AWS
+/// chain (`AWS_ACCESS_KEY_ID`, `AWS_PROFILE`, instance and task roles, `AWS_REGION`).
+#[derive(Debug, Clone, Args)]
+pub struct S3Args {
+    /// Custom S3 endpoint, e.g. `http://127.0.0.1:9000` for MinIO.
+    #[arg(long, env = "SPEECH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region (default: the AWS chain's, then `us-east-1`).
+    #[arg(long, env = "SPEECH_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Path-style addressing (`endpoint/bucket/key`); defaults to true when `--s3-endpoint` is set.
+    #[arg(long, env = "SPEECH_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
+
+    /// S3 access key id; with the secret, overrides the AWS credential chain.
+    #[arg(long, env = "SPEECH_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key.
+    #[arg(long, env = "SPEECH_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+}
+
+impl S3Args {
+    /// The storage crate's view of these settings.
+    pub fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            path_style: self.s3_path_style.unwrap_or(self.s3_endpoint.is_some()),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+        }
+    }
+}
+
+/// Upload size and audio length limits.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest voice upload (`POST /api/v1/voice`), in MB; larger uploads get 413.
+    #[arg(long, env = "SPEECH_MAX_VOICE_UPLOAD_MB", default_value_t = 100)]
+    pub max_voice_upload_mb: u64,
+
+    /// Largest VC input upload (`POST /api/v1/vc_input`), in MB; larger uploads get 413.
+    #[arg(long, env = "SPEECH_MAX_VC_INPUT_UPLOAD_MB", default_value_t = 50)]
+    pub max_vc_input_upload_mb: u64,
+
+    /// Longest audio accepted from any upload, in seconds; longer audio gets 413.
+    #[arg(long, env = "SPEECH_MAX_AUDIO_SECONDS", default_value_t = 3600)]
+    pub max_audio_seconds: u64,
+}
+
+impl Limits {
+    /// Bytes allowed for a voice upload.
+    pub fn voice_upload_bytes(&self) -> usize {
+        mb_to_bytes(self.max_voice_upload_mb)
+    }
+
+    /// Bytes allowed for a VC input upload.
+    pub fn vc_input_upload_bytes(&self) -> usize {
+        mb_to_bytes(self.max_vc_input_upload_mb)
+    }
+
+    /// Decoding caps for uploaded audio.
+    pub fn decode_limits(&self) -> audio::DecodeLimits {
+        let seconds = self.max_audio_seconds as f64;
+        audio::DecodeLimits {
+            max_duration_seconds: seconds,
+            // Stereo at 48 kHz for the whole allowed length.
+            max_decoded_samples: (seconds * 48_000.0 * 2.0) as usize,
+        }
+    }
+}
+
+fn mb_to_bytes(mb: u64) -> usize {
+    usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+}
+
+/// Scheduled maintenance and storage warnings.
+#[derive(Debug, Clone, Args)]
+pub struct Maintenance {
+    /// Run the zero-byte cleanup when the service starts.
+    #[arg(long, env = "SPEECH_CLEANUP_ON_STARTUP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cleanup_on_startup: bool,
+
+    /// Hours between scheduled zero-byte cleanups; 0 disables the schedule.
+    #[arg(long, env = "SPEECH_CLEANUP_INTERVAL_HOURS", default_value_t = 4.0)]
+    pub cleanup_interval_hours: f64,
+
+    /// Size of outputs/ in MB above which `/resources` and `/health` warn (at 80 %); 0 disables.
+    /// Nothing is ever deleted to meet it.
+    #[arg(long, env = "SPEECH_OUTPUTS_WARN_SIZE_MB", default_value_t = 5120)]
+    pub outputs_warn_size_mb: u64,
+
+    /// Size of vc_inputs/ in MB above which `/resources` warns (at 80 %); 0 disables.
+    #[arg(long, env = "SPEECH_VC_INPUTS_WARN_SIZE_MB", default_value_t = 2048)]
+    pub vc_inputs_warn_size_mb: u64,
+}
+
+fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
+    value.parse().map_err(|e: storage::Error| e.to_string())
+}
+
+#[derive(Parser)]
+struct Standalone {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Settings from arguments alone (plus environment variables), as a binary would parse them.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Standalone::try_parse_from(args).map(|s| s.config)
+    }
+
+    /// The defaults (and any `SPEECH_*` environment variables) with a given store.
+    pub fn with_storage(storage: StorageUrl) -> Result<Self, clap::Error> {
+        let mut config = Self::from_args(["handler"])?;
+        config.storage = storage;
+        Ok(config)
+    }
+}

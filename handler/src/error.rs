@@ -1,0 +1,242 @@
+//! The one error type of the HTTP layer and its single mapping to status codes and the JSON envelope.
+//!
+//! Every native route answers failures as
+//! `{"success":false,"error":…,"error_code":…,"detail":…,"timestamp":…,"request_id":…}`.
+//! Client errors are logged at debug level; server faults are logged with their
+//! source chain and reach the client only as a generic message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::request_id;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed (bad JSON, bad multipart, missing field).
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// 400: a destructive call without `confirm=true`.
+    #[error("{0} requires confirm=true")]
+    ConfirmationRequired(&'static str),
+
+    /// 404: the named file or resource does not exist.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// What kind of thing ("Voice file", "Output file", ...).
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+
+    /// 404: no route matches the path.
+    #[error("no route for {method} {path}")]
+    RouteNotFound {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+    },
+
+    /// 405: the path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+
+    /// 409: the target exists and overwriting was not asked for.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// 413: an upload or body over its configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+
+    /// 415: the upload is not audio in a format we accept.
+    #[error("{message}")]
+    UnsupportedMedia {
+        /// What was wrong.
+        message: String,
+        /// Machine-readable code (`UNSUPPORTED_FORMAT` or `INVALID_AUDIO`).
+        code: &'static str,
+    },
+
+    /// 416: a `Range` header outside the object.
+    #[error("requested range is not satisfiable for an object of {size} bytes")]
+    RangeNotSatisfiable {
+        /// The object's size, for the `Content-Range: bytes */size` header.
+        size: u64,
+    },
+
+    /// 422: a parameter is out of range or otherwise invalid.
+    #[error("{message}")]
+    InvalidParameter {
+        /// The parameter's name.
+        param: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// 422: a path, folder or file name is unsafe (traversal, absolute, control characters).
+    #[error("invalid path in {param}: {reason}")]
+    InvalidPath {
+        /// The parameter that carried it.
+        param: String,
+        /// Which rule it broke.
+        reason: String,
+    },
+
+    /// 503: the object store cannot be reached.
+    #[error("storage is unavailable")]
+    StorageUnavailable(#[source] storage::Error),
+
+    /// 500: a storage fault that is not the client's doing.
+    #[error("storage failure")]
+    Storage(#[source] storage::Error),
+
+    /// 500: anything else that should not happen.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The HTTP status for this error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::ConfirmationRequired(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::InvalidParameter { .. } | Self::InvalidPath { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
+            Self::NotFound { .. } => "RESOURCE_NOT_FOUND",
+            Self::RouteNotFound { .. } => "ROUTE_NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Conflict(_) => "FILE_EXISTS",
+            Self::TooLarge(_) => "FILE_TOO_LARGE",
+            Self::UnsupportedMedia { code, .. } => code,
+            Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
+            Self::InvalidParameter { .. } => "VALIDATION_ERROR",
+            Self::InvalidPath { .. } => "INVALID_PATH",
+            Self::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
+            Self::Storage(_) | Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// Shorthand for a 422 on one parameter.
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidParameter { param: param.into(), message: message.into() }
+    }
+
+    /// Shorthand for a 404.
+    pub fn not_found(what: &'static str, name: impl Into<String>) -> Self {
+        Self::NotFound { what, name: name.into() }
+    }
+
+    fn detail(&self) -> Value {
+        match self {
+            Self::InvalidParameter { param, .. } | Self::InvalidPath { param, .. } => {
+                serde_json::json!({ "param": param })
+            }
+            Self::RangeNotSatisfiable { size } => serde_json::json!({ "size": size }),
+            _ => Value::Null,
+        }
+    }
+}
+
+impl From<storage::Error> for Error {
+    fn from(err: storage::Error) -> Self {
+        match err {
+            storage::Error::NotFound { key } => Self::not_found("Object", key),
+            storage::Error::InvalidKey { key, reason } => Self::InvalidPath { param: key, reason: reason.to_owned() },
+            storage::Error::InvalidRange { size, .. } => Self::RangeNotSatisfiable { size },
+            // Transport failures (endpoint down, DNS, timeouts) are an outage, not a bug.
+            unavailable @ storage::Error::Unavailable { .. } => Self::StorageUnavailable(unavailable),
+            other => Self::Storage(other),
+        }
+    }
+}
+
+/// The JSON body of every native error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// Human-readable message.
+    pub error: String,
+    /// Stable machine-readable code, e.g. `VALIDATION_ERROR`.
+    pub error_code: String,
+    /// Extra structured detail (the offending parameter, ...), or null.
+    #[schema(value_type = Object, nullable)]
+    pub detail: Value,
+    /// When the error happened (RFC 3339, UTC).
+    pub timestamp: String,
+    /// The request id, also sent as the `x-request-id` header.
+    pub request_id: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self).map(error_chain), "request failed");
+            match &self {
+                Self::StorageUnavailable(_) => "Storage is unavailable; try again shortly".to_owned(),
+                _ => "Internal server error".to_owned(),
+            }
+        } else {
+            tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
+            self.to_string()
+        };
+        let body = ErrorBody {
+            success: false,
+            error: message,
+            error_code: self.code().to_owned(),
+            detail: self.detail(),
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            request_id: request_id::current().unwrap_or_default(),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        match &self {
+            Self::StorageUnavailable(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::RangeNotSatisfiable { size } => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Renders an error and its sources as one line for logs.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        out.push_str(": ");
+        out.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    out
+}
+
+/// Result alias for the handler.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

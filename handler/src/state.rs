@@ -1,0 +1,101 @@
+//! Application state, built once per process and shared by every request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use storage::DynStore;
+
+use crate::config::Config;
+use crate::service::maintenance::CleanupLog;
+
+/// Everything a request needs: settings, the store and process-wide counters.
+/// Nothing in here is state that matters across restarts; that all lives in the store.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: DynStore,
+    started: Instant,
+    metrics: Metrics,
+    cleanup: CleanupLog,
+}
+
+impl AppState {
+    /// State over an already opened store.
+    pub fn new(config: Config, store: DynStore) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                started: Instant::now(),
+                metrics: Metrics::default(),
+                cleanup: CleanupLog::default(),
+            }),
+        }
+    }
+
+    /// Opens the store the configuration names and builds the state.
+    pub async fn from_config(config: Config) -> Result<Self, storage::Error> {
+        let store = storage::open(&config.storage, &config.s3.settings()).await?;
+        Ok(Self::new(config, store))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The object store.
+    pub fn store(&self) -> &DynStore {
+        &self.inner.store
+    }
+
+    /// Seconds since the state was built.
+    pub fn uptime_seconds(&self) -> f64 {
+        self.inner.started.elapsed().as_secs_f64()
+    }
+
+    /// Request counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// History of cleanup runs.
+    pub fn cleanup_log(&self) -> &CleanupLog {
+        &self.inner.cleanup
+    }
+}
+
+/// Process-wide request counters (reset on restart).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests_total: AtomicU64,
+    requests_client_error: AtomicU64,
+    requests_server_error: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one finished request by its status.
+    pub fn record(&self, status: u16) {
+        self.requests_total.fetch_add(1, Ordering::Relaxed);
+        if (400..500).contains(&status) {
+            self.requests_client_error.fetch_add(1, Ordering::Relaxed);
+        } else if status >= 500 {
+            self.requests_server_error.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `(total, client errors, server errors)` so far.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.requests_total.load(Ordering::Relaxed),
+            self.requests_client_error.load(Ordering::Relaxed),
+            self.requests_server_error.load(Ordering::Relaxed),
+        )
+    }
+}

@@ -1,0 +1,91 @@
+//! The storage error type shared by every backend.
+
+/// Anything that can go wrong talking to an object store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A key or prefix broke the [`crate::Key`] rules; the request must not reach a backend.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The offending key (truncated to 200 characters).
+        key: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+
+    /// The object does not exist.
+    #[error("object not found: {key}")]
+    NotFound {
+        /// The missing key.
+        key: String,
+    },
+
+    /// A byte range outside the object was asked for.
+    #[error("range {start}..{end} is outside object {key} of {size} bytes")]
+    InvalidRange {
+        /// The object.
+        key: String,
+        /// First byte asked for.
+        start: u64,
+        /// One past the last byte asked for.
+        end: u64,
+        /// The object's size.
+        size: u64,
+    },
+
+    /// A storage URL or setting could not be understood.
+    #[error("invalid storage configuration: {0}")]
+    Config(String),
+
+    /// The filesystem backend failed.
+    #[error("filesystem error on {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The backend could not be reached (connection refused, DNS, timeout).
+    #[error("storage unreachable during {operation}: {message}")]
+    Unavailable {
+        /// The operation that could not be sent.
+        operation: &'static str,
+        /// A readable summary of the transport error.
+        message: String,
+        /// The underlying error, kept for logs.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The S3 backend failed.
+    #[error("S3 {operation} failed for {key}: {message}")]
+    S3 {
+        /// The S3 operation (`PutObject`, `ListObjectsV2`, ...).
+        operation: &'static str,
+        /// The key or prefix involved.
+        key: String,
+        /// A readable summary of the service or transport error.
+        message: String,
+        /// The SDK error, kept for logs.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl Error {
+    /// Whether the error means "no such object".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            return Self::NotFound { key: path.to_string() };
+        }
+        Self::Io { path: path.to_string(), source }
+    }
+}
+
+/// Result alias for storage operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,309 @@
+//! Filesystem backend, the embedded default: one file per object under a root directory.
+//!
+//! Writes go to a dot-named temporary file in the destination directory and are
+//! renamed into place, so readers never see a torn object and a crash leaves at
+//! most a hidden temporary file. Folders exist only while they hold objects, as
+//! on S3: deleting the last object of a folder removes the empty directories.
+
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
+
+use crate::{
+    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore, Result, check_range,
+    paginate,
+};
+
+const TEMP_PREFIX: &str = ".tmp-";
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A store rooted at a local directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+impl FsStore {
+    /// Opens (creating if needed) the store rooted at `dir`; relative paths are
+    /// resolved against the current working directory once, here.
+    pub async fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_owned();
+        blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+            let root = dir.canonicalize().map_err(|e| Error::io(dir.display(), e))?;
+            Ok(Self { root })
+        })
+        .await
+    }
+
+    /// The absolute root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &Key) -> PathBuf {
+        // Safe: a Key has no absolute, empty, dot or backslash segments.
+        self.root.join(key.as_str())
+    }
+
+    fn dir_of(&self, prefix: &KeyPrefix) -> PathBuf {
+        self.root.join(prefix.trimmed())
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Io { path: "<blocking task>".into(), source: std::io::Error::other(e) })?
+}
+
+fn map_io(key: &Key) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(key, e)
+}
+
+fn meta_from(key: Key, md: &std::fs::Metadata) -> ObjectMeta {
+    let last_modified = md.modified().map(DateTime::<Utc>::from).unwrap_or_else(|_| Utc::now());
+    ObjectMeta { key, size: md.len(), last_modified }
+}
+
+/// Writes `body` to a temporary file beside `path`, flushes it to disk and renames it into place.
+fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("object path has no parent"))?;
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(body)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Removes `dir` and its ancestors while they are empty, stopping at `root`.
+fn prune_empty_dirs(root: &Path, mut dir: &Path) {
+    while dir != root && dir.starts_with(root) {
+        if std::fs::remove_dir(dir).is_err() {
+            return;
+        }
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => return,
+        }
+    }
+}
+
+/// Whether a directory holds at least one visible object at any depth.
+fn holds_objects(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            return false;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_file() => true,
+            Ok(t) if t.is_dir() => holds_objects(&entry.path()),
+            _ => false,
+        }
+    })
+}
+
+/// Collects listing entries under `dir` (whose keys start with `prefix`).
+fn collect(dir: &Path, prefix: &str, delimiter: bool, out: &mut Vec<Entry>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        // Hidden names are temporary files; names that are not valid keys were
+        // not written by us and cannot be addressed, so they are not listed.
+        if name.starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type()?;
+        let key = format!("{prefix}{name}");
+        if file_type.is_dir() {
+            if delimiter {
+                if holds_objects(&entry.path()) {
+                    if let Ok(prefix) = KeyPrefix::new(key) {
+                        out.push(Entry::Prefix(prefix));
+                    }
+                }
+            } else {
+                collect(&entry.path(), &format!("{key}/"), false, out)?;
+            }
+        } else if file_type.is_file() {
+            let Ok(key) = Key::new(key) else { continue };
+            match entry.metadata() {
+                Ok(md) => out.push(Entry::Object(meta_from(key, &md))),
+                // Deleted between readdir and stat: simply not there any more.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ObjectStore for FsStore {
+    fn describe(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    fn kind(&self) -> &'static str {
+        "filesystem"
+    }
+
+    async fn put(&self, key: &Key, body: Bytes) -> Result<ObjectMeta> {
+        let path = self.path_of(key);
+        let key = key.clone();
+        blocking(move || {
+            write_atomically(&path, &body).map_err(map_io(&key))?;
+            let md = std::fs::metadata(&path).map_err(map_io(&key))?;
+            Ok(meta_from(key, &md))
+        })
+        .await
+    }
+
+    async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream> {
+        let path = self.path_of(key);
+        let owned_key = key.clone();
+        let (file, meta, range) = blocking(move || {
+            let key = owned_key;
+            let mut file = std::fs::File::open(&path).map_err(map_io(&key))?;
+            let md = file.metadata().map_err(map_io(&key))?;
+            if !md.is_file() {
+                return Err(Error::NotFound { key: key.to_string() });
+            }
+            let range = check_range(&key, range, md.len())?;
+            if range.start > 0 {
+                file.seek(SeekFrom::Start(range.start)).map_err(map_io(&key))?;
+            }
+            Ok((file, meta_from(key, &md), range))
+        })
+        .await?;
+        let reader = tokio::fs::File::from_std(file).take(range.end - range.start);
+        let key_name = key.to_string();
+        let body = ReaderStream::with_capacity(reader, READ_CHUNK)
+            .map(move |chunk| chunk.map_err(|e| Error::io(&key_name, e)))
+            .boxed();
+        Ok(GetStream { meta, range, body })
+    }
+
+    async fn get(&self, key: &Key) -> Result<Bytes> {
+        let path = self.path_of(key);
+        let key = key.clone();
+        blocking(move || {
+            let md = std::fs::metadata(&path).map_err(map_io(&key))?;
+            if !md.is_file() {
+                return Err(Error::NotFound { key: key.to_string() });
+            }
+            std::fs::read(&path).map(Bytes::from).map_err(map_io(&key))
+        })
+        .await
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        let path = self.path_of(key);
+        let key = key.clone();
+        blocking(move || {
+            let md = std::fs::metadata(&path).map_err(map_io(&key))?;
+            if !md.is_file() {
+                return Err(Error::NotFound { key: key.to_string() });
+            }
+            Ok(meta_from(key, &md))
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        self.delete_many(std::slice::from_ref(key)).await
+    }
+
+    async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        let root = self.root.clone();
+        let keys = keys.to_vec();
+        blocking(move || {
+            for key in &keys {
+                let path = root.join(key.as_str());
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io(key, e)),
+                }
+                if let Some(dir) = path.parent() {
+                    prune_empty_dirs(&root, dir);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage> {
+        let dir = self.dir_of(prefix);
+        let prefix = prefix.clone();
+        blocking(move || {
+            let mut entries = Vec::new();
+            collect(&dir, prefix.as_str(), options.delimiter, &mut entries)
+                .map_err(|e| Error::io(prefix.as_str(), e))?;
+            Ok(paginate(entries, &options))
+        })
+        .await
+    }
+
+    async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
+        let (src, dst) = (self.path_of(from), self.path_of(to));
+        let (from, to) = (from.clone(), to.clone());
+        blocking(move || {
+            if !std::fs::metadata(&src).map_err(map_io(&from))?.is_file() {
+                return Err(Error::NotFound { key: from.to_string() });
+            }
+            let dir = dst.parent().ok_or_else(|| Error::NotFound { key: to.to_string() })?;
+            std::fs::create_dir_all(dir).map_err(map_io(&to))?;
+            let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+            let copied = std::fs::copy(&src, &temp).and_then(|_| std::fs::rename(&temp, &dst));
+            if copied.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            copied.map_err(map_io(&from))
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &Key, to: &Key) -> Result<()> {
+        let root = self.root.clone();
+        let (src, dst) = (self.path_of(from), self.path_of(to));
+        let (from, to) = (from.clone(), to.clone());
+        blocking(move || {
+            if !std::fs::metadata(&src).map_err(map_io(&from))?.is_file() {
+                return Err(Error::NotFound { key: from.to_string() });
+            }
+            if let Some(dir) = dst.parent() {
+                std::fs::create_dir_all(dir).map_err(map_io(&to))?;
+            }
+            std::fs::rename(&src, &dst).map_err(map_io(&from))?;
+            if let Some(dir) = src.parent() {
+                prune_empty_dirs(&root, dir);
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,236 @@
+//! Object storage behind one small trait, with filesystem, S3 and in-memory backends.
+//!
+//! The service keeps all of its state here: `voices/`, `vc_inputs/` and `outputs/`,
+//! each object with a JSON sidecar `<key>.json` beside it. Backends never see a raw
+//! path: every key is a validated [`Key`] or [`KeyPrefix`].
+
+mod error;
+mod fs;
+mod key;
+mod memory;
+mod s3;
+mod url;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
+pub use error::{Error, Result};
+pub use fs::FsStore;
+pub use key::{Key, KeyPrefix, MAX_DEPTH, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
+pub use memory::MemoryStore;
+pub use s3::{S3Settings, S3Store};
+pub use url::StorageUrl;
+
+/// What a listing or a `head` knows about an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The object's key.
+    pub key: Key,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time (UTC).
+    pub last_modified: DateTime<Utc>,
+}
+
+/// A streamed object body: its metadata, the byte range served and the bytes.
+pub struct GetStream {
+    /// Metadata of the whole object.
+    pub meta: ObjectMeta,
+    /// The byte range this stream carries (the whole object unless a range was asked for).
+    pub range: Range<u64>,
+    /// The bytes, in chunks.
+    pub body: BoxStream<'static, Result<Bytes>>,
+}
+
+impl std::fmt::Debug for GetStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetStream").field("meta", &self.meta).field("range", &self.range).finish_non_exhaustive()
+    }
+}
+
+/// How to list a prefix.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Group keys below the next `/` into [`ListPage::common_prefixes`] (one folder level).
+    pub delimiter: bool,
+    /// Resume after a previous page's [`ListPage::next_continuation`].
+    pub continuation: Option<String>,
+    /// Most entries (objects plus prefixes) in one page; backends cap it at 1000.
+    pub max_keys: Option<usize>,
+}
+
+/// One page of a listing, in ascending key order.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Objects directly in the page.
+    pub objects: Vec<ObjectMeta>,
+    /// Folder prefixes (only with [`ListOptions::delimiter`]).
+    pub common_prefixes: Vec<KeyPrefix>,
+    /// Token for the next page; `None` on the last page.
+    pub next_continuation: Option<String>,
+}
+
+/// The largest page a listing returns, whatever the caller asks (S3's limit).
+pub const MAX_LIST_PAGE: usize = 1000;
+
+/// An object store: the one interface the service uses for all of its state.
+///
+/// Writes are atomic: a reader sees the old object, the new one or none, never a
+/// torn one. Deletes are idempotent. Keys are compared as byte strings.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A short description for logs and `/health`, e.g. `file:///srv/data` or `s3://bucket/prefix`.
+    fn describe(&self) -> String;
+
+    /// The backend kind: `filesystem`, `s3` or `memory`.
+    fn kind(&self) -> &'static str;
+
+    /// Writes `body` at `key`, replacing any existing object.
+    async fn put(&self, key: &Key, body: Bytes) -> Result<ObjectMeta>;
+
+    /// Streams the object, or the byte `range` of it.
+    async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream>;
+
+    /// Reads the whole object into memory.
+    async fn get(&self, key: &Key) -> Result<Bytes> {
+        let stream = self.get_stream(key, None).await?;
+        let capacity = usize::try_from(stream.meta.size).unwrap_or(0);
+        let chunks: Vec<Bytes> = stream.body.try_collect().await?;
+        if chunks.len() == 1 {
+            return Ok(chunks.into_iter().next().unwrap_or_default());
+        }
+        let mut out = Vec::with_capacity(capacity);
+        for chunk in chunks {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Metadata of one object.
+    async fn head(&self, key: &Key) -> Result<ObjectMeta>;
+
+    /// Deletes one object; deleting a missing object succeeds.
+    async fn delete(&self, key: &Key) -> Result<()>;
+
+    /// Deletes many objects; missing ones are ignored.
+    async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        for key in keys {
+            self.delete(key).await?;
+        }
+        Ok(())
+    }
+
+    /// One page of the objects under `prefix`, in ascending key order.
+    async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage>;
+
+    /// Copies an object to a new key, replacing any object there.
+    async fn copy(&self, from: &Key, to: &Key) -> Result<()>;
+
+    /// Moves an object to a new key, replacing any object there.
+    async fn rename(&self, from: &Key, to: &Key) -> Result<()> {
+        self.copy(from, to).await?;
+        self.delete(from).await
+    }
+}
+
+/// A shared handle to a store.
+pub type DynStore = Arc<dyn ObjectStore>;
+
+/// Everything under a prefix, all pages followed.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Every object, in ascending key order.
+    pub objects: Vec<ObjectMeta>,
+    /// Folder prefixes (only when listed with a delimiter).
+    pub common_prefixes: Vec<KeyPrefix>,
+}
+
+/// Lists everything under `prefix`, following continuation tokens.
+pub async fn list_all(store: &dyn ObjectStore, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
+    let mut listing = Listing::default();
+    let mut continuation = None;
+    loop {
+        let page = store
+            .list(prefix, ListOptions { delimiter, continuation, max_keys: Some(MAX_LIST_PAGE) })
+            .await?;
+        listing.objects.extend(page.objects);
+        listing.common_prefixes.extend(page.common_prefixes);
+        match page.next_continuation {
+            Some(token) => continuation = Some(token),
+            None => return Ok(listing),
+        }
+    }
+}
+
+/// Opens the store a URL names: `file://<dir>`, `s3://bucket/prefix` or `memory://`.
+pub async fn open(url: &StorageUrl, s3: &S3Settings) -> Result<DynStore> {
+    Ok(match url {
+        StorageUrl::File(dir) => Arc::new(FsStore::open(dir).await?),
+        StorageUrl::S3 { bucket, prefix } => Arc::new(S3Store::connect(bucket, prefix, s3).await?),
+        StorageUrl::Memory => Arc::new(MemoryStore::new()),
+    })
+}
+
+/// Splits `data` into a stream of chunks of at most `chunk` bytes, sharing its buffer.
+pub(crate) fn chunked(data: Bytes, chunk: usize) -> BoxStream<'static, Result<Bytes>> {
+    let chunk = chunk.max(1);
+    let count = data.len().div_ceil(chunk);
+    futures::stream::iter((0..count).map(move |i| {
+        let start = i * chunk;
+        Ok(data.slice(start..(start + chunk).min(data.len())))
+    }))
+    .boxed()
+}
+
+/// Checks a requested range against an object's size.
+pub(crate) fn check_range(key: &Key, range: Option<Range<u64>>, size: u64) -> Result<Range<u64>> {
+    match range {
+        None => Ok(0..size),
+        Some(r) if r.start <= r.end && r.end <= size => Ok(r),
+        Some(r) => Err(Error::InvalidRange { key: key.to_string(), start: r.start, end: r.end, size }),
+    }
+}
+
+/// Applies S3's page rules to a sorted list of entries (objects and prefixes):
+/// skip up to the continuation token, take at most `max_keys`, and return the
+/// token for the next page. Shared by the filesystem and memory backends so they
+/// page exactly like S3.
+pub(crate) fn paginate(mut entries: Vec<Entry>, options: &ListOptions) -> ListPage {
+    entries.sort_by(|a, b| a.sort_key().cmp(b.sort_key()));
+    let start = match &options.continuation {
+        Some(token) => entries.partition_point(|e| e.sort_key() <= token.as_str()),
+        None => 0,
+    };
+    let max = options.max_keys.unwrap_or(MAX_LIST_PAGE).clamp(1, MAX_LIST_PAGE);
+    let end = (start + max).min(entries.len());
+    let next_continuation = (end < entries.len()).then(|| entries[end - 1].sort_key().to_owned());
+    let mut page = ListPage { next_continuation, ..ListPage::default() };
+    for entry in entries.drain(start..end) {
+        match entry {
+            Entry::Object(meta) => page.objects.push(meta),
+            Entry::Prefix(prefix) => page.common_prefixes.push(prefix),
+        }
+    }
+    page
+}
+
+/// A listing entry before paging.
+pub(crate) enum Entry {
+    Object(ObjectMeta),
+    Prefix(KeyPrefix),
+}
+
+impl Entry {
+    fn sort_key(&self) -> &str {
+        match self {
+            Entry::Object(meta) => meta.key.as_str(),
+            Entry::Prefix(prefix) => prefix.as_str(),
+        }
+    }
+}

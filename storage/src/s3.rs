@@ -1,0 +1,369 @@
+//! S3 backend over `aws-sdk-s3`: AWS S3, MinIO or any S3-compatible server.
+//!
+//! Objects live under an optional prefix inside one bucket. Small objects are one
+//! `PutObject`; large ones use a multipart upload that is aborted on failure, so a
+//! failed write never leaves a partial object behind.
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::{
+    Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, MAX_LIST_PAGE, ObjectMeta, ObjectStore, Result,
+    check_range,
+};
+
+/// Objects larger than this are uploaded in parts.
+const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
+/// Size of each part of a multipart upload (S3 needs at least 5 MiB).
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// `DeleteObjects` takes at most this many keys per call.
+const DELETE_BATCH: usize = 1000;
+
+/// Characters escaped in a `CopySource` header: everything but unreserved ones and `/`.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// How to reach an S3-compatible service. Unset fields fall back to the standard
+/// AWS configuration chain (environment, profile, instance or task role).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// Custom endpoint such as `http://127.0.0.1:9000` (MinIO, other S3-compatible servers).
+    pub endpoint: Option<String>,
+    /// Region; defaults to the AWS chain's, then `us-east-1`.
+    pub region: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by MinIO and most local servers.
+    pub path_style: bool,
+    /// Access key id; with `secret_access_key`, overrides the AWS chain.
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<String>,
+}
+
+/// A store in an S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: KeyPrefix,
+    endpoint: Option<String>,
+}
+
+impl S3Store {
+    /// Builds a client for `bucket` (objects under `prefix`). Connects lazily:
+    /// the first request reports an unreachable endpoint or a missing bucket.
+    pub async fn connect(bucket: &str, prefix: &KeyPrefix, settings: &S3Settings) -> Result<Self> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let region = match &settings.region {
+            Some(region) => Region::new(region.clone()),
+            None => aws_config::meta::region::RegionProviderChain::default_provider()
+                .region()
+                .await
+                .unwrap_or_else(|| Region::new("us-east-1")),
+        };
+        loader = loader.region(region);
+        match (&settings.access_key_id, &settings.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "speech-api-settings"));
+            }
+            (None, None) => {}
+            _ => return Err(Error::Config("S3 access key id and secret access key must be set together".into())),
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(settings.path_style)
+            // Many S3-compatible servers reject the newer default checksum headers.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        Ok(Self {
+            client: Client::from_conf(config),
+            bucket: bucket.to_owned(),
+            prefix: prefix.clone(),
+            endpoint: settings.endpoint.clone(),
+        })
+    }
+
+    /// The underlying SDK client (tests use it to create buckets).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn full_key(&self, key: &Key) -> String {
+        format!("{}{}", self.prefix.as_str(), key.as_str())
+    }
+
+    async fn put_multipart(&self, key: &Key, full_key: &str, body: &Bytes) -> Result<()> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full_key)
+            .send()
+            .await
+            .map_err(|e| s3_error("CreateMultipartUpload", key, e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let result = self.upload_parts(key, full_key, &upload_id, body).await;
+        if result.is_err() {
+            // Best effort: an orphaned upload costs storage but is invisible to listings.
+            if let Err(e) = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(full_key)
+                .upload_id(&upload_id)
+                .send()
+                .await
+            {
+                tracing::warn!(key = %key, error = %DisplayErrorContext(&e), "could not abort multipart upload");
+            }
+        }
+        result
+    }
+
+    async fn upload_parts(&self, key: &Key, full_key: &str, upload_id: &str, body: &Bytes) -> Result<()> {
+        let mut parts = Vec::new();
+        for (index, start) in (0..body.len()).step_by(PART_SIZE).enumerate() {
+            let part_number = i32::try_from(index + 1).map_err(|_| Error::Config("too many parts".into()))?;
+            let chunk = body.slice(start..(start + PART_SIZE).min(body.len()));
+            let uploaded = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(full_key)
+                .upload_id(upload_id)
+                .part_number(part_number)
+                .body(ByteStream::from(chunk))
+                .send()
+                .await
+                .map_err(|e| s3_error("UploadPart", key, e))?;
+            parts.push(CompletedPart::builder().set_e_tag(uploaded.e_tag).part_number(part_number).build());
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full_key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| s3_error("CompleteMultipartUpload", key, e))?;
+        Ok(())
+    }
+}
+
+fn to_chrono(t: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())).unwrap_or_else(Utc::now)
+}
+
+fn s3_error<E>(operation: &'static str, key: impl std::fmt::Display, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|raw| raw.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    if status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NotFound")) {
+        return Error::NotFound { key: key.to_string() };
+    }
+    let message = DisplayErrorContext(&err).to_string();
+    if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+        return Error::Unavailable { operation, message, source: Some(Box::new(err)) };
+    }
+    Error::S3 { operation, key: key.to_string(), message, source: Some(Box::new(err)) }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("s3://{}/{} at {endpoint}", self.bucket, self.prefix.as_str()),
+            None => format!("s3://{}/{}", self.bucket, self.prefix.as_str()),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    async fn put(&self, key: &Key, body: Bytes) -> Result<ObjectMeta> {
+        let full_key = self.full_key(key);
+        let size = body.len() as u64;
+        if body.len() > MULTIPART_THRESHOLD {
+            self.put_multipart(key, &full_key, &body).await?;
+        } else {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&full_key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| s3_error("PutObject", key, e))?;
+        }
+        Ok(ObjectMeta { key: key.clone(), size, last_modified: Utc::now() })
+    }
+
+    async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream> {
+        let mut request = self.client.get_object().bucket(&self.bucket).key(self.full_key(key));
+        let mut known = None;
+        if let Some(wanted) = range {
+            let meta = self.head(key).await?;
+            let wanted = check_range(key, Some(wanted), meta.size)?;
+            if wanted.is_empty() {
+                return Ok(GetStream { meta, range: wanted, body: futures::stream::empty().boxed() });
+            }
+            request = request.range(format!("bytes={}-{}", wanted.start, wanted.end - 1));
+            known = Some((meta, wanted));
+        }
+        let output = request.send().await.map_err(|e| s3_error("GetObject", key, e))?;
+        let (meta, range) = match known {
+            Some(known) => known,
+            None => {
+                let size = u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0);
+                let meta = ObjectMeta { key: key.clone(), size, last_modified: to_chrono(output.last_modified()) };
+                (meta, 0..size)
+            }
+        };
+        let key_name = key.to_string();
+        let body = futures::stream::unfold(Some(output.body), move |state| {
+            let key_name = key_name.clone();
+            async move {
+                let mut body = state?;
+                match body.next().await {
+                    Some(Ok(bytes)) => Some((Ok(bytes), Some(body))),
+                    Some(Err(e)) => Some((
+                        Err(Error::S3 {
+                            operation: "GetObject",
+                            key: key_name,
+                            message: e.to_string(),
+                            source: Some(Box::new(e)),
+                        }),
+                        None,
+                    )),
+                    None => None,
+                }
+            }
+        })
+        .boxed();
+        Ok(GetStream { meta, range, body })
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        let output = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| s3_error("HeadObject", key, e))?;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
+            last_modified: to_chrono(output.last_modified()),
+        })
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        match self.client.delete_object().bucket(&self.bucket).key(self.full_key(key)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match s3_error("DeleteObject", key, e) {
+                Error::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        for batch in keys.chunks(DELETE_BATCH) {
+            let objects = batch
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(self.full_key(key)).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::Config(format!("invalid delete request: {e}")))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::Config(format!("invalid delete request: {e}")))?;
+            let first = batch.first().map(Key::to_string).unwrap_or_default();
+            let output = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| s3_error("DeleteObjects", &first, e))?;
+            if let Some(failed) = output.errors().iter().find(|e| e.code() != Some("NoSuchKey")) {
+                return Err(Error::S3 {
+                    operation: "DeleteObjects",
+                    key: failed.key().unwrap_or_default().to_owned(),
+                    message: format!("{}: {}", failed.code().unwrap_or("?"), failed.message().unwrap_or("")),
+                    source: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage> {
+        let full_prefix = format!("{}{}", self.prefix.as_str(), prefix.as_str());
+        let max_keys = options.max_keys.unwrap_or(MAX_LIST_PAGE).clamp(1, MAX_LIST_PAGE);
+        let mut request = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full_prefix)
+            .max_keys(i32::try_from(max_keys).unwrap_or(1000))
+            .set_continuation_token(options.continuation.clone());
+        if options.delimiter {
+            request = request.delimiter("/");
+        }
+        let output = request.send().await.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
+        let strip = |full: &str| full.strip_prefix(self.prefix.as_str()).map(str::to_owned);
+        let mut page = ListPage::default();
+        for object in output.contents() {
+            // Keys we could not have written (invalid under our rules) are not listed.
+            let Some(key) = object.key().and_then(strip).and_then(|k| Key::new(k).ok()) else { continue };
+            page.objects.push(ObjectMeta {
+                key,
+                size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
+                last_modified: to_chrono(object.last_modified()),
+            });
+        }
+        for common in output.common_prefixes() {
+            if let Some(prefix) = common.prefix().and_then(strip).and_then(|p| KeyPrefix::new(p).ok()) {
+                page.common_prefixes.push(prefix);
+            }
+        }
+        page.next_continuation =
+            if output.is_truncated() == Some(true) { output.next_continuation_token().map(str::to_owned) } else { None };
+        Ok(page)
+    }
+
+    async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
+        let source = format!("{}/{}", self.bucket, utf8_percent_encode(&self.full_key(from), COPY_SOURCE));
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(to))
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| s3_error("CopyObject", from, e))?;
+        Ok(())
+    }
+}
