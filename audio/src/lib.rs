@@ -6,7 +6,9 @@
 mod decode;
 mod error;
 
-pub use decode::{AudioInfo, ContainerFormat, DecodeLimits, MAX_CHANNELS, MAX_SAMPLE_RATE, decode, inspect};
+pub use decode::{
+    AudioInfo, ContainerFormat, DecodeLimits, MAX_CHANNELS, MAX_SAMPLE_RATE, decode, inspect,
+};
 pub use error::AudioError;
 
 /// Interleaved 32-bit float PCM at a known rate: the currency of every DSP step.
@@ -23,7 +25,11 @@ pub struct Pcm {
 impl Pcm {
     /// Wraps interleaved samples.
     pub fn new(sample_rate: u32, channels: u16, samples: Vec<f32>) -> Self {
-        Self { sample_rate, channels: channels.max(1), samples }
+        Self {
+            sample_rate,
+            channels: channels.max(1),
+            samples,
+        }
     }
 
     /// Mono samples.
@@ -38,7 +44,11 @@ impl Pcm {
 
     /// Duration in seconds.
     pub fn duration_seconds(&self) -> f64 {
-        if self.sample_rate == 0 { 0.0 } else { self.frames() as f64 / f64::from(self.sample_rate) }
+        if self.sample_rate == 0 {
+            0.0
+        } else {
+            self.frames() as f64 / f64::from(self.sample_rate)
+        }
     }
 
     /// Averages the channels into one.
@@ -48,7 +58,11 @@ impl Pcm {
         }
         let channels = usize::from(self.channels);
         let scale = 1.0 / channels as f32;
-        let samples = self.samples.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() * scale).collect();
+        let samples = self
+            .samples
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale)
+            .collect();
         Self::mono(self.sample_rate, samples)
     }
 }

@@ -25,7 +25,12 @@ pub struct Config {
     pub maintenance: Maintenance,
 
     /// Origins allowed by CORS, comma-separated; `*` allows any origin (without credentials).
-    #[arg(long, env = "SPEECH_CORS_ALLOW_ORIGINS", value_delimiter = ',', default_value = "*")]
+    #[arg(
+        long,
+        env = "SPEECH_CORS_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
     pub cors_allow_origins: Vec<String>,
 
     /// Longest time a request may take before it is answered with 408, in seconds.

@@ -112,7 +112,9 @@ impl Error {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            Self::InvalidParameter { .. } | Self::InvalidPath { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidParameter { .. } | Self::InvalidPath { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,12 +141,18 @@ impl Error {
 
     /// Shorthand for a 422 on one parameter.
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidParameter { param: param.into(), message: message.into() }
+        Self::InvalidParameter {
+            param: param.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for a 404.
     pub fn not_found(what: &'static str, name: impl Into<String>) -> Self {
-        Self::NotFound { what, name: name.into() }
+        Self::NotFound {
+            what,
+            name: name.into(),
+        }
     }
 
     fn detail(&self) -> Value {
@@ -162,10 +170,15 @@ impl From<storage::Error> for Error {
     fn from(err: storage::Error) -> Self {
         match err {
             storage::Error::NotFound { key } => Self::not_found("Object", key),
-            storage::Error::InvalidKey { key, reason } => Self::InvalidPath { param: key, reason: reason.to_owned() },
+            storage::Error::InvalidKey { key, reason } => Self::InvalidPath {
+                param: key,
+                reason: reason.to_owned(),
+            },
             storage::Error::InvalidRange { size, .. } => Self::RangeNotSatisfiable { size },
             // Transport failures (endpoint down, DNS, timeouts) are an outage, not a bug.
-            unavailable @ storage::Error::Unavailable { .. } => Self::StorageUnavailable(unavailable),
+            unavailable @ storage::Error::Unavailable { .. } => {
+                Self::StorageUnavailable(unavailable)
+            }
             other => Self::Storage(other),
         }
     }
@@ -195,7 +208,9 @@ impl IntoResponse for Error {
         let message = if status.is_server_error() {
             tracing::error!(error = %self, source = ?std::error::Error::source(&self).map(error_chain), "request failed");
             match &self {
-                Self::StorageUnavailable(_) => "Storage is unavailable; try again shortly".to_owned(),
+                Self::StorageUnavailable(_) => {
+                    "Storage is unavailable; try again shortly".to_owned()
+                }
                 _ => "Internal server error".to_owned(),
             }
         } else {
@@ -213,7 +228,9 @@ impl IntoResponse for Error {
         let mut response = (status, axum::Json(body)).into_response();
         match &self {
             Self::StorageUnavailable(_) => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::RangeNotSatisfiable { size } => {
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {

@@ -19,10 +19,16 @@ pub fn sanitize_file_name(param: &str, raw: &str) -> Result<String, Error> {
         .collect();
     let trimmed = replaced.trim_matches(|c| c == '.' || c == ' ');
     if trimmed.is_empty() {
-        return Err(Error::invalid(param, format!("File name {raw:?} is empty after removing unsafe characters")));
+        return Err(Error::invalid(
+            param,
+            format!("File name {raw:?} is empty after removing unsafe characters"),
+        ));
     }
     if trimmed.len() > MAX_FILE_NAME_BYTES {
-        return Err(Error::invalid(param, format!("File name is longer than {MAX_FILE_NAME_BYTES} bytes")));
+        return Err(Error::invalid(
+            param,
+            format!("File name is longer than {MAX_FILE_NAME_BYTES} bytes"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -36,15 +42,19 @@ pub fn folder_param(param: &str, raw: Option<&str>) -> Result<Option<String>, Er
     if trimmed.is_empty() {
         return Ok(None);
     }
-    storage::KeyPrefix::new(format!("x/{trimmed}"))
-        .map_err(|e| Error::InvalidPath { param: param.to_owned(), reason: invalid_reason(&e) })?;
+    storage::KeyPrefix::new(format!("x/{trimmed}")).map_err(|e| Error::InvalidPath {
+        param: param.to_owned(),
+        reason: invalid_reason(&e),
+    })?;
     Ok(Some(trimmed.to_owned()))
 }
 
 /// Validates a file path relative to an area root (`folder/name.wav` or `name.wav`).
 pub fn relative_path_param(param: &str, raw: &str) -> Result<String, Error> {
-    storage::Key::new(format!("x/{raw}"))
-        .map_err(|e| Error::InvalidPath { param: param.to_owned(), reason: invalid_reason(&e) })?;
+    storage::Key::new(format!("x/{raw}")).map_err(|e| Error::InvalidPath {
+        param: param.to_owned(),
+        reason: invalid_reason(&e),
+    })?;
     Ok(raw.to_owned())
 }
 
@@ -99,21 +109,47 @@ mod tests {
 
     #[test]
     fn sanitizes_like_the_original() {
-        assert_eq!(sanitize_file_name("f", "my voice.wav").unwrap(), "my voice.wav");
-        assert_eq!(sanitize_file_name("f", "a<b>c:d\"e|f?g*.wav").unwrap(), "a_b_c_d_e_f_g_.wav");
-        assert_eq!(sanitize_file_name("f", "C:\\fakepath\\x.wav").unwrap(), "x.wav");
-        assert_eq!(sanitize_file_name("f", "../../etc/passwd.wav").unwrap(), "passwd.wav");
-        assert_eq!(sanitize_file_name("f", " ..hidden.wav. ").unwrap(), "hidden.wav");
+        assert_eq!(
+            sanitize_file_name("f", "my voice.wav").unwrap(),
+            "my voice.wav"
+        );
+        assert_eq!(
+            sanitize_file_name("f", "a<b>c:d\"e|f?g*.wav").unwrap(),
+            "a_b_c_d_e_f_g_.wav"
+        );
+        assert_eq!(
+            sanitize_file_name("f", "C:\\fakepath\\x.wav").unwrap(),
+            "x.wav"
+        );
+        assert_eq!(
+            sanitize_file_name("f", "../../etc/passwd.wav").unwrap(),
+            "passwd.wav"
+        );
+        assert_eq!(
+            sanitize_file_name("f", " ..hidden.wav. ").unwrap(),
+            "hidden.wav"
+        );
         assert!(sanitize_file_name("f", "...").is_err());
         assert!(sanitize_file_name("f", &"x".repeat(300)).is_err());
     }
 
     #[test]
     fn folders_reject_traversal() {
-        assert_eq!(folder_param("folder", Some("a/b/")).unwrap().as_deref(), Some("a/b"));
+        assert_eq!(
+            folder_param("folder", Some("a/b/")).unwrap().as_deref(),
+            Some("a/b")
+        );
         assert_eq!(folder_param("folder", Some("")).unwrap(), None);
         assert_eq!(folder_param("folder", None).unwrap(), None);
-        for bad in ["../x", "a/../../b", "/etc", "a//b", "a\\b", ".hidden", "a/\u{1}"] {
+        for bad in [
+            "../x",
+            "a/../../b",
+            "/etc",
+            "a//b",
+            "a\\b",
+            ".hidden",
+            "a/\u{1}",
+        ] {
             assert!(folder_param("folder", Some(bad)).is_err(), "{bad:?}");
         }
     }

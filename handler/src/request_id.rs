@@ -41,7 +41,10 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
 
 /// Client-supplied ids end up in logs, so only short, plain ones are trusted.
 fn is_acceptable(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 #[cfg(test)]

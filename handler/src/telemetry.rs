@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use clap::{Args, ValueEnum};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnBodyChunk, DefaultOnEos, MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
@@ -27,29 +27,52 @@ pub enum LogFormat {
 /// Logging settings shared by the binaries.
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
-    /// Log line format.
-    #[arg(long, env = "SPEECH_LOG_FORMAT", value_enum, default_value = "pretty")]
-    pub log_format: LogFormat,
+    /// Log line format [default: pretty for local-runner, json for handler].
+    #[arg(long, env = "SPEECH_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 
     /// Log filter in `RUST_LOG` syntax, e.g. `info` or `handler=debug,info`.
     #[arg(long, env = "SPEECH_LOG", default_value = "info")]
     pub log: String,
 }
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides `--log`.
-pub fn init(args: &LogArgs) {
+/// Installs the global subscriber in `args.log_format`, or `default_format` when unset.
+/// `RUST_LOG`, when set, overrides `--log`.
+pub fn init(args: &LogArgs, default_format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&args.log));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     // A second init (tests, embedding) keeps the first subscriber.
-    let _ = match args.log_format {
-        LogFormat::Pretty => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+    let _ = match args.log_format.unwrap_or(default_format) {
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
 }
 
 /// The tower-http trace layer with our span and response log.
-pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogResponse> {
-    TraceLayer::new_for_http().make_span_with(RequestSpan).on_request(()).on_response(LogResponse).on_failure(())
+pub fn trace_layer() -> TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    RequestSpan,
+    (),
+    LogResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    (),
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_request(())
+        .on_response(LogResponse)
+        .on_failure(())
 }
 
 /// Builds the span for one request.
@@ -58,8 +81,16 @@ pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &http::Request<B>) -> Span {
-        let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
-        let id = request.extensions().get::<RequestId>().map(|id| id.0.as_str()).unwrap_or("");
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or("");
+        let id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.as_str())
+            .unwrap_or("");
         tracing::info_span!("request", request_id = %id, method = %request.method(), uri = %request.uri().path(), route = %route)
     }
 }

@@ -81,9 +81,14 @@ impl Error {
 
     pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         if source.kind() == std::io::ErrorKind::NotFound {
-            return Self::NotFound { key: path.to_string() };
+            return Self::NotFound {
+                key: path.to_string(),
+            };
         }
-        Self::Io { path: path.to_string(), source }
+        Self::Io {
+            path: path.to_string(),
+            source,
+        }
     }
 }
 

@@ -17,8 +17,8 @@ use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use crate::{
-    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore, Result, check_range,
-    paginate,
+    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore,
+    Result, check_range, paginate,
 };
 
 const TEMP_PREFIX: &str = ".tmp-";
@@ -37,7 +37,9 @@ impl FsStore {
         let dir = dir.as_ref().to_owned();
         blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
-            let root = dir.canonicalize().map_err(|e| Error::io(dir.display(), e))?;
+            let root = dir
+                .canonicalize()
+                .map_err(|e| Error::io(dir.display(), e))?;
             Ok(Self { root })
         })
         .await
@@ -61,7 +63,10 @@ impl FsStore {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Io { path: "<blocking task>".into(), source: std::io::Error::other(e) })?
+        .map_err(|e| Error::Io {
+            path: "<blocking task>".into(),
+            source: std::io::Error::other(e),
+        })?
 }
 
 fn map_io(key: &Key) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -69,13 +74,22 @@ fn map_io(key: &Key) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 fn meta_from(key: Key, md: &std::fs::Metadata) -> ObjectMeta {
-    let last_modified = md.modified().map(DateTime::<Utc>::from).unwrap_or_else(|_| Utc::now());
-    ObjectMeta { key, size: md.len(), last_modified }
+    let last_modified = md
+        .modified()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_else(|_| Utc::now());
+    ObjectMeta {
+        key,
+        size: md.len(),
+        last_modified,
+    }
 }
 
 /// Writes `body` to a temporary file beside `path`, flushes it to disk and renames it into place.
 fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("object path has no parent"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("object path has no parent"))?;
     std::fs::create_dir_all(dir)?;
     let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
@@ -105,7 +119,9 @@ fn prune_empty_dirs(root: &Path, mut dir: &Path) {
 
 /// Whether a directory holds at least one visible object at any depth.
 fn holds_objects(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
     entries.flatten().any(|entry| {
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -139,10 +155,10 @@ fn collect(dir: &Path, prefix: &str, delimiter: bool, out: &mut Vec<Entry>) -> s
         let key = format!("{prefix}{name}");
         if file_type.is_dir() {
             if delimiter {
-                if holds_objects(&entry.path()) {
-                    if let Ok(prefix) = KeyPrefix::new(key) {
-                        out.push(Entry::Prefix(prefix));
-                    }
+                if holds_objects(&entry.path())
+                    && let Ok(prefix) = KeyPrefix::new(key)
+                {
+                    out.push(Entry::Prefix(prefix));
                 }
             } else {
                 collect(&entry.path(), &format!("{key}/"), false, out)?;
@@ -189,11 +205,14 @@ impl ObjectStore for FsStore {
             let mut file = std::fs::File::open(&path).map_err(map_io(&key))?;
             let md = file.metadata().map_err(map_io(&key))?;
             if !md.is_file() {
-                return Err(Error::NotFound { key: key.to_string() });
+                return Err(Error::NotFound {
+                    key: key.to_string(),
+                });
             }
             let range = check_range(&key, range, md.len())?;
             if range.start > 0 {
-                file.seek(SeekFrom::Start(range.start)).map_err(map_io(&key))?;
+                file.seek(SeekFrom::Start(range.start))
+                    .map_err(map_io(&key))?;
             }
             Ok((file, meta_from(key, &md), range))
         })
@@ -212,7 +231,9 @@ impl ObjectStore for FsStore {
         blocking(move || {
             let md = std::fs::metadata(&path).map_err(map_io(&key))?;
             if !md.is_file() {
-                return Err(Error::NotFound { key: key.to_string() });
+                return Err(Error::NotFound {
+                    key: key.to_string(),
+                });
             }
             std::fs::read(&path).map(Bytes::from).map_err(map_io(&key))
         })
@@ -225,7 +246,9 @@ impl ObjectStore for FsStore {
         blocking(move || {
             let md = std::fs::metadata(&path).map_err(map_io(&key))?;
             if !md.is_file() {
-                return Err(Error::NotFound { key: key.to_string() });
+                return Err(Error::NotFound {
+                    key: key.to_string(),
+                });
             }
             Ok(meta_from(key, &md))
         })
@@ -273,9 +296,13 @@ impl ObjectStore for FsStore {
         let (from, to) = (from.clone(), to.clone());
         blocking(move || {
             if !std::fs::metadata(&src).map_err(map_io(&from))?.is_file() {
-                return Err(Error::NotFound { key: from.to_string() });
+                return Err(Error::NotFound {
+                    key: from.to_string(),
+                });
             }
-            let dir = dst.parent().ok_or_else(|| Error::NotFound { key: to.to_string() })?;
+            let dir = dst.parent().ok_or_else(|| Error::NotFound {
+                key: to.to_string(),
+            })?;
             std::fs::create_dir_all(dir).map_err(map_io(&to))?;
             let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
             let copied = std::fs::copy(&src, &temp).and_then(|_| std::fs::rename(&temp, &dst));
@@ -293,7 +320,9 @@ impl ObjectStore for FsStore {
         let (from, to) = (from.clone(), to.clone());
         blocking(move || {
             if !std::fs::metadata(&src).map_err(map_io(&from))?.is_file() {
-                return Err(Error::NotFound { key: from.to_string() });
+                return Err(Error::NotFound {
+                    key: from.to_string(),
+                });
             }
             if let Some(dir) = dst.parent() {
                 std::fs::create_dir_all(dir).map_err(map_io(&to))?;

@@ -166,7 +166,11 @@ fn validate_path(path: &str, is_prefix: bool) -> Result<(), Error> {
         return Err(invalid("is empty"));
     }
     // A prefix gets its trailing slash back, so it must leave room for it.
-    let limit = if is_prefix { MAX_KEY_BYTES - 1 } else { MAX_KEY_BYTES };
+    let limit = if is_prefix {
+        MAX_KEY_BYTES - 1
+    } else {
+        MAX_KEY_BYTES
+    };
     if path.len() > limit {
         return Err(invalid("is longer than 1024 bytes"));
     }
@@ -210,7 +214,10 @@ mod tests {
         let key = Key::new("voices/narrators/alice.wav").unwrap();
         assert_eq!(key.file_name(), "alice.wav");
         assert_eq!(key.parent().as_str(), "voices/narrators/");
-        assert_eq!(key.with_suffix(".json").unwrap().as_str(), "voices/narrators/alice.wav.json");
+        assert_eq!(
+            key.with_suffix(".json").unwrap().as_str(),
+            "voices/narrators/alice.wav.json"
+        );
         assert_eq!(Key::new("a.wav").unwrap().parent(), KeyPrefix::root());
     }
 
@@ -234,13 +241,22 @@ mod tests {
         }
         assert!(Key::new("a/".repeat(40) + "b").is_err(), "too deep");
         assert!(Key::new("x".repeat(256)).is_err(), "segment too long");
-        assert!(Key::new("a/".repeat(5) + &"y".repeat(1020)).is_err(), "key too long");
+        assert!(
+            Key::new("a/".repeat(5) + &"y".repeat(1020)).is_err(),
+            "key too long"
+        );
     }
 
     #[test]
     fn prefixes_normalise_the_trailing_slash() {
-        assert_eq!(KeyPrefix::new("outputs/book1").unwrap().as_str(), "outputs/book1/");
-        assert_eq!(KeyPrefix::new("outputs/book1/").unwrap().as_str(), "outputs/book1/");
+        assert_eq!(
+            KeyPrefix::new("outputs/book1").unwrap().as_str(),
+            "outputs/book1/"
+        );
+        assert_eq!(
+            KeyPrefix::new("outputs/book1/").unwrap().as_str(),
+            "outputs/book1/"
+        );
         assert!(KeyPrefix::new("").unwrap().is_root());
         assert!(KeyPrefix::new("outputs//").is_err());
         assert!(KeyPrefix::new("outputs/../voices").is_err());

@@ -50,7 +50,10 @@ pub struct GetStream {
 
 impl std::fmt::Debug for GetStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GetStream").field("meta", &self.meta).field("range", &self.range).finish_non_exhaustive()
+        f.debug_struct("GetStream")
+            .field("meta", &self.meta)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,12 +155,23 @@ pub struct Listing {
 }
 
 /// Lists everything under `prefix`, following continuation tokens.
-pub async fn list_all(store: &dyn ObjectStore, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
+pub async fn list_all(
+    store: &dyn ObjectStore,
+    prefix: &KeyPrefix,
+    delimiter: bool,
+) -> Result<Listing> {
     let mut listing = Listing::default();
     let mut continuation = None;
     loop {
         let page = store
-            .list(prefix, ListOptions { delimiter, continuation, max_keys: Some(MAX_LIST_PAGE) })
+            .list(
+                prefix,
+                ListOptions {
+                    delimiter,
+                    continuation,
+                    max_keys: Some(MAX_LIST_PAGE),
+                },
+            )
             .await?;
         listing.objects.extend(page.objects);
         listing.common_prefixes.extend(page.common_prefixes);
@@ -193,7 +207,12 @@ pub(crate) fn check_range(key: &Key, range: Option<Range<u64>>, size: u64) -> Re
     match range {
         None => Ok(0..size),
         Some(r) if r.start <= r.end && r.end <= size => Ok(r),
-        Some(r) => Err(Error::InvalidRange { key: key.to_string(), start: r.start, end: r.end, size }),
+        Some(r) => Err(Error::InvalidRange {
+            key: key.to_string(),
+            start: r.start,
+            end: r.end,
+            size,
+        }),
     }
 }
 
@@ -207,10 +226,16 @@ pub(crate) fn paginate(mut entries: Vec<Entry>, options: &ListOptions) -> ListPa
         Some(token) => entries.partition_point(|e| e.sort_key() <= token.as_str()),
         None => 0,
     };
-    let max = options.max_keys.unwrap_or(MAX_LIST_PAGE).clamp(1, MAX_LIST_PAGE);
+    let max = options
+        .max_keys
+        .unwrap_or(MAX_LIST_PAGE)
+        .clamp(1, MAX_LIST_PAGE);
     let end = (start + max).min(entries.len());
     let next_continuation = (end < entries.len()).then(|| entries[end - 1].sort_key().to_owned());
-    let mut page = ListPage { next_continuation, ..ListPage::default() };
+    let mut page = ListPage {
+        next_continuation,
+        ..ListPage::default()
+    };
     for entry in entries.drain(start..end) {
         match entry {
             Entry::Object(meta) => page.objects.push(meta),

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore, Result, check_range,
-    chunked, paginate,
+    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore,
+    Result, check_range, chunked, paginate,
 };
 
 /// A store that lives in process memory; nothing survives a restart.
@@ -28,20 +28,30 @@ impl MemoryStore {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, (Bytes, DateTime<Utc>)>> {
         // A panic while holding the lock cannot leave the map half-updated
         // (every write is a single insert or remove), so poisoning is ignored.
-        self.objects.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.objects
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, (Bytes, DateTime<Utc>)>> {
-        self.objects.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.objects
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn meta(key: &Key, body: &Bytes, modified: DateTime<Utc>) -> ObjectMeta {
-    ObjectMeta { key: key.clone(), size: body.len() as u64, last_modified: modified }
+    ObjectMeta {
+        key: key.clone(),
+        size: body.len() as u64,
+        last_modified: modified,
+    }
 }
 
 fn not_found(key: &Key) -> Error {
-    Error::NotFound { key: key.to_string() }
+    Error::NotFound {
+        key: key.to_string(),
+    }
 }
 
 #[async_trait]
@@ -62,12 +72,20 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream> {
-        let (body, modified) = self.read().get(key.as_str()).cloned().ok_or_else(|| not_found(key))?;
+        let (body, modified) = self
+            .read()
+            .get(key.as_str())
+            .cloned()
+            .ok_or_else(|| not_found(key))?;
         let meta = meta(key, &body, modified);
         let range = check_range(key, range, meta.size)?;
         // Ranges are bounded by the body length checked above, so they fit in usize.
         let slice = body.slice(range.start as usize..range.end as usize);
-        Ok(GetStream { meta, range, body: chunked(slice, 64 * 1024) })
+        Ok(GetStream {
+            meta,
+            range,
+            body: chunked(slice, 64 * 1024),
+        })
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
@@ -86,24 +104,34 @@ impl ObjectStore for MemoryStore {
         let mut entries = Vec::new();
         let mut last_prefix: Option<String> = None;
         for (name, (body, modified)) in guard.range(prefix.as_str().to_owned()..) {
-            let Some(rest) = name.strip_prefix(prefix.as_str()) else { break };
-            if options.delimiter {
-                if let Some(idx) = rest.find('/') {
-                    let folder = format!("{}{}", prefix.as_str(), &rest[..=idx]);
-                    if last_prefix.as_deref() != Some(folder.as_str()) {
-                        entries.push(Entry::Prefix(KeyPrefix::new(folder.clone())?));
-                        last_prefix = Some(folder);
-                    }
-                    continue;
+            let Some(rest) = name.strip_prefix(prefix.as_str()) else {
+                break;
+            };
+            if options.delimiter
+                && let Some(idx) = rest.find('/')
+            {
+                let folder = format!("{}{}", prefix.as_str(), &rest[..=idx]);
+                if last_prefix.as_deref() != Some(folder.as_str()) {
+                    entries.push(Entry::Prefix(KeyPrefix::new(folder.clone())?));
+                    last_prefix = Some(folder);
                 }
+                continue;
             }
-            entries.push(Entry::Object(meta(&Key::new(name.clone())?, body, *modified)));
+            entries.push(Entry::Object(meta(
+                &Key::new(name.clone())?,
+                body,
+                *modified,
+            )));
         }
         Ok(paginate(entries, &options))
     }
 
     async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
-        let (body, _) = self.read().get(from.as_str()).cloned().ok_or_else(|| not_found(from))?;
+        let (body, _) = self
+            .read()
+            .get(from.as_str())
+            .cloned()
+            .ok_or_else(|| not_found(from))?;
         self.write().insert(to.to_string(), (body, Utc::now()));
         Ok(())
     }

@@ -9,7 +9,9 @@ use std::ops::Range;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
@@ -19,8 +21,8 @@ use futures::StreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::{
-    Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, MAX_LIST_PAGE, ObjectMeta, ObjectStore, Result,
-    check_range,
+    Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, MAX_LIST_PAGE, ObjectMeta,
+    ObjectStore, Result, check_range,
 };
 
 /// Objects larger than this are uploaded in parts.
@@ -31,7 +33,12 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 const DELETE_BATCH: usize = 1000;
 
 /// Characters escaped in a `CopySource` header: everything but unreserved ones and `/`.
-const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// How to reach an S3-compatible service. Unset fields fall back to the standard
 /// AWS configuration chain (environment, profile, instance or task role).
@@ -73,10 +80,20 @@ impl S3Store {
         loader = loader.region(region);
         match (&settings.access_key_id, &settings.secret_access_key) {
             (Some(id), Some(secret)) => {
-                loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "speech-api-settings"));
+                loader = loader.credentials_provider(Credentials::new(
+                    id,
+                    secret,
+                    None,
+                    None,
+                    "speech-api-settings",
+                ));
             }
             (None, None) => {}
-            _ => return Err(Error::Config("S3 access key id and secret access key must be set together".into())),
+            _ => {
+                return Err(Error::Config(
+                    "S3 access key id and secret access key must be set together".into(),
+                ));
+            }
         }
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
@@ -133,10 +150,17 @@ impl S3Store {
         result
     }
 
-    async fn upload_parts(&self, key: &Key, full_key: &str, upload_id: &str, body: &Bytes) -> Result<()> {
+    async fn upload_parts(
+        &self,
+        key: &Key,
+        full_key: &str,
+        upload_id: &str,
+        body: &Bytes,
+    ) -> Result<()> {
         let mut parts = Vec::new();
         for (index, start) in (0..body.len()).step_by(PART_SIZE).enumerate() {
-            let part_number = i32::try_from(index + 1).map_err(|_| Error::Config("too many parts".into()))?;
+            let part_number =
+                i32::try_from(index + 1).map_err(|_| Error::Config("too many parts".into()))?;
             let chunk = body.slice(start..(start + PART_SIZE).min(body.len()));
             let uploaded = self
                 .client
@@ -149,14 +173,23 @@ impl S3Store {
                 .send()
                 .await
                 .map_err(|e| s3_error("UploadPart", key, e))?;
-            parts.push(CompletedPart::builder().set_e_tag(uploaded.e_tag).part_number(part_number).build());
+            parts.push(
+                CompletedPart::builder()
+                    .set_e_tag(uploaded.e_tag)
+                    .part_number(part_number)
+                    .build(),
+            );
         }
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(full_key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", key, e))?;
@@ -165,30 +198,53 @@ impl S3Store {
 }
 
 fn to_chrono(t: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())).unwrap_or_else(Utc::now)
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+        .unwrap_or_else(Utc::now)
 }
 
-fn s3_error<E>(operation: &'static str, key: impl std::fmt::Display, err: SdkError<E, HttpResponse>) -> Error
+fn s3_error<E>(
+    operation: &'static str,
+    key: impl std::fmt::Display,
+    err: SdkError<E, HttpResponse>,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|raw| raw.status().as_u16());
     let code = err.code().map(str::to_owned);
     if status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NotFound")) {
-        return Error::NotFound { key: key.to_string() };
+        return Error::NotFound {
+            key: key.to_string(),
+        };
     }
     let message = DisplayErrorContext(&err).to_string();
-    if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
-        return Error::Unavailable { operation, message, source: Some(Box::new(err)) };
+    if matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    ) {
+        return Error::Unavailable {
+            operation,
+            message,
+            source: Some(Box::new(err)),
+        };
     }
-    Error::S3 { operation, key: key.to_string(), message, source: Some(Box::new(err)) }
+    Error::S3 {
+        operation,
+        key: key.to_string(),
+        message,
+        source: Some(Box::new(err)),
+    }
 }
 
 #[async_trait]
 impl ObjectStore for S3Store {
     fn describe(&self) -> String {
         match &self.endpoint {
-            Some(endpoint) => format!("s3://{}/{} at {endpoint}", self.bucket, self.prefix.as_str()),
+            Some(endpoint) => format!(
+                "s3://{}/{} at {endpoint}",
+                self.bucket,
+                self.prefix.as_str()
+            ),
             None => format!("s3://{}/{}", self.bucket, self.prefix.as_str()),
         }
     }
@@ -212,27 +268,46 @@ impl ObjectStore for S3Store {
                 .await
                 .map_err(|e| s3_error("PutObject", key, e))?;
         }
-        Ok(ObjectMeta { key: key.clone(), size, last_modified: Utc::now() })
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size,
+            last_modified: Utc::now(),
+        })
     }
 
     async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream> {
-        let mut request = self.client.get_object().bucket(&self.bucket).key(self.full_key(key));
+        let mut request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key));
         let mut known = None;
         if let Some(wanted) = range {
             let meta = self.head(key).await?;
             let wanted = check_range(key, Some(wanted), meta.size)?;
             if wanted.is_empty() {
-                return Ok(GetStream { meta, range: wanted, body: futures::stream::empty().boxed() });
+                return Ok(GetStream {
+                    meta,
+                    range: wanted,
+                    body: futures::stream::empty().boxed(),
+                });
             }
             request = request.range(format!("bytes={}-{}", wanted.start, wanted.end - 1));
             known = Some((meta, wanted));
         }
-        let output = request.send().await.map_err(|e| s3_error("GetObject", key, e))?;
+        let output = request
+            .send()
+            .await
+            .map_err(|e| s3_error("GetObject", key, e))?;
         let (meta, range) = match known {
             Some(known) => known,
             None => {
                 let size = u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0);
-                let meta = ObjectMeta { key: key.clone(), size, last_modified: to_chrono(output.last_modified()) };
+                let meta = ObjectMeta {
+                    key: key.clone(),
+                    size,
+                    last_modified: to_chrono(output.last_modified()),
+                };
                 (meta, 0..size)
             }
         };
@@ -277,7 +352,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, key: &Key) -> Result<()> {
-        match self.client.delete_object().bucket(&self.bucket).key(self.full_key(key)).send().await {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match s3_error("DeleteObject", key, e) {
                 Error::NotFound { .. } => Ok(()),
@@ -307,11 +389,19 @@ impl ObjectStore for S3Store {
                 .send()
                 .await
                 .map_err(|e| s3_error("DeleteObjects", &first, e))?;
-            if let Some(failed) = output.errors().iter().find(|e| e.code() != Some("NoSuchKey")) {
+            if let Some(failed) = output
+                .errors()
+                .iter()
+                .find(|e| e.code() != Some("NoSuchKey"))
+            {
                 return Err(Error::S3 {
                     operation: "DeleteObjects",
                     key: failed.key().unwrap_or_default().to_owned(),
-                    message: format!("{}: {}", failed.code().unwrap_or("?"), failed.message().unwrap_or("")),
+                    message: format!(
+                        "{}: {}",
+                        failed.code().unwrap_or("?"),
+                        failed.message().unwrap_or("")
+                    ),
                     source: None,
                 });
             }
@@ -321,7 +411,10 @@ impl ObjectStore for S3Store {
 
     async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage> {
         let full_prefix = format!("{}{}", self.prefix.as_str(), prefix.as_str());
-        let max_keys = options.max_keys.unwrap_or(MAX_LIST_PAGE).clamp(1, MAX_LIST_PAGE);
+        let max_keys = options
+            .max_keys
+            .unwrap_or(MAX_LIST_PAGE)
+            .clamp(1, MAX_LIST_PAGE);
         let mut request = self
             .client
             .list_objects_v2()
@@ -332,12 +425,17 @@ impl ObjectStore for S3Store {
         if options.delimiter {
             request = request.delimiter("/");
         }
-        let output = request.send().await.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
+        let output = request
+            .send()
+            .await
+            .map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
         let strip = |full: &str| full.strip_prefix(self.prefix.as_str()).map(str::to_owned);
         let mut page = ListPage::default();
         for object in output.contents() {
             // Keys we could not have written (invalid under our rules) are not listed.
-            let Some(key) = object.key().and_then(strip).and_then(|k| Key::new(k).ok()) else { continue };
+            let Some(key) = object.key().and_then(strip).and_then(|k| Key::new(k).ok()) else {
+                continue;
+            };
             page.objects.push(ObjectMeta {
                 key,
                 size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
@@ -345,17 +443,28 @@ impl ObjectStore for S3Store {
             });
         }
         for common in output.common_prefixes() {
-            if let Some(prefix) = common.prefix().and_then(strip).and_then(|p| KeyPrefix::new(p).ok()) {
+            if let Some(prefix) = common
+                .prefix()
+                .and_then(strip)
+                .and_then(|p| KeyPrefix::new(p).ok())
+            {
                 page.common_prefixes.push(prefix);
             }
         }
-        page.next_continuation =
-            if output.is_truncated() == Some(true) { output.next_continuation_token().map(str::to_owned) } else { None };
+        page.next_continuation = if output.is_truncated() == Some(true) {
+            output.next_continuation_token().map(str::to_owned)
+        } else {
+            None
+        };
         Ok(page)
     }
 
     async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
-        let source = format!("{}/{}", self.bucket, utf8_percent_encode(&self.full_key(from), COPY_SOURCE));
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            utf8_percent_encode(&self.full_key(from), COPY_SOURCE)
+        );
         self.client
             .copy_object()
             .bucket(&self.bucket)

@@ -29,21 +29,29 @@ impl FromStr for StorageUrl {
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         if let Some(path) = url.strip_prefix("file://") {
             if path.is_empty() {
-                return Err(Error::Config("file:// needs a directory, e.g. file://./data".into()));
+                return Err(Error::Config(
+                    "file:// needs a directory, e.g. file://./data".into(),
+                ));
             }
             return Ok(Self::File(PathBuf::from(path)));
         }
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             let valid_bucket = (3..=63).contains(&bucket.len())
-                && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
             if !valid_bucket {
                 return Err(Error::Config(format!(
                     "invalid bucket name {bucket:?} in {url:?}: use 3-63 lowercase letters, digits, '-' or '.'"
                 )));
             }
-            let prefix = KeyPrefix::new(prefix).map_err(|e| Error::Config(format!("invalid prefix in {url:?}: {e}")))?;
-            return Ok(Self::S3 { bucket: bucket.to_owned(), prefix });
+            let prefix = KeyPrefix::new(prefix)
+                .map_err(|e| Error::Config(format!("invalid prefix in {url:?}: {e}")))?;
+            return Ok(Self::S3 {
+                bucket: bucket.to_owned(),
+                prefix,
+            });
         }
         if url == "memory://" || url == "memory" {
             return Ok(Self::Memory);
@@ -70,22 +78,45 @@ mod tests {
 
     #[test]
     fn parses_the_three_schemes() {
-        assert_eq!("file://./data".parse::<StorageUrl>().unwrap(), StorageUrl::File("./data".into()));
-        assert_eq!("file:///srv/x".parse::<StorageUrl>().unwrap(), StorageUrl::File("/srv/x".into()));
+        assert_eq!(
+            "file://./data".parse::<StorageUrl>().unwrap(),
+            StorageUrl::File("./data".into())
+        );
+        assert_eq!(
+            "file:///srv/x".parse::<StorageUrl>().unwrap(),
+            StorageUrl::File("/srv/x".into())
+        );
         assert_eq!(
             "s3://speech/prod/v1".parse::<StorageUrl>().unwrap(),
-            StorageUrl::S3 { bucket: "speech".into(), prefix: KeyPrefix::new("prod/v1").unwrap() }
+            StorageUrl::S3 {
+                bucket: "speech".into(),
+                prefix: KeyPrefix::new("prod/v1").unwrap()
+            }
         );
         assert_eq!(
             "s3://speech".parse::<StorageUrl>().unwrap(),
-            StorageUrl::S3 { bucket: "speech".into(), prefix: KeyPrefix::root() }
+            StorageUrl::S3 {
+                bucket: "speech".into(),
+                prefix: KeyPrefix::root()
+            }
         );
-        assert_eq!("memory://".parse::<StorageUrl>().unwrap(), StorageUrl::Memory);
+        assert_eq!(
+            "memory://".parse::<StorageUrl>().unwrap(),
+            StorageUrl::Memory
+        );
     }
 
     #[test]
     fn rejects_bad_urls() {
-        for bad in ["", "./data", "file://", "s3://", "s3://UPPER/x", "s3://b/../x", "http://x"] {
+        for bad in [
+            "",
+            "./data",
+            "file://",
+            "s3://",
+            "s3://UPPER/x",
+            "s3://b/../x",
+            "http://x",
+        ] {
             assert!(bad.parse::<StorageUrl>().is_err(), "{bad:?}");
         }
     }

@@ -1,0 +1,195 @@
+//! Service routes: health, configuration, storage usage and cleanup.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ErrorBody, Result};
+use crate::service::maintenance::{self, CleanupStatus, CleanupSummary, ResourcesReport};
+use crate::state::AppState;
+
+/// The API version reported by `/health` and `/`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(config))
+        .routes(routes!(resources))
+        .routes(routes!(cleanup))
+        .routes(routes!(cleanup_status))
+}
+
+/// Which engines are loaded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelsLoaded {
+    /// A text-to-speech engine is ready.
+    pub tts: bool,
+    /// A voice-conversion engine is ready.
+    pub vc: bool,
+}
+
+/// Whether the object store answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StorageHealth {
+    /// `filesystem`, `s3` or `memory`.
+    pub backend: String,
+    /// Where the objects live.
+    pub location: String,
+    /// Whether a one-key listing succeeded.
+    pub reachable: bool,
+    /// How long that listing took.
+    pub latency_ms: f64,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// Request counters since the process started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestMetrics {
+    /// Requests answered.
+    pub requests_total: u64,
+    /// Requests answered with 4xx.
+    pub requests_client_error: u64,
+    /// Requests answered with 5xx.
+    pub requests_server_error: u64,
+}
+
+/// `GET /health` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `healthy`, or `unhealthy` (with status 503) when the store cannot be reached.
+    pub status: &'static str,
+    /// API version.
+    pub version: &'static str,
+    /// Seconds since the process started.
+    pub uptime_seconds: f64,
+    /// Loaded engines.
+    pub models_loaded: ModelsLoaded,
+    /// The object store.
+    pub storage: StorageHealth,
+    /// Request counters.
+    pub metrics: RequestMetrics,
+    /// Problems worth attention, or null.
+    pub warnings: Option<Vec<String>>,
+}
+
+/// Liveness and readiness: 200 when the store answers, 503 otherwise.
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+async fn health(State(state): State<AppState>) -> Response {
+    let store = state.store();
+    let started = Instant::now();
+    let probe = store
+        .list(
+            &storage::KeyPrefix::root(),
+            storage::ListOptions {
+                max_keys: Some(1),
+                ..Default::default()
+            },
+        )
+        .await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let error = probe.err().map(|e| e.to_string());
+    let reachable = error.is_none();
+    let mut warnings = Vec::new();
+    if let Some(error) = &error {
+        warnings.push(format!("storage unreachable: {error}"));
+    }
+    let (total, client, server) = state.metrics().snapshot();
+    let body = HealthResponse {
+        status: if reachable { "healthy" } else { "unhealthy" },
+        version: VERSION,
+        uptime_seconds: (state.uptime_seconds() * 1000.0).round() / 1000.0,
+        models_loaded: ModelsLoaded {
+            tts: false,
+            vc: false,
+        },
+        storage: StorageHealth {
+            backend: store.kind().to_owned(),
+            location: store.describe(),
+            reachable,
+            latency_ms: (latency_ms * 1000.0).round() / 1000.0,
+            error,
+        },
+        metrics: RequestMetrics {
+            requests_total: total,
+            requests_client_error: client,
+            requests_server_error: server,
+        },
+        warnings: (!warnings.is_empty()).then_some(warnings),
+    };
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Limits that apply to requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiLimits {
+    /// Largest voice upload in MB.
+    pub max_voice_upload_mb: u64,
+    /// Largest VC-input upload in MB.
+    pub max_vc_input_upload_mb: u64,
+    /// Longest accepted audio in seconds.
+    pub max_audio_seconds: u64,
+}
+
+/// `GET /config` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigResponse {
+    /// Audio formats accepted by uploads.
+    pub upload_formats: Vec<&'static str>,
+    /// Request limits.
+    pub api_limits: ApiLimits,
+    /// Storage backend kind.
+    pub storage_backend: &'static str,
+    /// Hours between scheduled cleanups (0: none).
+    pub cleanup_interval_hours: f64,
+}
+
+/// The limits and formats clients need to know.
+#[utoipa::path(get, path = "/config", tag = "service", responses((status = 200, body = ConfigResponse)))]
+async fn config(State(state): State<AppState>) -> Json<ConfigResponse> {
+    let config = state.config();
+    Json(ConfigResponse {
+        upload_formats: audio::ContainerFormat::EXTENSIONS.to_vec(),
+        api_limits: ApiLimits {
+            max_voice_upload_mb: config.limits.max_voice_upload_mb,
+            max_vc_input_upload_mb: config.limits.max_vc_input_upload_mb,
+            max_audio_seconds: config.limits.max_audio_seconds,
+        },
+        storage_backend: state.store().kind(),
+        cleanup_interval_hours: config.maintenance.cleanup_interval_hours,
+    })
+}
+
+/// Storage used by voices, VC inputs and outputs, with warnings near the configured sizes.
+#[utoipa::path(get, path = "/resources", tag = "service",
+    responses((status = 200, body = ResourcesReport), (status = 503, body = ErrorBody)))]
+async fn resources(State(state): State<AppState>) -> Result<Json<ResourcesReport>> {
+    Ok(Json(maintenance::resources(&state).await?))
+}
+
+/// Run the cleanup now: zero-byte files and stale sidecars are removed, missing sidecars created.
+#[utoipa::path(post, path = "/cleanup", tag = "service", responses((status = 200, body = CleanupSummary)))]
+async fn cleanup(State(state): State<AppState>) -> Json<CleanupSummary> {
+    Json(maintenance::run_cleanup(&state, true).await)
+}
+
+/// The cleanup schedule and the last five runs.
+#[utoipa::path(get, path = "/cleanup/status", tag = "service", responses((status = 200, body = CleanupStatus)))]
+async fn cleanup_status(State(state): State<AppState>) -> Json<CleanupStatus> {
+    Json(maintenance::status(&state))
+}

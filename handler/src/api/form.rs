@@ -1,0 +1,131 @@
+//! Reading multipart forms with limits: files are counted while they stream in and
+//! refused with 413 as soon as they pass their limit; text fields are small.
+
+use std::collections::HashMap;
+
+use axum::extract::multipart::{Field, MultipartError};
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{Error, Result};
+use crate::service::upload::AudioUpload;
+
+/// Longest accepted text field, in bytes.
+const MAX_TEXT_FIELD: usize = 64 * 1024;
+/// Most parts accepted in one form.
+const MAX_PARTS: usize = 256;
+
+/// A parsed form: its files in order and its text fields.
+#[derive(Debug, Default)]
+pub struct Form {
+    /// Files by field name, in the order they arrived.
+    pub files: Vec<(String, AudioUpload)>,
+    /// Text fields (the last value wins when a name repeats).
+    pub texts: HashMap<String, String>,
+}
+
+impl Form {
+    /// Reads every part. `file_fields` names the parts that carry files and the
+    /// limit per file; any other part is read as text.
+    pub async fn read(
+        mut multipart: axum::extract::Multipart,
+        file_fields: &[&'static str],
+        max_file_bytes: usize,
+    ) -> Result<Self> {
+        let mut form = Form::default();
+        let mut parts = 0;
+        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+            parts += 1;
+            if parts > MAX_PARTS {
+                return Err(Error::BadRequest(format!(
+                    "Too many form fields (at most {MAX_PARTS})"
+                )));
+            }
+            let name = field.name().unwrap_or_default().to_owned();
+            if let Some(&file_field) = file_fields.iter().find(|f| **f == name) {
+                let file_name = field.file_name().unwrap_or_default().to_owned();
+                if file_name.is_empty() {
+                    return Err(Error::BadRequest(format!(
+                        "Form field {name:?} must be a file upload with a file name"
+                    )));
+                }
+                let bytes = read_limited(field, max_file_bytes, &file_name).await?;
+                form.files.push((
+                    name,
+                    AudioUpload {
+                        field: file_field,
+                        file_name,
+                        bytes,
+                    },
+                ));
+            } else {
+                let bytes = read_limited(field, MAX_TEXT_FIELD, &name).await?;
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    Error::BadRequest(format!("Form field {name:?} is not valid UTF-8"))
+                })?;
+                form.texts.insert(name, text);
+            }
+        }
+        Ok(form)
+    }
+
+    /// Takes the single file of `field`; 400 when it is missing.
+    pub fn take_file(&mut self, field: &str) -> Result<AudioUpload> {
+        let index = self
+            .files
+            .iter()
+            .position(|(name, _)| name == field)
+            .ok_or_else(|| Error::BadRequest(format!("Missing file field {field:?}")))?;
+        Ok(self.files.remove(index).1)
+    }
+
+    /// A text field, trimmed, `None` when absent or blank.
+    pub fn text(&self, field: &str) -> Option<String> {
+        self.texts
+            .get(field)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A boolean text field (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`); 422 otherwise.
+    pub fn flag(&self, field: &str, default: bool) -> Result<bool> {
+        match self.text(field).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(other) => Err(Error::invalid(
+                field,
+                format!("{field} must be true or false, got {other:?}"),
+            )),
+        }
+    }
+}
+
+async fn read_limited(mut field: Field<'_>, limit: usize, what: &str) -> Result<Bytes> {
+    let mut buffer = BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if buffer.len() + chunk.len() > limit {
+            return Err(Error::TooLarge(format!(
+                "{what} is larger than the {} limit",
+                human_size(limit)
+            )));
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer.freeze())
+}
+
+fn human_size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
+fn multipart_error(err: MultipartError) -> Error {
+    if err.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge("Upload is larger than the configured limit".into())
+    } else {
+        Error::BadRequest(format!("Malformed multipart body: {}", err.body_text()))
+    }
+}

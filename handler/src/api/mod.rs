@@ -1,0 +1,32 @@
+//! The native HTTP API: `/api/v1/...` routes plus `/outputs/{path}` downloads.
+//! Handlers are thin: extract, call a service, shape the response.
+
+mod admin;
+mod download;
+mod form;
+mod outputs;
+mod vc_inputs;
+mod voices;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use admin::VERSION;
+
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// Every documented route, with the OpenAPI document they generate.
+///
+/// Upload routes read their multipart bodies with their own per-file limits
+/// (413 as soon as a file passes its limit), so axum's default body cap is lifted there.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(voices::router())
+        .merge(vc_inputs::router())
+        .merge(outputs::router())
+        .merge(admin::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .merge(download::router())
+}

@@ -1,0 +1,73 @@
+//! `/api/v1/output*` routes: list, delete, folders.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::voices::ConfirmQuery;
+use crate::error::{ErrorBody, Result};
+use crate::extract::{Path, Query};
+use crate::service::area::{self, Area, FoldersResponse};
+use crate::service::outputs::{self, DeleteOutputsQuery, GeneratedFilesResponse, ListOutputsQuery};
+use crate::service::{self, DeletionResponse};
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_outputs))
+        .routes(routes!(delete_output))
+        .routes(routes!(delete_outputs))
+        .routes(routes!(output_folders))
+}
+
+/// List generated files, newest first.
+#[utoipa::path(get, path = "/outputs", tag = "outputs", params(ListOutputsQuery),
+    responses((status = 200, body = GeneratedFilesResponse), (status = 422, body = ErrorBody)))]
+async fn list_outputs(
+    State(state): State<AppState>,
+    Query(query): Query<ListOutputsQuery>,
+) -> Result<Json<GeneratedFilesResponse>> {
+    Ok(Json(outputs::list(state.store().as_ref(), &query).await?))
+}
+
+/// Delete one output and its sidecar.
+#[utoipa::path(delete, path = "/output/{filename}", tag = "outputs",
+    params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F"), ConfirmQuery),
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_output(
+    State(state): State<AppState>,
+    Path(filename): Path<String>,
+    Query(query): Query<ConfirmQuery>,
+) -> Result<Json<DeletionResponse>> {
+    Ok(Json(
+        service::delete_one(
+            state.store().as_ref(),
+            Area::Outputs,
+            &filename,
+            query.confirm,
+        )
+        .await?,
+    ))
+}
+
+/// Bulk-delete outputs; filters are ANDed (all outputs when none is given).
+#[utoipa::path(delete, path = "/outputs", tag = "outputs", params(DeleteOutputsQuery),
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn delete_outputs(
+    State(state): State<AppState>,
+    Query(query): Query<DeleteOutputsQuery>,
+) -> Result<Json<DeletionResponse>> {
+    Ok(Json(
+        outputs::delete_many(state.store().as_ref(), &query).await?,
+    ))
+}
+
+/// The folder (project) tree of the outputs.
+#[utoipa::path(get, path = "/outputs/folders", tag = "outputs", responses((status = 200, body = FoldersResponse)))]
+async fn output_folders(State(state): State<AppState>) -> Result<Json<FoldersResponse>> {
+    Ok(Json(area::folder_tree(
+        &area::entries(state.store().as_ref(), Area::Outputs).await?,
+    )))
+}

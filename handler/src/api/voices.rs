@@ -1,0 +1,160 @@
+//! `/api/v1/voice*` routes: list, upload, update metadata, delete, folders.
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::form::Form;
+use crate::error::{ErrorBody, Result};
+use crate::extract::{self, Multipart, Path, Query};
+use crate::service::area::{self, Area, FoldersResponse};
+use crate::service::voices::{
+    self, DeleteVoicesQuery, ListVoicesQuery, VoiceMetadataUpdate, VoiceUploadFields,
+    VoiceUploadResponse, VoicesResponse,
+};
+use crate::service::{self, DeletionResponse};
+use crate::state::AppState;
+
+/// Routes of this module. The upload route enforces its own per-file limit while reading.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_voices))
+        .routes(routes!(update_voice_metadata))
+        .routes(routes!(delete_voice))
+        .routes(routes!(delete_voices))
+        .routes(routes!(voice_folders))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_voice))
+                .layer(DefaultBodyLimit::disable()),
+        )
+}
+
+/// List voices with folder filter, search and pagination.
+#[utoipa::path(get, path = "/voices", tag = "voices", params(ListVoicesQuery),
+    responses((status = 200, body = VoicesResponse), (status = 422, body = ErrorBody)))]
+async fn list_voices(
+    State(state): State<AppState>,
+    Query(query): Query<ListVoicesQuery>,
+) -> Result<Json<VoicesResponse>> {
+    Ok(Json(voices::list(state.store().as_ref(), &query).await?))
+}
+
+/// The multipart fields of a voice upload (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct VoiceUploadForm {
+    /// The audio file: wav, mp3, flac, ogg, m4a or aac.
+    #[schema(value_type = String, format = Binary)]
+    voice_file: Vec<u8>,
+    /// Display name (default: the file stem).
+    name: Option<String>,
+    /// Description.
+    description: Option<String>,
+    /// Comma-separated tags.
+    tags: Option<String>,
+    /// Folder to store the voice in, e.g. `narrators/en`.
+    folder_path: Option<String>,
+    /// JSON object of default generation parameters.
+    default_parameters: Option<String>,
+    /// Replace an existing file of the same name (default false: 409).
+    overwrite: Option<bool>,
+}
+
+/// Upload a voice with its metadata.
+#[utoipa::path(post, path = "/voice", tag = "voices",
+    request_body(content = VoiceUploadForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = VoiceUploadResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn upload_voice(
+    State(state): State<AppState>,
+    Multipart(multipart): Multipart,
+) -> Result<Json<VoiceUploadResponse>> {
+    let limits = &state.config().limits;
+    let mut form = Form::read(multipart, &["voice_file"], limits.voice_upload_bytes()).await?;
+    let file = form.take_file("voice_file")?;
+    let fields = VoiceUploadFields {
+        name: form.text("name"),
+        description: form.text("description"),
+        tags: form.text("tags"),
+        folder_path: form.text("folder_path"),
+        default_parameters: form.text("default_parameters"),
+        overwrite: form.flag("overwrite", false)?,
+    };
+    Ok(Json(
+        voices::upload(
+            state.store().as_ref(),
+            file,
+            fields,
+            &limits.decode_limits(),
+        )
+        .await?,
+    ))
+}
+
+/// Update a voice's metadata; a new `folder_path` moves the voice and its sidecar.
+#[utoipa::path(put, path = "/voice/{filename}/metadata", tag = "voices",
+    params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F")),
+    request_body = VoiceMetadataUpdate,
+    responses((status = 200, body = VoiceUploadResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn update_voice_metadata(
+    State(state): State<AppState>,
+    Path(filename): Path<String>,
+    extract::Json(update): extract::Json<VoiceMetadataUpdate>,
+) -> Result<Json<VoiceUploadResponse>> {
+    Ok(Json(
+        voices::update_metadata(state.store().as_ref(), &filename, update).await?,
+    ))
+}
+
+/// `confirm` query of single deletes.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConfirmQuery {
+    /// Must be `true`.
+    pub confirm: Option<bool>,
+}
+
+/// Delete one voice and its sidecar.
+#[utoipa::path(delete, path = "/voice/{filename}", tag = "voices",
+    params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F"), ConfirmQuery),
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_voice(
+    State(state): State<AppState>,
+    Path(filename): Path<String>,
+    Query(query): Query<ConfirmQuery>,
+) -> Result<Json<DeletionResponse>> {
+    Ok(Json(
+        service::delete_one(
+            state.store().as_ref(),
+            Area::Voices,
+            &filename,
+            query.confirm,
+        )
+        .await?,
+    ))
+}
+
+/// Bulk-delete voices by folder, tag, search or names (all voices when no filter is given).
+#[utoipa::path(delete, path = "/voices", tag = "voices", params(DeleteVoicesQuery),
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn delete_voices(
+    State(state): State<AppState>,
+    Query(query): Query<DeleteVoicesQuery>,
+) -> Result<Json<DeletionResponse>> {
+    Ok(Json(
+        voices::delete_many(state.store().as_ref(), &query).await?,
+    ))
+}
+
+/// The folder tree of the voice library.
+#[utoipa::path(get, path = "/voices/folders", tag = "voices", responses((status = 200, body = FoldersResponse)))]
+async fn voice_folders(State(state): State<AppState>) -> Result<Json<FoldersResponse>> {
+    Ok(Json(area::folder_tree(
+        &area::entries(state.store().as_ref(), Area::Voices).await?,
+    )))
+}

@@ -1,0 +1,68 @@
+//! Serving the app on a socket with graceful shutdown, shared by the `handler`
+//! binary and `local-runner`.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::service::maintenance;
+use crate::state::AppState;
+
+/// Serves `app(state)` on `listener` until Ctrl-C or SIGTERM, with the cleanup
+/// schedule running beside it. In-flight requests finish before it returns.
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, storage = %state.store().describe(), "listening on http://{addr}");
+    let scheduler = maintenance::spawn_scheduler(state.clone());
+    let result = axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    scheduler.abort();
+    tracing::info!("shut down");
+    result
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what container platforms send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Fails with a readable message when the store cannot be reached, so a bad
+/// endpoint, bucket or credential stops startup instead of failing every request.
+pub async fn check_storage(state: &AppState) -> Result<(), storage::Error> {
+    state
+        .store()
+        .list(
+            &storage::KeyPrefix::root(),
+            storage::ListOptions {
+                max_keys: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,658 @@
+//! The three library areas (voices, VC inputs, outputs) and what they share: scanning
+//! a prefix into audio entries, reading sidecars, folder trees and deletion.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use storage::{Key, KeyPrefix, ObjectMeta, ObjectStore};
+use utoipa::ToSchema;
+
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// Sidecars read at once when a page or a filter needs them.
+const SIDECAR_CONCURRENCY: usize = 16;
+
+/// One of the three top-level areas of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// `voices/`: reference voices for cloning and VC targets.
+    Voices,
+    /// `vc_inputs/`: source recordings for voice conversion.
+    VcInputs,
+    /// `outputs/`: generated audio.
+    Outputs,
+}
+
+impl Area {
+    /// All areas, in the order maintenance visits them.
+    pub const ALL: [Area; 3] = [Area::Voices, Area::VcInputs, Area::Outputs];
+
+    /// The key prefix, e.g. `voices/`.
+    pub fn prefix(self) -> KeyPrefix {
+        // The three names are constant and valid; `root()` is never reached.
+        KeyPrefix::new(self.dir_name()).unwrap_or_else(|_| KeyPrefix::root())
+    }
+
+    /// The folder name, e.g. `voices`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Area::Voices => "voices",
+            Area::VcInputs => "vc_inputs",
+            Area::Outputs => "outputs",
+        }
+    }
+
+    /// How the area names its files in messages ("Voice file", ...).
+    pub fn noun(self) -> &'static str {
+        match self {
+            Area::Voices => "Voice file",
+            Area::VcInputs => "VC input file",
+            Area::Outputs => "Output file",
+        }
+    }
+
+    /// The key of a path relative to the area (`folder/name.wav`).
+    pub fn key(self, relative: &str) -> Result<Key> {
+        self.prefix().join(relative).map_err(Error::from)
+    }
+
+    /// The key of `name` inside `folder` (root when `None`).
+    pub fn key_in(self, folder: Option<&str>, name: &str) -> Result<Key> {
+        match folder {
+            Some(folder) => self.key(&format!("{folder}/{name}")),
+            None => self.key(name),
+        }
+    }
+}
+
+/// An audio object found in an area, with what the listing itself tells us.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The object's key.
+    pub key: Key,
+    /// Path relative to the area root, e.g. `book1/ch1.wav`.
+    pub relative: String,
+    /// Folder relative to the area root, `None` at the root.
+    pub folder: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time.
+    pub modified: DateTime<Utc>,
+    /// Whether a `<key>.json` sidecar exists beside it.
+    pub has_sidecar: bool,
+}
+
+impl Entry {
+    /// The file name, e.g. `ch1.wav`.
+    pub fn file_name(&self) -> &str {
+        self.key.file_name()
+    }
+
+    /// The sidecar's key.
+    pub fn sidecar_key(&self) -> Result<Key> {
+        sidecar_key(&self.key)
+    }
+
+    /// Whether `name` designates this entry: a path must match exactly, a bare name matches the file name.
+    pub fn is_named(&self, name: &str) -> bool {
+        if name.contains('/') {
+            self.relative == name
+        } else {
+            self.file_name() == name
+        }
+    }
+
+    /// Whether the entry lies in `folder` or below it (the original's hierarchical filter).
+    pub fn in_folder(&self, folder: &str) -> bool {
+        self.folder
+            .as_deref()
+            .is_some_and(|f| f == folder || f.starts_with(&format!("{folder}/")))
+    }
+}
+
+/// The sidecar key beside an object: `<key>.json`.
+pub fn sidecar_key(key: &Key) -> Result<Key> {
+    key.with_suffix(".json").map_err(Error::from)
+}
+
+/// A scan of one area: its audio entries and the sidecars and strays found beside them.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Audio objects, in key order.
+    pub entries: Vec<Entry>,
+    /// Every other object (sidecars, stray files), for maintenance.
+    pub others: Vec<ObjectMeta>,
+}
+
+/// Lists an area once and classifies what is there. One listing gives size and
+/// modification time, so sorting and zero-byte checks need no further reads.
+pub async fn scan(store: &dyn ObjectStore, area: Area) -> Result<Scan> {
+    let prefix = area.prefix();
+    let listing = storage::list_all(store, &prefix, false).await?;
+    let names: HashSet<&str> = listing.objects.iter().map(|o| o.key.as_str()).collect();
+    let mut scan = Scan::default();
+    for object in &listing.objects {
+        if !naming::is_listed_audio(object.key.file_name()) {
+            scan.others.push(object.clone());
+            continue;
+        }
+        let relative = object
+            .key
+            .strip_prefix(&prefix)
+            .unwrap_or(object.key.as_str())
+            .to_owned();
+        let folder = relative
+            .rsplit_once('/')
+            .map(|(folder, _)| folder.to_owned());
+        let has_sidecar = names.contains(format!("{}.json", object.key).as_str());
+        scan.entries.push(Entry {
+            key: object.key.clone(),
+            relative,
+            folder,
+            size: object.size,
+            modified: object.last_modified,
+            has_sidecar,
+        });
+    }
+    Ok(scan)
+}
+
+/// Reads and parses a sidecar. A missing, empty or unparseable sidecar is `None`:
+/// listings must never fail because of one bad file (it is logged instead).
+pub async fn read_sidecar<T: DeserializeOwned>(
+    store: &dyn ObjectStore,
+    entry: &Entry,
+) -> Option<T> {
+    if !entry.has_sidecar {
+        return None;
+    }
+    let key = entry.sidecar_key().ok()?;
+    read_json(store, &key).await
+}
+
+/// Reads and parses a JSON object, `None` when missing or invalid.
+pub async fn read_json<T: DeserializeOwned>(store: &dyn ObjectStore, key: &Key) -> Option<T> {
+    match store.get(key).await {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "ignoring unreadable sidecar");
+                None
+            }
+        },
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            tracing::warn!(key = %key, error = %e, "could not read sidecar");
+            None
+        }
+    }
+}
+
+/// Reads the sidecars of many entries concurrently, keeping their order.
+pub async fn read_sidecars<T: DeserializeOwned>(
+    store: &dyn ObjectStore,
+    entries: &[&Entry],
+) -> Vec<Option<T>> {
+    // Collecting the futures first gives them one concrete type; a closure inside
+    // the stream would need a higher-ranked lifetime that async blocks cannot name.
+    let reads: Vec<_> = entries
+        .iter()
+        .map(|entry| read_sidecar::<T>(store, entry))
+        .collect();
+    futures::stream::iter(reads)
+        .buffered(SIDECAR_CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// Writes a sidecar as pretty JSON.
+pub async fn write_sidecar<T: Serialize>(
+    store: &dyn ObjectStore,
+    object: &Key,
+    sidecar: &T,
+) -> Result<()> {
+    let body = serde_json::to_vec_pretty(sidecar)
+        .map_err(|e| Error::Internal(format!("sidecar encoding: {e}")))?;
+    store.put(&sidecar_key(object)?, body.into()).await?;
+    Ok(())
+}
+
+/// Stores an object and then its sidecar. If the sidecar cannot be written the
+/// object is removed again, so a failure never leaves an object without metadata.
+pub async fn put_with_sidecar<T: Serialize>(
+    store: &dyn ObjectStore,
+    key: &Key,
+    body: bytes::Bytes,
+    sidecar: &T,
+) -> Result<ObjectMeta> {
+    let meta = store.put(key, body).await?;
+    if let Err(e) = write_sidecar(store, key, sidecar).await {
+        if let Err(cleanup) = store.delete(key).await {
+            tracing::error!(key = %key, error = %cleanup, "could not remove object after its sidecar failed");
+        }
+        return Err(e);
+    }
+    Ok(meta)
+}
+
+/// Deletes entries and their sidecars. Returns the relative paths deleted (objects
+/// and sidecars), in order.
+pub async fn delete_entries(store: &dyn ObjectStore, entries: &[&Entry]) -> Result<Vec<String>> {
+    let mut keys = Vec::with_capacity(entries.len() * 2);
+    let mut deleted = Vec::with_capacity(entries.len() * 2);
+    for entry in entries {
+        keys.push(entry.key.clone());
+        deleted.push(entry.relative.clone());
+        if entry.has_sidecar {
+            keys.push(entry.sidecar_key()?);
+            deleted.push(format!("{}.json", entry.relative));
+        }
+    }
+    store.delete_many(&keys).await?;
+    Ok(deleted)
+}
+
+/// Resolves a file name given in a path parameter to one entry: a path with a
+/// folder (`book1/ch1.wav`) must match exactly; a bare name matches at the root
+/// first, then anywhere, and is refused as ambiguous when several folders hold it.
+pub fn resolve<'a>(entries: &'a [Entry], area: Area, param: &str, name: &str) -> Result<&'a Entry> {
+    naming::relative_path_param(param, name)?;
+    if name.contains('/') {
+        return entries
+            .iter()
+            .find(|e| e.relative == name)
+            .ok_or_else(|| Error::not_found(area.noun(), name));
+    }
+    if let Some(root) = entries
+        .iter()
+        .find(|e| e.folder.is_none() && e.file_name() == name)
+    {
+        return Ok(root);
+    }
+    let matches: Vec<&Entry> = entries.iter().filter(|e| e.file_name() == name).collect();
+    match matches.as_slice() {
+        [] => Err(Error::not_found(area.noun(), name)),
+        [one] => Ok(one),
+        many => Err(Error::invalid(
+            param,
+            format!(
+                "{name:?} exists in several folders ({}); give the path, e.g. {:?}",
+                many.iter()
+                    .map(|e| e.relative.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                many[0].relative
+            ),
+        )),
+    }
+}
+
+/// Entries named in a `filenames` list: a path matches exactly, a bare name matches
+/// that file in every folder. Unsafe names are refused.
+pub fn select_listed<'a>(entries: &'a [Entry], names: &[String]) -> Result<Vec<&'a Entry>> {
+    for name in names {
+        naming::relative_path_param("filenames", name)?;
+    }
+    Ok(entries
+        .iter()
+        .filter(|e| names.iter().any(|n| e.is_named(n)))
+        .collect())
+}
+
+/// Names of a `filenames` list that match no entry.
+pub fn unmatched_names(entries: &[Entry], names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| !entries.iter().any(|e| e.is_named(n)))
+        .cloned()
+        .collect()
+}
+
+/// A folder in a folder listing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FolderInfo {
+    /// Path relative to the area root (`root` for the root itself).
+    pub path: String,
+    /// Files directly in this folder (named `voice_count` in every area, as the original did).
+    pub voice_count: usize,
+    /// The same count under a name that fits outputs and VC inputs.
+    pub file_count: usize,
+    /// Direct child folders (relative paths).
+    pub subfolders: Vec<String>,
+}
+
+/// The folder listing returned by every `.../folders` endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FoldersResponse {
+    /// Folders: `root` first (only if it holds files), then by path.
+    pub folders: Vec<FolderInfo>,
+    /// Number of folders listed (excluding `root`).
+    pub total_folders: usize,
+    /// Files in the whole area (named as in the original).
+    pub total_voices: usize,
+    /// The same count under a neutral name.
+    pub total_files: usize,
+}
+
+/// Builds the folder tree of an area from its entries. Folders exist while they hold
+/// files at any depth, as on S3; each lists its direct children.
+pub fn folder_tree(entries: &[Entry]) -> FoldersResponse {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut root_files = 0;
+    for entry in entries {
+        let Some(folder) = &entry.folder else {
+            root_files += 1;
+            continue;
+        };
+        *counts.entry(folder.clone()).or_default() += 1;
+        // Register every ancestor and the parent -> child link at each level.
+        let mut path = String::new();
+        for segment in folder.split('/') {
+            let parent = path.clone();
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(segment);
+            counts.entry(path.clone()).or_default();
+            if !parent.is_empty() {
+                children.entry(parent).or_default().insert(path.clone());
+            }
+        }
+    }
+    let mut folders = Vec::with_capacity(counts.len() + 1);
+    let top_level: Vec<String> = counts
+        .keys()
+        .filter(|p| !p.contains('/'))
+        .cloned()
+        .collect();
+    if root_files > 0 {
+        folders.push(FolderInfo {
+            path: "root".into(),
+            voice_count: root_files,
+            file_count: root_files,
+            subfolders: top_level,
+        });
+    }
+    let total_folders = counts.len();
+    for (path, count) in counts {
+        let subfolders = children
+            .remove(&path)
+            .map(|set| set.into_iter().collect())
+            .unwrap_or_default();
+        folders.push(FolderInfo {
+            path,
+            voice_count: count,
+            file_count: count,
+            subfolders,
+        });
+    }
+    FoldersResponse {
+        folders,
+        total_folders,
+        total_voices: entries.len(),
+        total_files: entries.len(),
+    }
+}
+
+/// Validated 1-based pagination.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Page number, from 1.
+    pub page: usize,
+    /// Items per page, 1–100.
+    pub page_size: usize,
+}
+
+impl Page {
+    /// Checks `page >= 1` and `1 <= page_size <= 100` (422 otherwise).
+    pub fn new(page: Option<i64>, page_size: Option<i64>) -> Result<Self> {
+        let page = page.unwrap_or(1);
+        let page_size = page_size.unwrap_or(50);
+        if page < 1 {
+            return Err(Error::invalid(
+                "page",
+                format!("page must be at least 1, got {page}"),
+            ));
+        }
+        if !(1..=100).contains(&page_size) {
+            return Err(Error::invalid(
+                "page_size",
+                format!("page_size must be between 1 and 100, got {page_size}"),
+            ));
+        }
+        // Bounded above by the checks, so the casts are lossless.
+        Ok(Self {
+            page: page as usize,
+            page_size: page_size as usize,
+        })
+    }
+
+    /// The slice of `total` items this page covers (empty past the end).
+    pub fn range(&self, total: usize) -> std::ops::Range<usize> {
+        let start = (self.page - 1).saturating_mul(self.page_size).min(total);
+        start..(start + self.page_size).min(total)
+    }
+
+    /// Pagination fields for a response over `total` items.
+    pub fn info(&self, total: usize, count: usize) -> PageInfo {
+        let total_pages = total.div_ceil(self.page_size).max(1);
+        PageInfo {
+            count,
+            page: self.page,
+            page_size: self.page_size,
+            total_pages,
+            has_next: self.page < total_pages,
+            has_previous: self.page > 1,
+        }
+    }
+}
+
+/// Pagination fields shared by every listing response.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct PageInfo {
+    /// Items on this page.
+    pub count: usize,
+    /// This page (from 1).
+    pub page: usize,
+    /// Items per page.
+    pub page_size: usize,
+    /// Pages in all (at least 1).
+    pub total_pages: usize,
+    /// Whether a later page exists.
+    pub has_next: bool,
+    /// Whether an earlier page exists.
+    pub has_previous: bool,
+}
+
+/// Splits a comma-separated list, trimming and dropping empty items.
+pub fn comma_list(raw: Option<&str>) -> Vec<String> {
+    raw.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Whether `needle` (already lower-case) occurs in any of `haystacks`, ignoring case.
+pub fn matches_search(needle: &str, haystacks: &[&str]) -> bool {
+    haystacks.iter().any(|h| h.to_lowercase().contains(needle))
+}
+
+/// The folder filter of a listing: `folder` wins over its alias `project`.
+pub fn folder_filter(folder: Option<&str>, project: Option<&str>) -> Result<Option<String>> {
+    match folder {
+        Some(folder) => naming::folder_param("folder", Some(folder)),
+        None => naming::folder_param("project", project),
+    }
+}
+
+/// Fails unless `confirm=true` was given.
+pub fn require_confirm(confirm: Option<bool>, what: &'static str) -> Result<()> {
+    if confirm == Some(true) {
+        Ok(())
+    } else {
+        Err(Error::ConfirmationRequired(what))
+    }
+}
+
+/// Folders (relative paths) that held entries before a deletion and hold none after.
+pub fn emptied_folders(before: &[Entry], deleted: &[&Entry]) -> usize {
+    let deleted_keys: HashSet<&str> = deleted.iter().map(|e| e.key.as_str()).collect();
+    let mut had: BTreeSet<&str> = BTreeSet::new();
+    let mut still: BTreeSet<&str> = BTreeSet::new();
+    for entry in before {
+        let Some(folder) = entry.folder.as_deref() else {
+            continue;
+        };
+        // A folder survives if anything remains in it or below it.
+        let ancestors = std::iter::successors(Some(folder), |f| f.rsplit_once('/').map(|(p, _)| p));
+        for f in ancestors {
+            had.insert(f);
+            if !deleted_keys.contains(entry.key.as_str()) {
+                still.insert(f);
+            }
+        }
+    }
+    had.difference(&still).count()
+}
+
+/// All audio entries of `area`, in key order (empty when the area is).
+pub async fn entries(store: &dyn ObjectStore, area: Area) -> Result<Vec<Entry>> {
+    Ok(scan(store, area).await?.entries)
+}
+
+/// Keeps the entries whose sidecar satisfies `keep`, reading sidecars concurrently.
+pub async fn filter_by_sidecar<'a, T, F>(
+    store: &dyn ObjectStore,
+    entries: Vec<&'a Entry>,
+    keep: F,
+) -> Vec<&'a Entry>
+where
+    T: DeserializeOwned,
+    F: Fn(&Entry, Option<&T>) -> bool,
+{
+    let sidecars: Vec<Option<T>> = read_sidecars(store, &entries).await;
+    entries
+        .into_iter()
+        .zip(sidecars)
+        .filter(|(e, s)| keep(e, s.as_ref()))
+        .map(|(e, _)| e)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(relative: &str) -> Entry {
+        let key = Area::Voices.key(relative).unwrap();
+        Entry {
+            key,
+            relative: relative.into(),
+            folder: relative.rsplit_once('/').map(|(f, _)| f.to_owned()),
+            size: 1,
+            modified: Utc::now(),
+            has_sidecar: false,
+        }
+    }
+
+    #[test]
+    fn folder_tree_links_every_parent_to_its_children() {
+        let entries = vec![
+            entry("a.wav"),
+            entry("x/y/z/b.wav"),
+            entry("x/c.wav"),
+            entry("w/d.wav"),
+        ];
+        let tree = folder_tree(&entries);
+        let paths: Vec<&str> = tree.folders.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["root", "w", "x", "x/y", "x/y/z"]);
+        assert_eq!(tree.folders[0].subfolders, ["w", "x"]);
+        assert_eq!(tree.folders[2].subfolders, ["x/y"]);
+        assert_eq!(tree.folders[2].voice_count, 1);
+        assert_eq!(tree.folders[3].voice_count, 0);
+        assert_eq!(tree.folders[3].subfolders, ["x/y/z"]);
+        assert_eq!(tree.total_folders, 4);
+        assert_eq!(tree.total_voices, 4);
+    }
+
+    #[test]
+    fn root_is_listed_only_when_it_holds_files() {
+        let tree = folder_tree(&[entry("x/a.wav")]);
+        assert_eq!(tree.folders[0].path, "x");
+    }
+
+    #[test]
+    fn pages_are_one_based_and_bounded() {
+        assert!(Page::new(Some(0), None).is_err());
+        assert!(Page::new(None, Some(0)).is_err());
+        assert!(Page::new(None, Some(101)).is_err());
+        let page = Page::new(Some(3), Some(10)).unwrap();
+        assert_eq!(page.range(25), 20..25);
+        assert_eq!(Page::new(Some(9), Some(10)).unwrap().range(25), 25..25);
+        let info = page.info(25, 5);
+        assert_eq!(
+            (info.total_pages, info.has_next, info.has_previous),
+            (3, false, true)
+        );
+        assert_eq!(Page::new(None, None).unwrap().info(0, 0).total_pages, 1);
+    }
+
+    #[test]
+    fn hierarchical_folder_filter() {
+        assert!(entry("a/b/c.wav").in_folder("a"));
+        assert!(entry("a/b/c.wav").in_folder("a/b"));
+        assert!(!entry("ab/c.wav").in_folder("a"));
+        assert!(!entry("c.wav").in_folder("a"));
+    }
+
+    #[test]
+    fn resolve_prefers_root_and_refuses_ambiguity() {
+        let entries = vec![
+            entry("x/a.wav"),
+            entry("y/a.wav"),
+            entry("b.wav"),
+            entry("z/b.wav"),
+        ];
+        assert_eq!(
+            resolve(&entries, Area::Voices, "f", "b.wav")
+                .unwrap()
+                .relative,
+            "b.wav"
+        );
+        assert_eq!(
+            resolve(&entries, Area::Voices, "f", "y/a.wav")
+                .unwrap()
+                .relative,
+            "y/a.wav"
+        );
+        assert!(matches!(
+            resolve(&entries, Area::Voices, "f", "a.wav"),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            resolve(&entries, Area::Voices, "f", "nope.wav"),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve(&entries, Area::Voices, "f", "../a.wav"),
+            Err(Error::InvalidPath { .. })
+        ));
+    }
+
+    #[test]
+    fn emptied_folders_counts_folders_left_without_files() {
+        let before = vec![entry("a/1.wav"), entry("a/b/2.wav"), entry("c/3.wav")];
+        assert_eq!(emptied_folders(&before, &[&before[1]]), 1);
+        assert_eq!(emptied_folders(&before, &[&before[0], &before[1]]), 2);
+        assert_eq!(emptied_folders(&before, &[&before[0]]), 0);
+    }
+}

@@ -1,0 +1,98 @@
+//! Transport-free use cases. Route handlers parse and shape; everything else is here.
+
+pub mod area;
+pub mod maintenance;
+pub mod outputs;
+pub mod upload;
+pub mod vc_inputs;
+pub mod voices;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::Result;
+use area::{Area, Entry};
+use storage::ObjectStore;
+
+/// A timestamp as the API writes them: RFC 3339, UTC, microseconds.
+pub fn iso(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The current time as [`iso`] writes it.
+pub fn now_iso() -> String {
+    iso(Utc::now())
+}
+
+/// Response of every delete endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletionResponse {
+    /// Always true.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// Paths deleted (relative to the area), sidecars included.
+    pub deleted_files: Vec<String>,
+    /// Audio files deleted (sidecars not counted).
+    pub deleted_count: usize,
+    /// Names asked for in `filenames` that matched nothing.
+    pub not_found: Vec<String>,
+}
+
+/// Resolves a `filenames` list: each name is a path or a unique bare name. Unknown
+/// names are reported, not fatal; unsafe or ambiguous names are refused.
+pub fn select_by_names<'a>(
+    entries: &'a [Entry],
+    area: Area,
+    names: &[String],
+) -> Result<(Vec<&'a Entry>, Vec<String>)> {
+    let mut selected: Vec<&Entry> = Vec::new();
+    let mut not_found = Vec::new();
+    for name in names {
+        match area::resolve(entries, area, "filenames", name) {
+            Ok(entry) => {
+                if !selected.iter().any(|e| e.key == entry.key) {
+                    selected.push(entry);
+                }
+            }
+            Err(crate::error::Error::NotFound { .. }) => not_found.push(name.clone()),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((selected, not_found))
+}
+
+/// The original's deletion message: `Deleted N output file(s)[ and cleaned up M empty folder(s)]`.
+pub fn deletion_message(count: usize, emptied: usize, noun: &str) -> String {
+    let mut message = format!("Deleted {count} {noun} file(s)");
+    if emptied > 0 {
+        message.push_str(&format!(" and cleaned up {emptied} empty folder(s)"));
+    }
+    message
+}
+
+/// Deletes one file of an area (and its sidecar) by name or path.
+pub async fn delete_one(
+    store: &dyn ObjectStore,
+    area: Area,
+    name: &str,
+    confirm: Option<bool>,
+) -> Result<DeletionResponse> {
+    area::require_confirm(confirm, "Deletion")?;
+    let entries = area::entries(store, area).await?;
+    let entry = area::resolve(&entries, area, "filename", name)?;
+    let deleted_files = area::delete_entries(store, &[entry]).await?;
+    let label = match area {
+        Area::Voices => "Voice",
+        Area::VcInputs => "VC input",
+        Area::Outputs => "Output file",
+    };
+    Ok(DeletionResponse {
+        success: true,
+        message: format!("{label} '{}' deleted successfully", entry.relative),
+        deleted_count: 1,
+        deleted_files,
+        not_found: Vec::new(),
+    })
+}

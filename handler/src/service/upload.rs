@@ -1,0 +1,165 @@
+//! Storing uploaded audio: name checks, proof that the bytes are audio, the
+//! overwrite rule, and writing object + sidecar so that failures leave nothing behind.
+
+use bytes::Bytes;
+use storage::{Key, ObjectStore};
+
+use super::area::{self, Area, Entry};
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// An uploaded file as received: the client's file name and the bytes.
+#[derive(Debug, Clone)]
+pub struct AudioUpload {
+    /// The multipart field the file came in (for error messages).
+    pub field: &'static str,
+    /// The file name the client sent.
+    pub file_name: String,
+    /// The content.
+    pub bytes: Bytes,
+}
+
+/// An upload that passed every check and is ready to be written.
+#[derive(Debug)]
+pub struct StoredAudio {
+    /// Destination key.
+    pub key: Key,
+    /// Path relative to the area root.
+    pub relative: String,
+    /// Sanitised file name.
+    pub filename: String,
+    /// Destination folder (relative), `None` at the root.
+    pub folder: Option<String>,
+    /// What decoding established.
+    pub info: audio::AudioInfo,
+    bytes: Bytes,
+}
+
+impl StoredAudio {
+    /// Checks an upload: safe name, accepted extension, free destination (unless
+    /// `overwrite`), and bytes that decode completely as audio within `limits`.
+    pub async fn prepare(
+        store: &dyn ObjectStore,
+        area: Area,
+        folder: Option<&str>,
+        upload: AudioUpload,
+        overwrite: bool,
+        limits: &audio::DecodeLimits,
+    ) -> Result<Self> {
+        let filename = naming::sanitize_file_name(upload.field, &upload.file_name)?;
+        let extension = naming::extension(&filename).unwrap_or_default();
+        if audio::ContainerFormat::from_extension(&extension).is_none() {
+            return Err(Error::UnsupportedMedia {
+                message: format!(
+                    "Unsupported file type {:?}; accepted: {}",
+                    upload.file_name,
+                    audio::ContainerFormat::EXTENSIONS.join(", ")
+                ),
+                code: "UNSUPPORTED_FORMAT",
+            });
+        }
+        if upload.bytes.is_empty() {
+            return Err(Error::BadRequest(format!(
+                "File is empty: {}",
+                upload.file_name
+            )));
+        }
+        let key = area.key_in(folder, &filename)?;
+        let relative = key
+            .strip_prefix(&area.prefix())
+            .unwrap_or(key.as_str())
+            .to_owned();
+        if !overwrite && store.head(&key).await.is_ok() {
+            return Err(Error::Conflict(format!(
+                "{} already exists: {relative}. Use overwrite=true to replace.",
+                area.noun()
+            )));
+        }
+        let info =
+            inspect_audio(upload.bytes.clone(), &extension, *limits, &upload.file_name).await?;
+        Ok(Self {
+            key,
+            relative,
+            filename,
+            folder: folder.map(str::to_owned),
+            info,
+            bytes: upload.bytes,
+        })
+    }
+
+    /// Size of the upload in bytes.
+    pub fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// Writes the object and then its sidecar (removing the object if the sidecar fails).
+    pub async fn commit<T: serde::Serialize>(
+        self,
+        store: &dyn ObjectStore,
+        sidecar: &T,
+    ) -> Result<Entry> {
+        let meta = area::put_with_sidecar(store, &self.key, self.bytes, sidecar).await?;
+        Ok(Entry {
+            key: self.key,
+            relative: self.relative,
+            folder: self.folder,
+            size: meta.size,
+            modified: meta.last_modified,
+            has_sidecar: true,
+        })
+    }
+}
+
+/// Decodes the bytes on a blocking thread to prove they are audio and measure them.
+pub async fn inspect_audio(
+    bytes: Bytes,
+    extension: &str,
+    limits: audio::DecodeLimits,
+    file_name: &str,
+) -> Result<audio::AudioInfo> {
+    let extension = extension.to_owned();
+    let outcome =
+        tokio::task::spawn_blocking(move || audio::inspect(bytes, Some(&extension), &limits))
+            .await
+            .map_err(|e| Error::Internal(format!("audio inspection task failed: {e}")))?;
+    outcome.map_err(|e| audio_error(e, file_name))
+}
+
+/// Maps a decoding failure of an upload to its client error.
+pub fn audio_error(err: audio::AudioError, file_name: &str) -> Error {
+    match err {
+        audio::AudioError::TooLong { .. } => Error::TooLarge(format!("{file_name}: {err}")),
+        audio::AudioError::Empty => Error::BadRequest(format!("File is empty: {file_name}")),
+        other => Error::UnsupportedMedia {
+            message: format!("{file_name} is not valid audio: {other}"),
+            code: "INVALID_AUDIO",
+        },
+    }
+}
+
+/// Moves an entry (and its sidecar) to `to`, returning the entry at its new place.
+pub async fn move_entry(
+    store: &dyn ObjectStore,
+    area: Area,
+    entry: &Entry,
+    to: &Key,
+) -> Result<Entry> {
+    store.rename(&entry.key, to).await?;
+    if entry.has_sidecar {
+        store
+            .rename(&entry.sidecar_key()?, &area::sidecar_key(to)?)
+            .await?;
+    }
+    let relative = to
+        .strip_prefix(&area.prefix())
+        .unwrap_or(to.as_str())
+        .to_owned();
+    Ok(Entry {
+        key: to.clone(),
+        folder: relative.rsplit_once('/').map(|(f, _)| f.to_owned()),
+        relative,
+        size: entry.size,
+        modified: entry.modified,
+        has_sidecar: entry.has_sidecar,
+    })
+}
