@@ -1,0 +1,199 @@
+//! Child processes the tests run for real: the S3 server and `local-runner`, each on
+//! a free loopback port, killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use storage::S3Settings;
+
+/// Finds a binary built from this workspace next to the running test executable
+/// (`target/<profile>/deps/<test>` -> `target/<profile>/<name>`).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo nextest run --workspace` (or `cargo build --workspace --bins` first)",
+        path.display()
+    );
+    path
+}
+
+/// Starts `command`, waits for the stdout line containing `marker` and returns the
+/// child with the address that follows the marker.
+fn spawn_and_wait(mut command: Command, marker: &str) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let marker = marker.to_owned();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(rest) = line.split(&marker).nth(1) {
+                let _ = tx.send(rest.trim().to_owned());
+                break;
+            }
+        }
+        // Keep draining so the child never blocks on a full pipe.
+        for _ in lines {}
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(address) => (child, address),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{command:?} did not report its address within 60 s");
+        }
+    }
+}
+
+/// A running `s3-test-server` (s3s-fs) with one bucket, on a free port.
+pub struct S3Server {
+    child: Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// The bucket every test server has.
+    pub const BUCKET: &'static str = "speech-test";
+    /// Access key of the test server.
+    pub const ACCESS_KEY: &'static str = "speechtest";
+    /// Secret key of the test server.
+    pub const SECRET_KEY: &'static str = "speechtest-secret";
+
+    /// Starts a server over a fresh temporary directory.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(workspace_bin("s3-test-server"));
+        command
+            .args([
+                "--port",
+                "0",
+                "--access-key",
+                Self::ACCESS_KEY,
+                "--secret-key",
+                Self::SECRET_KEY,
+            ])
+            .args(["--bucket", Self::BUCKET])
+            .arg(dir.path());
+        let (child, endpoint) = spawn_and_wait(command, "listening on ");
+        Self {
+            child,
+            endpoint,
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Client settings for this server.
+    pub fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            path_style: true,
+            access_key_id: Some(Self::ACCESS_KEY.into()),
+            secret_access_key: Some(Self::SECRET_KEY.into()),
+        }
+    }
+
+    /// `local-runner` flags that point at this server.
+    pub fn runner_args(&self) -> Vec<String> {
+        [
+            "--s3-endpoint",
+            &self.endpoint,
+            "--s3-region",
+            "us-east-1",
+            "--s3-access-key-id",
+            Self::ACCESS_KEY,
+            "--s3-secret-access-key",
+            Self::SECRET_KEY,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    }
+
+    /// Kills the server now (outage tests).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `local-runner` binary on a free port.
+pub struct LocalRunner {
+    child: Child,
+    base: String,
+    /// Its working directory.
+    pub workdir: tempfile::TempDir,
+}
+
+impl LocalRunner {
+    /// Starts `local-runner --port 0 <args>` in a fresh working directory.
+    pub fn start(args: &[String]) -> Self {
+        let workdir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(workspace_bin("local-runner"));
+        command
+            .current_dir(workdir.path())
+            .args(["--port", "0", "--cleanup-interval-hours", "0"])
+            .args(args);
+        command.env_remove("RUST_LOG").env("SPEECH_LOG", "warn");
+        let (child, base) = spawn_and_wait(command, "listening on ");
+        Self {
+            child,
+            base,
+            workdir,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit, returning whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for LocalRunner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
