@@ -5,9 +5,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use futures::StreamExt;
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{Error, ErrorBody, Result};
 use crate::extract::Path;
@@ -15,9 +16,16 @@ use crate::naming;
 use crate::service::area::Area;
 use crate::state::AppState;
 
+/// Documents the download route, whose axum path (`{*path}`, any depth) differs from
+/// its OpenAPI path (`{path}`, which OpenAPI cannot express as multi-segment).
+#[derive(OpenApi)]
+#[openapi(paths(download_output))]
+struct DownloadDoc;
+
 /// Routes of this module (mounted at the root, not under `/api/v1`).
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(download_output))
+    OpenApiRouter::with_openapi(DownloadDoc::openapi())
+        .route("/outputs/{*path}", get(download_output))
 }
 
 /// Download a generated file (or its `.json` sidecar). Supports `Range: bytes=…`.

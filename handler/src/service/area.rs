@@ -114,6 +114,15 @@ impl Entry {
     }
 }
 
+/// Whether an object exists; storage failures are errors, not "no".
+pub async fn exists(store: &dyn ObjectStore, key: &Key) -> Result<bool> {
+    match store.head(key).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The sidecar key beside an object: `<key>.json`.
 pub fn sidecar_key(key: &Key) -> Result<Key> {
     key.with_suffix(".json").map_err(Error::from)

@@ -69,7 +69,7 @@ impl StoredAudio {
             .strip_prefix(&area.prefix())
             .unwrap_or(key.as_str())
             .to_owned();
-        if !overwrite && store.head(&key).await.is_ok() {
+        if !overwrite && area::exists(store, &key).await? {
             return Err(Error::Conflict(format!(
                 "{} already exists: {relative}. Use overwrite=true to replace.",
                 area.noun()

@@ -370,7 +370,7 @@ pub async fn update_metadata(
 
     let entry = if target_folder != entry.folder {
         let key = Area::Voices.key_in(target_folder.as_deref(), entry.file_name())?;
-        if store.head(&key).await.is_ok() {
+        if area::exists(store, &key).await? {
             return Err(Error::Conflict(format!(
                 "Voice file already exists: {}",
                 key.strip_prefix(&Area::Voices.prefix())
