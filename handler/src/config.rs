@@ -24,6 +24,12 @@ pub struct Config {
     #[command(flatten)]
     pub maintenance: Maintenance,
 
+    /// Seconds a full listing of voices, VC inputs or outputs is served from memory
+    /// (this process's own writes are applied at once; others' appear within this time).
+    /// Default: 5 for S3, 0 (off) for the filesystem store, whose listings are local.
+    #[arg(long, env = "SPEECH_LISTING_CACHE_SECONDS")]
+    pub listing_cache_seconds: Option<f64>,
+
     /// Origins allowed by CORS, comma-separated; `*` allows any origin (without credentials).
     #[arg(
         long,
@@ -129,7 +135,7 @@ pub struct Maintenance {
     #[arg(long, env = "SPEECH_CLEANUP_INTERVAL_HOURS", default_value_t = 4.0)]
     pub cleanup_interval_hours: f64,
 
-    /// Size of outputs/ in MB above which `/resources` and `/health` warn (at 80 %); 0 disables.
+    /// Size of outputs/ in MB above which `/resources` warns (at 80 %); 0 disables.
     /// Nothing is ever deleted to meet it.
     #[arg(long, env = "SPEECH_OUTPUTS_WARN_SIZE_MB", default_value_t = 5120)]
     pub outputs_warn_size_mb: u64,
@@ -137,6 +143,17 @@ pub struct Maintenance {
     /// Size of vc_inputs/ in MB above which `/resources` warns (at 80 %); 0 disables.
     #[arg(long, env = "SPEECH_VC_INPUTS_WARN_SIZE_MB", default_value_t = 2048)]
     pub vc_inputs_warn_size_mb: u64,
+}
+
+impl Config {
+    /// How long listings are cached for the configured store (see `listing_cache_seconds`).
+    pub fn listing_cache(&self) -> Option<std::time::Duration> {
+        let seconds = self.listing_cache_seconds.unwrap_or(match self.storage {
+            StorageUrl::S3 { .. } => 5.0,
+            StorageUrl::File(_) | StorageUrl::Memory => 0.0,
+        });
+        (seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds))
+    }
 }
 
 fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {

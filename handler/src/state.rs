@@ -42,7 +42,20 @@ impl AppState {
     /// Opens the store the configuration names and builds the state.
     pub async fn from_config(config: Config) -> Result<Self, storage::Error> {
         let store = storage::open(&config.storage, &config.s3.settings()).await?;
-        Ok(Self::new(config, store))
+        Ok(Self::with_store(config, store))
+    }
+
+    /// State over an opened store, with the listing cache the configuration asks for.
+    pub fn with_store(config: Config, store: DynStore) -> Self {
+        let store = match config.listing_cache() {
+            // Past `fresh_for`, the old listing is served while a new one is fetched,
+            // for up to twelve times as long.
+            Some(fresh_for) => {
+                Arc::new(storage::CachingStore::new(store, fresh_for, fresh_for * 12))
+            }
+            None => store,
+        };
+        Self::new(config, store)
     }
 
     /// The settings.

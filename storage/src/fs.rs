@@ -17,8 +17,8 @@ use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use crate::{
-    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore,
-    Result, check_range, paginate,
+    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
+    ObjectStore, Result, check_range, into_listing, paginate,
 };
 
 const TEMP_PREFIX: &str = ".tmp-";
@@ -135,8 +135,29 @@ fn holds_objects(dir: &Path) -> bool {
     })
 }
 
-/// Collects listing entries under `dir` (whose keys start with `prefix`).
+/// A file found by the directory walk, not yet stat-ed.
+struct Found {
+    key: Key,
+    path: PathBuf,
+}
+
+/// Collects listing entries under `dir` (whose keys start with `prefix`). The walk
+/// itself only reads directories; files are stat-ed afterwards, in parallel, since
+/// `stat` dominates the cost of listing thousands of files.
 fn collect(dir: &Path, prefix: &str, delimiter: bool, out: &mut Vec<Entry>) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    walk(dir, prefix, delimiter, out, &mut files)?;
+    out.extend(stat_all(files)?.into_iter().map(Entry::Object));
+    Ok(())
+}
+
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    delimiter: bool,
+    out: &mut Vec<Entry>,
+    files: &mut Vec<Found>,
+) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
@@ -154,26 +175,73 @@ fn collect(dir: &Path, prefix: &str, delimiter: bool, out: &mut Vec<Entry>) -> s
         let file_type = entry.file_type()?;
         let key = format!("{prefix}{name}");
         if file_type.is_dir() {
-            if delimiter {
-                if holds_objects(&entry.path())
-                    && let Ok(prefix) = KeyPrefix::new(key)
-                {
-                    out.push(Entry::Prefix(prefix));
-                }
-            } else {
-                collect(&entry.path(), &format!("{key}/"), false, out)?;
+            if !delimiter {
+                walk(&entry.path(), &format!("{key}/"), false, out, files)?;
+            } else if holds_objects(&entry.path())
+                && let Ok(prefix) = KeyPrefix::new(key)
+            {
+                out.push(Entry::Prefix(prefix));
             }
-        } else if file_type.is_file() {
-            let Ok(key) = Key::new(key) else { continue };
-            match entry.metadata() {
-                Ok(md) => out.push(Entry::Object(meta_from(key, &md))),
-                // Deleted between readdir and stat: simply not there any more.
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+        } else if file_type.is_file()
+            && let Ok(key) = Key::new(key)
+        {
+            files.push(Found {
+                key,
+                path: entry.path(),
+            });
         }
     }
     Ok(())
+}
+
+/// Files stat-ed per thread before another thread is worth starting.
+const STAT_BATCH: usize = 512;
+
+fn stat_all(files: Vec<Found>) -> std::io::Result<Vec<ObjectMeta>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(files.len().div_ceil(STAT_BATCH));
+    if threads <= 1 {
+        return stat_chunk(files);
+    }
+    let chunk_len = files.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Found>> = Vec::with_capacity(threads);
+    let mut rest = files;
+    while rest.len() > chunk_len {
+        let tail = rest.split_off(chunk_len);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || stat_chunk(chunk)))
+            .collect();
+        let mut metas = Vec::new();
+        for handle in handles {
+            let chunk = handle
+                .join()
+                .map_err(|_| std::io::Error::other("stat thread panicked"))??;
+            metas.extend(chunk);
+        }
+        Ok(metas)
+    })
+}
+
+fn stat_chunk(files: Vec<Found>) -> std::io::Result<Vec<ObjectMeta>> {
+    let mut metas = Vec::with_capacity(files.len());
+    for found in files {
+        match std::fs::symlink_metadata(&found.path) {
+            Ok(md) if md.is_file() => metas.push(meta_from(found.key, &md)),
+            Ok(_) => {}
+            // Deleted between the walk and the stat: simply not there any more.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(metas)
 }
 
 #[async_trait]
@@ -287,6 +355,18 @@ impl ObjectStore for FsStore {
             collect(&dir, prefix.as_str(), options.delimiter, &mut entries)
                 .map_err(|e| Error::io(prefix.as_str(), e))?;
             Ok(paginate(entries, &options))
+        })
+        .await
+    }
+
+    async fn list_all(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
+        let dir = self.dir_of(prefix);
+        let prefix = prefix.clone();
+        blocking(move || {
+            let mut entries = Vec::new();
+            collect(&dir, prefix.as_str(), delimiter, &mut entries)
+                .map_err(|e| Error::io(prefix.as_str(), e))?;
+            Ok(into_listing(entries))
         })
         .await
     }

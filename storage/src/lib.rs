@@ -4,6 +4,7 @@
 //! each object with a JSON sidecar `<key>.json` beside it. Backends never see a raw
 //! path: every key is a validated [`Key`] or [`KeyPrefix`].
 
+mod cache;
 mod error;
 mod fs;
 mod key;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+pub use cache::CachingStore;
 pub use error::{Error, Result};
 pub use fs::FsStore;
 pub use key::{Key, KeyPrefix, MAX_DEPTH, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
@@ -132,6 +134,33 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// One page of the objects under `prefix`, in ascending key order.
     async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage>;
 
+    /// Everything under `prefix`, in ascending key order. The default follows
+    /// [`ObjectStore::list`]'s continuation tokens; backends that can list in one
+    /// pass (filesystem, memory) override it so a full listing is one walk, not one
+    /// walk per page.
+    async fn list_all(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
+        let mut listing = Listing::default();
+        let mut continuation = None;
+        loop {
+            let page = self
+                .list(
+                    prefix,
+                    ListOptions {
+                        delimiter,
+                        continuation,
+                        max_keys: Some(MAX_LIST_PAGE),
+                    },
+                )
+                .await?;
+            listing.objects.extend(page.objects);
+            listing.common_prefixes.extend(page.common_prefixes);
+            match page.next_continuation {
+                Some(token) => continuation = Some(token),
+                None => return Ok(listing),
+            }
+        }
+    }
+
     /// Copies an object to a new key, replacing any object there.
     async fn copy(&self, from: &Key, to: &Key) -> Result<()>;
 
@@ -154,32 +183,13 @@ pub struct Listing {
     pub common_prefixes: Vec<KeyPrefix>,
 }
 
-/// Lists everything under `prefix`, following continuation tokens.
+/// Lists everything under `prefix` (shorthand for [`ObjectStore::list_all`]).
 pub async fn list_all(
     store: &dyn ObjectStore,
     prefix: &KeyPrefix,
     delimiter: bool,
 ) -> Result<Listing> {
-    let mut listing = Listing::default();
-    let mut continuation = None;
-    loop {
-        let page = store
-            .list(
-                prefix,
-                ListOptions {
-                    delimiter,
-                    continuation,
-                    max_keys: Some(MAX_LIST_PAGE),
-                },
-            )
-            .await?;
-        listing.objects.extend(page.objects);
-        listing.common_prefixes.extend(page.common_prefixes);
-        match page.next_continuation {
-            Some(token) => continuation = Some(token),
-            None => return Ok(listing),
-        }
-    }
+    store.list_all(prefix, delimiter).await
 }
 
 /// Opens the store a URL names: `file://<dir>`, `s3://bucket/prefix` or `memory://`.
@@ -221,7 +231,7 @@ pub(crate) fn check_range(key: &Key, range: Option<Range<u64>>, size: u64) -> Re
 /// token for the next page. Shared by the filesystem and memory backends so they
 /// page exactly like S3.
 pub(crate) fn paginate(mut entries: Vec<Entry>, options: &ListOptions) -> ListPage {
-    entries.sort_by(|a, b| a.sort_key().cmp(b.sort_key()));
+    sort_entries(&mut entries);
     let start = match &options.continuation {
         Some(token) => entries.partition_point(|e| e.sort_key() <= token.as_str()),
         None => 0,
@@ -243,6 +253,24 @@ pub(crate) fn paginate(mut entries: Vec<Entry>, options: &ListOptions) -> ListPa
         }
     }
     page
+}
+
+/// Sorts entries in S3's order (byte order of the key).
+pub(crate) fn sort_entries(entries: &mut [Entry]) {
+    entries.sort_unstable_by(|a, b| a.sort_key().cmp(b.sort_key()));
+}
+
+/// Turns sorted entries into a complete listing.
+pub(crate) fn into_listing(mut entries: Vec<Entry>) -> Listing {
+    sort_entries(&mut entries);
+    let mut listing = Listing::default();
+    for entry in entries {
+        match entry {
+            Entry::Object(meta) => listing.objects.push(meta),
+            Entry::Prefix(prefix) => listing.common_prefixes.push(prefix),
+        }
+    }
+    listing
 }
 
 /// A listing entry before paging.

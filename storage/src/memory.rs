@@ -9,8 +9,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, ObjectMeta, ObjectStore,
-    Result, check_range, chunked, paginate,
+    Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
+    ObjectStore, Result, check_range, chunked, into_listing, paginate,
 };
 
 /// A store that lives in process memory; nothing survives a restart.
@@ -100,6 +100,27 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage> {
+        Ok(paginate(self.entries(prefix, options.delimiter)?, &options))
+    }
+
+    async fn list_all(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
+        Ok(into_listing(self.entries(prefix, delimiter)?))
+    }
+
+    async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
+        let (body, _) = self
+            .read()
+            .get(from.as_str())
+            .cloned()
+            .ok_or_else(|| not_found(from))?;
+        self.write().insert(to.to_string(), (body, Utc::now()));
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Entries under `prefix`, one folder level deep with `delimiter`.
+    fn entries(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Vec<Entry>> {
         let guard = self.read();
         let mut entries = Vec::new();
         let mut last_prefix: Option<String> = None;
@@ -107,9 +128,7 @@ impl ObjectStore for MemoryStore {
             let Some(rest) = name.strip_prefix(prefix.as_str()) else {
                 break;
             };
-            if options.delimiter
-                && let Some(idx) = rest.find('/')
-            {
+            if delimiter && let Some(idx) = rest.find('/') {
                 let folder = format!("{}{}", prefix.as_str(), &rest[..=idx]);
                 if last_prefix.as_deref() != Some(folder.as_str()) {
                     entries.push(Entry::Prefix(KeyPrefix::new(folder.clone())?));
@@ -123,16 +142,6 @@ impl ObjectStore for MemoryStore {
                 *modified,
             )));
         }
-        Ok(paginate(entries, &options))
-    }
-
-    async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
-        let (body, _) = self
-            .read()
-            .get(from.as_str())
-            .cloned()
-            .ok_or_else(|| not_found(from))?;
-        self.write().insert(to.to_string(), (body, Utc::now()));
-        Ok(())
+        Ok(entries)
     }
 }

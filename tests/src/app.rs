@@ -15,7 +15,7 @@ use crate::multipart::Form;
 /// The application over one backend, called without a socket.
 pub struct TestApp {
     router: Router,
-    /// The state the router was built with (its store is the backend's).
+    /// The state the router was built with (its store wraps the backend's as in production).
     pub state: AppState,
 }
 
@@ -30,7 +30,8 @@ impl TestApp {
         let mut config =
             Config::with_storage(backend.url.parse().expect("storage url")).expect("config");
         adjust(&mut config);
-        let state = AppState::new(config, backend.store.clone());
+        // The same store stack as production (S3 gets the listing cache).
+        let state = AppState::with_store(config, backend.store.clone());
         Self {
             router: handler::app(state.clone()),
             state,

@@ -73,6 +73,20 @@ impl Backend {
         }
     }
 
+    /// This backend behind the listing cache (`fresh_for` then `stale_for`, see [`storage::CachingStore`]).
+    pub fn cached(
+        mut self,
+        fresh_for: std::time::Duration,
+        stale_for: std::time::Duration,
+    ) -> Self {
+        self.store = Arc::new(storage::CachingStore::new(
+            self.store.clone(),
+            fresh_for,
+            stale_for,
+        ));
+        self
+    }
+
     /// The backend's S3 settings (S3 backends only).
     pub fn s3_settings(&self) -> Option<S3Settings> {
         self.s3.as_ref().map(S3Server::settings)
@@ -95,6 +109,13 @@ macro_rules! for_each_backend {
         mod s3 {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() { super::$test($crate::Backend::s3().await).await }) *
+        }
+        mod cached_s3 {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let backend = $crate::Backend::s3().await;
+                super::$test(backend.cached(std::time::Duration::from_secs(60), std::time::Duration::from_secs(600))).await
+            }) *
         }
     };
 }

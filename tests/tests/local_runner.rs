@@ -2,6 +2,9 @@
 //! filesystem store in `./data`, an S3 store on the loopback S3 server, `--help`, and
 //! graceful shutdown.
 
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 use serde_json::Value;
@@ -90,7 +93,8 @@ async fn library_walkthrough(runner: &LocalRunner, store: &dyn storage::ObjectSt
         "updated over HTTP"
     );
 
-    // An output written by a generator is listed and downloadable with ranges.
+    // An output written by another writer (a generator, another replica) is listed,
+    // within the listing cache's freshness window on S3, and downloadable with ranges.
     let key = storage::Key::new("outputs/proj/tts_2026-01-01_000000_000000_temp0.75.wav").unwrap();
     store.put(&key, wav().into()).await.unwrap();
     store
@@ -100,15 +104,25 @@ async fn library_walkthrough(runner: &LocalRunner, store: &dyn storage::ObjectSt
         )
         .await
         .unwrap();
-    let outputs = json(
-        http.get(runner.url("/api/v1/outputs?project=proj"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    assert_eq!(outputs["total_files"], 1);
+    let mut outputs = Value::Null;
+    for _ in 0..40 {
+        outputs = json(
+            http.get(runner.url("/api/v1/outputs?project=proj"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        if outputs["total_files"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        outputs["total_files"], 1,
+        "the output written elsewhere did not appear within 4 s"
+    );
     let url = outputs["files"][0]["url"].as_str().unwrap().to_owned();
     let part = http
         .get(runner.url(&url))
@@ -169,7 +183,12 @@ async fn serves_the_default_filesystem_store_in_the_working_directory() {
 #[tokio::test]
 async fn serves_an_s3_store() {
     let backend = Backend::s3().await;
-    let mut args = vec!["--storage".to_owned(), backend.url.clone()];
+    let mut args = vec![
+        "--storage".to_owned(),
+        backend.url.clone(),
+        "--listing-cache-seconds".into(),
+        "1".into(),
+    ];
     args.extend(backend.runner_args.clone());
     let runner = LocalRunner::start(&args);
     library_walkthrough(&runner, backend.store.as_ref()).await;
@@ -253,4 +272,45 @@ fn help_documents_every_setting_with_its_environment_variable() {
     }
     assert!(help.contains("file://./data"), "default storage not shown");
     assert!(help.contains("7860"), "default port not shown");
+}
+
+#[test]
+fn every_setting_is_documented_in_configuration_md() {
+    let help = Command::new(workspace_bin("local-runner"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md"),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for line in help.lines() {
+        let line = line.trim();
+        if let Some(flag) = line
+            .strip_prefix("--")
+            .and_then(|rest| rest.split([' ', '<']).next())
+        {
+            if flag == "help" || flag == "version" {
+                continue;
+            }
+            assert!(
+                doc.contains(&format!("`--{flag}`")),
+                "docs/configuration.md does not document --{flag}"
+            );
+            checked += 1;
+        }
+        if let Some(env) = line
+            .strip_prefix("[env: ")
+            .map(|rest| rest.trim_end_matches(']').trim_end_matches('='))
+        {
+            let name = env.split('=').next().unwrap();
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/configuration.md does not document {name}"
+            );
+        }
+    }
+    assert!(checked >= 18, "only {checked} flags found in --help");
 }

@@ -2,6 +2,9 @@
 //! newest-first listings with every filter, downloads with byte ranges, single and
 //! bulk deletion with folder cleanup, and VC-input uploads with transcripts.
 
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use serde_json::{Value, json};
 use storage::{Key, ObjectStore};

@@ -1,6 +1,9 @@
 //! Service routes and cross-cutting behaviour over HTTP: zero-byte cleanup, health,
 //! resources, configuration, the error envelope, request ids, CORS and outages.
 
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use serde_json::{Value, json};
 use storage::{Key, ObjectStore};

@@ -1,6 +1,9 @@
 //! One conformance suite for every storage backend: memory, filesystem and a real S3
 //! server on loopback. Each function is one behaviour the service relies on.
 
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use futures::TryStreamExt;
 use storage::{Error, Key, KeyPrefix, ListOptions, ObjectStore};

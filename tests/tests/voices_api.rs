@@ -2,6 +2,9 @@
 //! search, folders, metadata update (and move), delete, bulk delete, and every
 //! refusal leaving the store exactly as it was.
 
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{Value, json};
 use storage::{Key, ObjectStore};
 use tests::fixtures::{fixture, wav, wav_tone};

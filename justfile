@@ -1,0 +1,38 @@
+# Developer commands. The README's two commands (scripts/serve.sh, scripts/test.sh) need
+# nothing but the Rust toolchain and python3; these recipes are shortcuts around them.
+
+# List recipes
+default:
+    @just --list
+
+# Build and start the API on http://127.0.0.1:7860 (filesystem store in ./data)
+run *ARGS:
+    ./scripts/serve.sh {{ARGS}}
+
+# Everything CI runs
+test:
+    ./scripts/test.sh
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Clippy with warnings as errors
+lint:
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Regenerate docs/openapi.json from the code
+openapi:
+    cargo run -q --locked -p handler -- openapi > docs/openapi.json
+
+# Regenerate the audio fixtures in tests/fixtures/audio (needs PyPI access)
+fixtures:
+    ./scripts/make-audio-fixtures.sh
+
+# A local S3-compatible server on 127.0.0.1:9000 (credentials speechtest / speechtest-secret)
+s3 DIR="./s3data" BUCKET="speech":
+    cargo run --locked -p tests --bin s3-test-server -- --port 9000 --bucket {{BUCKET}} {{DIR}}
+
+# Benchmarks: listing at scale, and the audio engine against the Python tools the original used
+bench:
+    ./scripts/bench.sh

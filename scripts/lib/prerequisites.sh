@@ -1,0 +1,29 @@
+# shellcheck shell=bash
+# Installs the Debian packages the build needs when they are missing. Sourced by the
+# README's commands; everything else comes from the crate registry.
+
+# Packages needed to compile the workspace (C parts of the audio codecs).
+BUILD_PACKAGES=(cmake pkg-config build-essential)
+
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "error: need root or sudo to install: $*" >&2; return 1
+    fi
+  fi
+  echo "installing Debian packages: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
+ensure_build_prerequisites() {
+  local missing=()
+  command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || missing+=(build-essential)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+  command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install the Rust toolchain (https://rustup.rs)" >&2; return 1; }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's one test command (README, CI): installs what the build needs, then runs
+# the format check, clippy with warnings as errors, every test (the storage and HTTP
+# suites run against a real S3 server the harness starts on 127.0.0.1, and against the
+# filesystem store), the OpenAPI drift check, and the documented curl examples against a
+# running local-runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/prerequisites.sh
+ensure_build_prerequisites
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (memory, filesystem and real S3 backends; OpenAPI drift)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  echo "cargo-nextest not found; using cargo test"
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "documented examples against a running local-runner"
+bash scripts/run-examples.sh
+
+step "all checks passed"
