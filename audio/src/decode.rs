@@ -40,7 +40,10 @@ impl Default for DecodeLimits {
     /// One hour, and at most one hour of 48 kHz stereo in memory (~1.4 GB of f32 would be
     /// too much; 345.6 M samples is the ceiling, callers usually pass less).
     fn default() -> Self {
-        Self { max_duration_seconds: 3600.0, max_decoded_samples: 48_000 * 2 * 3600 }
+        Self {
+            max_duration_seconds: 3600.0,
+            max_decoded_samples: 48_000 * 2 * 3600,
+        }
     }
 }
 
@@ -55,6 +58,8 @@ pub enum ContainerFormat {
     Flac,
     /// Ogg (Vorbis).
     Ogg,
+    /// Ogg Opus (RFC 7845), decoded by our own path since symphonia has no Opus codec.
+    Opus,
     /// MPEG-4 audio (AAC in an MP4/M4A container).
     M4a,
     /// Raw AAC in ADTS framing.
@@ -69,6 +74,7 @@ impl ContainerFormat {
             Self::Mp3 => "mp3",
             Self::Flac => "flac",
             Self::Ogg => "ogg",
+            Self::Opus => "opus",
             Self::M4a => "m4a",
             Self::Aac => "aac",
         }
@@ -81,6 +87,7 @@ impl ContainerFormat {
             "mp3" => Self::Mp3,
             "flac" => Self::Flac,
             "ogg" | "oga" => Self::Ogg,
+            "opus" => Self::Opus,
             "m4a" | "mp4" => Self::M4a,
             "aac" => Self::Aac,
             _ => return None,
@@ -88,7 +95,7 @@ impl ContainerFormat {
     }
 
     /// Every accepted upload extension.
-    pub const EXTENSIONS: [&'static str; 6] = ["wav", "mp3", "flac", "ogg", "m4a", "aac"];
+    pub const EXTENSIONS: [&'static str; 7] = ["wav", "mp3", "flac", "ogg", "opus", "m4a", "aac"];
 
     fn from_short_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -119,20 +126,32 @@ pub struct AudioInfo {
 impl AudioInfo {
     /// Duration in seconds.
     pub fn duration_seconds(&self) -> f64 {
-        if self.sample_rate == 0 { 0.0 } else { self.frames as f64 / f64::from(self.sample_rate) }
+        if self.sample_rate == 0 {
+            0.0
+        } else {
+            self.frames as f64 / f64::from(self.sample_rate)
+        }
     }
 }
 
 /// Decodes `data` completely without keeping the samples: proves it is audio and measures it.
 ///
 /// `extension` is a hint only; the bytes decide the format. `Bytes` is shared, not copied.
-pub fn inspect(data: Bytes, extension: Option<&str>, limits: &DecodeLimits) -> Result<AudioInfo, AudioError> {
+pub fn inspect(
+    data: Bytes,
+    extension: Option<&str>,
+    limits: &DecodeLimits,
+) -> Result<AudioInfo, AudioError> {
     let (info, _) = run_guarded(data, extension, limits, false)?;
     Ok(info)
 }
 
 /// Decodes `data` to interleaved f32 samples at the source rate and channel count.
-pub fn decode(data: Bytes, extension: Option<&str>, limits: &DecodeLimits) -> Result<(AudioInfo, Pcm), AudioError> {
+pub fn decode(
+    data: Bytes,
+    extension: Option<&str>,
+    limits: &DecodeLimits,
+) -> Result<(AudioInfo, Pcm), AudioError> {
     let (info, samples) = run_guarded(data, extension, limits, true)?;
     Ok((info, Pcm::new(info.sample_rate, info.channels, samples)))
 }
@@ -146,16 +165,31 @@ fn run_guarded(
     if data.is_empty() {
         return Err(AudioError::Empty);
     }
-    // Symphonia promises not to panic on bad input, but a bug there must cost one
-    // request, not the process; the closure owns no state that outlives it.
-    catch_unwind(AssertUnwindSafe(|| run(data, extension, limits, keep))).unwrap_or(Err(AudioError::DecoderPanic))
+    // Symphonia promises not to panic on bad input, but a bug there (or in the ogg
+    // reader) must cost one request, not the process; the closure owns no state that
+    // outlives it.
+    if crate::ogg_opus::looks_like_ogg_opus(&data) {
+        return catch_unwind(AssertUnwindSafe(|| {
+            crate::ogg_opus::decode(data, limits, keep)
+        }))
+        .unwrap_or(Err(AudioError::DecoderPanic));
+    }
+    catch_unwind(AssertUnwindSafe(|| run(data, extension, limits, keep)))
+        .unwrap_or(Err(AudioError::DecoderPanic))
 }
 
-fn run(data: Bytes, extension: Option<&str>, limits: &DecodeLimits, keep: bool) -> Result<(AudioInfo, Vec<f32>), AudioError> {
+fn run(
+    data: Bytes,
+    extension: Option<&str>,
+    limits: &DecodeLimits,
+    keep: bool,
+) -> Result<(AudioInfo, Vec<f32>), AudioError> {
     let mut format = open(data, extension)?;
     let format_kind = ContainerFormat::from_short_name(format.format_info().short_name)
         .ok_or_else(|| AudioError::Unsupported(format.format_info().long_name.to_owned()))?;
-    let track = format.default_track(TrackType::Audio).ok_or(AudioError::NoAudioTrack)?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or(AudioError::NoAudioTrack)?;
     let track_id = track.id;
     let params = track
         .codec_params
@@ -187,7 +221,9 @@ fn run(data: Bytes, extension: Option<&str>, limits: &DecodeLimits, keep: bool) 
             Ok(Some(packet)) => packet,
             Ok(None) => break,
             // A truncated tail ends the stream; what decoded so far is the audio.
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break;
+            }
             Err(SymphoniaError::DecodeError(msg)) if frames > 0 => {
                 bad_packets += 1;
                 if bad_packets > MAX_CONSECUTIVE_BAD_PACKETS {
@@ -219,7 +255,9 @@ fn run(data: Bytes, extension: Option<&str>, limits: &DecodeLimits, keep: bool) 
             check_spec(sample_rate, channels)?;
         }
         if spec.rate() != sample_rate || spec.channels().count() != channels {
-            return Err(AudioError::Unsupported("a stream whose sample rate or channel layout changes".into()));
+            return Err(AudioError::Unsupported(
+                "a stream whose sample rate or channel layout changes".into(),
+            ));
         }
         let buffer_frames = buffer.frames() as u64;
         frames += buffer_frames;
@@ -232,17 +270,33 @@ fn run(data: Bytes, extension: Option<&str>, limits: &DecodeLimits, keep: bool) 
         return Err(AudioError::Corrupt("no audio could be decoded".into()));
     }
     let channels = u16::try_from(channels).map_err(|_| AudioError::TooManyChannels(channels))?;
-    Ok((AudioInfo { format: format_kind, sample_rate, channels, frames }, samples))
+    Ok((
+        AudioInfo {
+            format: format_kind,
+            sample_rate,
+            channels,
+            frames,
+        },
+        samples,
+    ))
 }
 
 fn open(data: Bytes, extension: Option<&str>) -> Result<Box<dyn FormatReader>, AudioError> {
-    let source = MediaSourceStream::new(Box::new(Cursor::new(data)), MediaSourceStreamOptions::default());
+    let source = MediaSourceStream::new(
+        Box::new(Cursor::new(data)),
+        MediaSourceStreamOptions::default(),
+    );
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
     }
     symphonia::default::get_probe()
-        .probe(&hint, source, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            source,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| match e {
             SymphoniaError::Unsupported(_) => AudioError::Unrecognised,
             SymphoniaError::IoError(_) => AudioError::Unrecognised,
@@ -252,7 +306,9 @@ fn open(data: Bytes, extension: Option<&str>) -> Result<Box<dyn FormatReader>, A
 
 fn check_spec(sample_rate: u32, channels: usize) -> Result<(), AudioError> {
     if sample_rate > MAX_SAMPLE_RATE {
-        return Err(AudioError::Unsupported(format!("a sample rate of {sample_rate} Hz")));
+        return Err(AudioError::Unsupported(format!(
+            "a sample rate of {sample_rate} Hz"
+        )));
     }
     if channels > MAX_CHANNELS {
         return Err(AudioError::TooManyChannels(channels));
@@ -260,19 +316,35 @@ fn check_spec(sample_rate: u32, channels: usize) -> Result<(), AudioError> {
     Ok(())
 }
 
-fn check_length(frames: u64, sample_rate: u32, channels: usize, limits: &DecodeLimits, keep: bool) -> Result<(), AudioError> {
+pub(crate) fn check_length(
+    frames: u64,
+    sample_rate: u32,
+    channels: usize,
+    limits: &DecodeLimits,
+    keep: bool,
+) -> Result<(), AudioError> {
     let seconds = frames as f64 / f64::from(sample_rate.max(1));
     if seconds > limits.max_duration_seconds {
-        return Err(AudioError::TooLong { limit_seconds: limits.max_duration_seconds });
+        return Err(AudioError::TooLong {
+            limit_seconds: limits.max_duration_seconds,
+        });
     }
     let samples = frames.saturating_mul(channels as u64);
     if keep && samples > limits.max_decoded_samples as u64 {
-        return Err(AudioError::TooLong { limit_seconds: limits.max_decoded_samples as f64 / f64::from(sample_rate.max(1)) / channels.max(1) as f64 });
+        return Err(AudioError::TooLong {
+            limit_seconds: limits.max_decoded_samples as f64
+                / f64::from(sample_rate.max(1))
+                / channels.max(1) as f64,
+        });
     }
     Ok(())
 }
 
-fn append_interleaved(buffer: &GenericAudioBufferRef<'_>, scratch: &mut Vec<f32>, out: &mut Vec<f32>) {
+fn append_interleaved(
+    buffer: &GenericAudioBufferRef<'_>,
+    scratch: &mut Vec<f32>,
+    out: &mut Vec<f32>,
+) {
     let n = buffer.samples_interleaved();
     scratch.clear();
     scratch.resize(n, 0.0);

@@ -1,0 +1,3 @@
+//! Rust-vs-Python audio benchmark (filled in below).
+
+fn main() {}
