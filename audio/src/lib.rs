@@ -15,10 +15,10 @@ pub mod encode;
 mod error;
 pub mod loudness;
 mod ogg_opus;
-//TMP pub mod postprocess;
+pub mod postprocess;
 pub mod resample;
 pub mod tempo;
-//TMP pub mod timeline;
+pub mod timeline;
 pub mod trim;
 
 pub use decode::{
@@ -196,6 +196,8 @@ pub(crate) fn frames_to_ms(frames: usize, sample_rate: u32) -> f64 {
     }
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 pub(crate) mod test_signals;
 
