@@ -184,6 +184,7 @@ fn run(
     limits: &DecodeLimits,
     keep: bool,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
+    let input_len = data.len();
     let mut format = open(data, extension)?;
     let format_kind = ContainerFormat::from_short_name(format.format_info().short_name)
         .ok_or_else(|| AudioError::Unsupported(format.format_info().long_name.to_owned()))?;
@@ -214,7 +215,12 @@ fn run(
 
     let mut frames: u64 = 0;
     let mut samples: Vec<f32> = Vec::new();
-    let mut scratch: Vec<f32> = Vec::new();
+    if keep && let Some(claimed) = track.num_frames {
+        // Reserve what the container claims (already within the caps), but never more
+        // than one sample per input byte: a lying header must not buy a huge allocation.
+        let claimed = claimed.saturating_mul(channels.max(1) as u64);
+        samples.reserve(claimed.min(input_len as u64) as usize);
+    }
     let mut bad_packets = 0usize;
     loop {
         let packet = match format.next_packet() {
@@ -263,7 +269,7 @@ fn run(
         frames += buffer_frames;
         check_length(frames, sample_rate, channels, limits, keep)?;
         if keep {
-            append_interleaved(&buffer, &mut scratch, &mut samples);
+            append_interleaved(&buffer, &mut samples);
         }
     }
     if frames == 0 || sample_rate == 0 {
@@ -340,16 +346,11 @@ pub(crate) fn check_length(
     Ok(())
 }
 
-fn append_interleaved(
-    buffer: &GenericAudioBufferRef<'_>,
-    scratch: &mut Vec<f32>,
-    out: &mut Vec<f32>,
-) {
-    let n = buffer.samples_interleaved();
-    scratch.clear();
-    scratch.resize(n, 0.0);
-    buffer.copy_to_slice_interleaved(scratch.as_mut_slice());
-    out.extend_from_slice(scratch);
+fn append_interleaved(buffer: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
+    // Convert straight into the output's tail: one pass instead of copy-then-extend.
+    let start = out.len();
+    out.resize(start + buffer.samples_interleaved(), 0.0);
+    buffer.copy_to_slice_interleaved(&mut out[start..]);
 }
 
 fn classify(e: SymphoniaError) -> AudioError {

@@ -151,15 +151,16 @@ impl Pcm {
             .collect()
     }
 
-    /// Builds interleaved PCM from per-channel buffers of equal length.
-    pub(crate) fn from_channels(sample_rate: u32, planes: &[Vec<f32>]) -> Self {
-        let channels = planes.len().max(1);
+    /// Builds interleaved PCM from per-channel buffers (cut to the shortest); a single
+    /// buffer is moved, not copied.
+    pub(crate) fn from_channels(sample_rate: u32, mut planes: Vec<Vec<f32>>) -> Self {
         let frames = planes.iter().map(Vec::len).min().unwrap_or(0);
-        if channels == 1 {
-            let mut only = planes.first().cloned().unwrap_or_default();
+        if planes.len() <= 1 {
+            let mut only = planes.pop().unwrap_or_default();
             only.truncate(frames);
             return Self::mono(sample_rate, only);
         }
+        let channels = planes.len();
         let mut samples = Vec::with_capacity(frames * channels);
         for i in 0..frames {
             samples.extend(planes.iter().map(|p| p[i]));
@@ -213,7 +214,7 @@ mod tests {
         let back = Pcm::new(8000, 2, vec![1.0, 0.0, 0.2, 0.4]).into_channels(1);
         assert_eq!(back.samples, vec![0.5, 0.3]);
         assert_eq!(
-            Pcm::from_channels(8000, &[vec![1.0, 2.0], vec![3.0, 4.0]]).samples,
+            Pcm::from_channels(8000, vec![vec![1.0, 2.0], vec![3.0, 4.0]]).samples,
             vec![1.0, 3.0, 2.0, 4.0]
         );
     }

@@ -269,15 +269,15 @@ pub fn normalize_peak(
 /// RMS level in dBFS over all samples of all channels, as pydub's `AudioSegment.dBFS`
 /// (`None` for silence, where pydub would say -inf).
 pub fn rms_dbfs(pcm: &Pcm) -> Option<f64> {
-    if pcm.samples.is_empty() {
+    rms_dbfs_of(&pcm.samples)
+}
+
+/// [`rms_dbfs`] of a slice of interleaved samples.
+pub fn rms_dbfs_of(samples: &[f32]) -> Option<f64> {
+    if samples.is_empty() {
         return None;
     }
-    let sum: f64 = pcm
-        .samples
-        .iter()
-        .map(|&s| f64::from(s) * f64::from(s))
-        .sum();
-    let rms = (sum / pcm.samples.len() as f64).sqrt();
+    let rms = (sum_of_squares(samples) / samples.len() as f64).sqrt();
     (rms > 0.0).then(|| db(rms)).and_then(finite)
 }
 
@@ -298,10 +298,29 @@ pub fn normalize_rms(mut pcm: Pcm, target_dbfs: f64) -> (Pcm, NormalizationRepor
         skipped_reason: None,
         gain_db,
         input_level: Some(input),
-        output_level: rms_dbfs(&pcm),
+        // A linear gain moves the RMS level by exactly the gain.
+        output_level: Some(target_dbfs),
         ..NormalizationReport::skipped("rms", target_dbfs, "")
     };
     (pcm, report)
+}
+
+/// Sum of squares in f64 over four independent lanes (breaks the add dependency chain,
+/// and f64 keeps hours of audio exact enough).
+fn sum_of_squares(x: &[f32]) -> f64 {
+    let mut lanes = [0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for (lane, &s) in lanes.iter_mut().zip(c) {
+            *lane += f64::from(s) * f64::from(s);
+        }
+    }
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum();
+    lanes.iter().sum::<f64>() + tail
 }
 
 fn apply_gain_db(pcm: &mut Pcm, gain_db: f64) {

@@ -98,7 +98,7 @@ mod tests {
     fn stereo_channels_stay_separate() {
         let left = sine(300.0, 16_000, 8_000, 0.5);
         let right = vec![0.0; 8_000];
-        let pcm = Pcm::from_channels(16_000, &[left, right]);
+        let pcm = Pcm::from_channels(16_000, vec![left, right]);
         let out = resample(&pcm, 48_000).unwrap();
         assert_eq!(out.frames(), 24_000);
         assert!(out.channel(0).iter().any(|s| s.abs() > 0.4));

@@ -8,10 +8,11 @@
 //! "phasiness"; because the nominal read positions follow a fixed grid, the time
 //! mapping never drifts and the output is exactly `round(frames / speed)` long.
 //!
-//! Speed comes from a two-stage search: normalised cross-correlation on a 4 kHz
-//! (box-filtered, decimated) copy over the whole tolerance, then a full-rate refinement
-//! of ±one decimation step around the winner. Stereo (and any channel count) uses one
-//! alignment computed on the channel sum, so channels stay phase-locked.
+//! Speed comes from a two-stage search: normalised cross-correlation of one frame on a
+//! ~4 kHz (box-filtered, decimated) copy over the whole tolerance, then a full-rate
+//! refinement of the overlapping half-frame within ±one decimation step of the winner.
+//! Stereo (and any channel count) uses one alignment computed on the channel sum, so
+//! channels stay phase-locked.
 
 use crate::{AudioError, Pcm};
 
@@ -63,21 +64,27 @@ pub fn change_speed(pcm: Pcm, speed: f64) -> Result<Pcm, AudioError> {
     let plan = Plan::new(pcm.sample_rate, speed);
     let channels = usize::from(pcm.channels);
     let frames = pcm.frames();
-    let planes: Vec<Vec<f32>> = (0..channels)
-        .map(|c| plan.padded(&pcm.channel(c)))
-        .collect();
-    let guide = if channels == 1 {
-        planes[0].clone()
+    let rate = pcm.sample_rate;
+    // Mono (the TTS case) works on the input buffer itself: no de-interleaving copy.
+    let planes: Vec<Vec<f32>> = if channels == 1 {
+        vec![plan.padded(pcm.samples)]
     } else {
-        sum_planes(&planes)
+        (0..channels).map(|c| plan.padded(pcm.channel(c))).collect()
     };
-    let positions = plan.align(&guide, frames);
+    let summed;
+    let guide = if channels == 1 {
+        &planes[0]
+    } else {
+        summed = sum_planes(&planes);
+        &summed
+    };
+    let positions = plan.align(guide, frames);
     let target = output_frames(frames, speed);
     let out: Vec<Vec<f32>> = planes
         .iter()
         .map(|p| plan.overlap_add(p, &positions, target))
         .collect();
-    Ok(Pcm::from_channels(pcm.sample_rate, &out))
+    Ok(Pcm::from_channels(rate, out))
 }
 
 fn sum_planes(planes: &[Vec<f32>]) -> Vec<f32> {
@@ -126,11 +133,9 @@ impl Plan {
     /// Zero padding after the signal, so every read in `align`/`overlap_add` is in
     /// bounds: the last nominal position is at most one analysis hop (<= 2 frames) past
     /// the end, plus tolerance, plus a frame read, plus the continuation template.
-    fn padded(&self, x: &[f32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(x.len() + self.padding());
-        out.extend_from_slice(x);
-        out.resize(x.len() + self.padding(), 0.0);
-        out
+    fn padded(&self, mut x: Vec<f32>) -> Vec<f32> {
+        x.resize(x.len() + self.padding(), 0.0);
+        x
     }
 
     fn padding(&self) -> usize {
@@ -142,9 +147,13 @@ impl Plan {
         let target = output_frames(frames, self.speed);
         let count = target.div_ceil(self.hop).max(1);
         let frame = self.frame();
-        let max_start = x.len() - frame - self.hop - self.decimation;
-        let coarse = Coarse::new(x, self.decimation, frame);
-        let energy = PrefixEnergy::new(x);
+        let f = self.decimation;
+        let max_start = x.len() - frame - self.hop - f;
+        // A box average is a crude but sufficient anti-alias filter for locating the best
+        // pitch-period offset to within one coarse step.
+        let scale = 1.0 / f as f32;
+        let coarse: Vec<f32> = x.chunks(f).map(|c| c.iter().sum::<f32>() * scale).collect();
+        let coarse_len = (frame / f).max(1);
         let mut positions = Vec::with_capacity(count);
         positions.push(0usize);
         for k in 1..count {
@@ -158,26 +167,21 @@ impl Plan {
             // The natural continuation of the previous frame is what this frame's start
             // must resemble for the overlap to add up seamlessly.
             let template = positions[k - 1] + self.hop;
-            let best = coarse.search(template, lo, hi, nominal);
-            let step = self.decimation;
-            let fine_lo = best.saturating_sub(step).max(lo);
-            let fine_hi = (best + step).min(hi);
-            let reference = &x[template..template + frame];
-            let mut chosen = best;
-            let mut best_score = f32::MIN;
-            for c in fine_lo..=fine_hi {
-                let e = energy.sum(c, frame);
-                let score = if e > 0.0 {
-                    dot(reference, &x[c..c + frame]) / e.sqrt()
-                } else {
-                    0.0
-                };
-                if score > best_score {
-                    best_score = score;
-                    chosen = c;
-                }
-            }
-            positions.push(chosen);
+            let t = template / f;
+            let (c_lo, c_hi) = (lo.div_ceil(f), (hi / f).max(lo.div_ceil(f)));
+            let rough =
+                best_match(&coarse[t..t + coarse_len], &coarse, c_lo, c_hi, nominal / f) * f;
+            // Refine at full rate around the coarse winner. Only the overlapping half
+            // (one hop) has to line up, so that is what is compared.
+            let fine_lo = rough.saturating_sub(f).max(lo);
+            let fine_hi = (rough + f).min(hi).max(fine_lo);
+            positions.push(best_match(
+                &x[template..template + self.hop],
+                x,
+                fine_lo,
+                fine_hi,
+                nominal,
+            ));
         }
         positions
     }
@@ -211,79 +215,34 @@ impl Plan {
     }
 }
 
-/// The decimated copy used by the coarse search, with its own energy prefix sums.
-struct Coarse {
-    x: Vec<f32>,
-    energy: PrefixEnergy,
-    factor: usize,
-    /// Correlation length in coarse samples (one output frame).
-    len: usize,
-}
-
-impl Coarse {
-    fn new(x: &[f32], factor: usize, frame: usize) -> Self {
-        // A box average is a crude but sufficient anti-alias filter for locating the
-        // best pitch-period offset to within one coarse step.
-        let scale = 1.0 / factor as f32;
-        let x: Vec<f32> = x
-            .chunks(factor)
-            .map(|c| c.iter().sum::<f32>() * scale)
-            .collect();
-        let energy = PrefixEnergy::new(&x);
-        Self {
-            x,
-            energy,
-            factor,
-            len: (frame / factor).max(1),
+/// The start in `[lo, hi]` whose window best matches `reference` by normalised
+/// cross-correlation (energy slid along the candidates); ties go to the candidate nearest
+/// `prefer`, so silence keeps the nominal grid instead of jittering.
+fn best_match(reference: &[f32], x: &[f32], lo: usize, hi: usize, prefer: usize) -> usize {
+    let len = reference.len();
+    let mut energy: f64 = x[lo..lo + len]
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum();
+    let mut best = lo;
+    let mut best_score = f32::MIN;
+    for c in lo..=hi {
+        if c > lo {
+            let (out, inc) = (f64::from(x[c - 1]), f64::from(x[c + len - 1]));
+            energy += inc * inc - out * out;
         }
-    }
-
-    /// Best full-rate start in `[lo, hi]` (on the coarse grid), ties to `nominal`.
-    fn search(&self, template: usize, lo: usize, hi: usize, nominal: usize) -> usize {
-        let f = self.factor;
-        let len = self.len;
-        let t = template / f;
-        let reference = &self.x[t..t + len];
-        let mut best = (nominal / f).clamp(lo.div_ceil(f), hi / f);
-        let mut best_score = self.score(reference, best, len);
-        for c in lo.div_ceil(f)..=hi / f {
-            let score = self.score(reference, c, len);
-            if score > best_score {
-                best_score = score;
-                best = c;
-            }
-        }
-        best * f
-    }
-
-    fn score(&self, reference: &[f32], c: usize, len: usize) -> f32 {
-        let e = self.energy.sum(c, len);
-        if e > 0.0 {
-            dot(reference, &self.x[c..c + len]) / e.sqrt()
+        let score = if energy > 1e-12 {
+            dot(reference, &x[c..c + len]) / (energy as f32).sqrt()
         } else {
             0.0
+        };
+        if score > best_score || (score == best_score && c.abs_diff(prefer) < best.abs_diff(prefer))
+        {
+            best_score = score;
+            best = c;
         }
     }
-}
-
-/// Prefix sums of squares (f64, so long signals do not lose precision).
-struct PrefixEnergy(Vec<f64>);
-
-impl PrefixEnergy {
-    fn new(x: &[f32]) -> Self {
-        let mut sums = Vec::with_capacity(x.len() + 1);
-        let mut acc = 0f64;
-        sums.push(0.0);
-        for &s in x {
-            acc += f64::from(s) * f64::from(s);
-            sums.push(acc);
-        }
-        Self(sums)
-    }
-
-    fn sum(&self, start: usize, len: usize) -> f32 {
-        (self.0[start + len] - self.0[start]).max(0.0) as f32
-    }
+    best
 }
 
 /// Dot product with eight independent accumulators so the compiler can vectorise it.

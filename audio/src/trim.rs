@@ -8,6 +8,8 @@
 //! clip with no quiet edge (including an all-silent one, which librosa reports as
 //! entirely "non-silent" because it is 0 dB below its own maximum) comes back unchanged.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use crate::{AudioError, Pcm, frames_to_ms, ms_to_frames};
@@ -60,19 +62,27 @@ pub fn non_silent_bounds(pcm: &Pcm) -> (usize, usize) {
     let len = pcm.frames();
     let channels = usize::from(pcm.channels.max(1));
     let n_frames = 1 + len / HOP_LENGTH;
-    // Per-channel prefix sums of squares make every 2048-sample window O(1).
+    // Frame t spans [t*hop - 1024, t*hop + 1024) with zeros outside the signal: exactly
+    // hop-sized blocks t-2..=t+1. Summing squares per 512-sample block once makes every
+    // frame four additions, with no per-sample prefix array.
+    const BLOCKS_PER_FRAME: usize = FRAME_LENGTH / HOP_LENGTH;
+    let n_blocks = len.div_ceil(HOP_LENGTH);
     let mut frame_rms = vec![0f64; n_frames];
-    let mut prefix = vec![0f64; len + 1];
     let mut reference = 0f64;
+    let mut blocks = vec![0f64; n_blocks];
     for c in 0..channels {
-        for (i, s) in pcm.samples.iter().skip(c).step_by(channels).enumerate() {
-            prefix[i + 1] = prefix[i] + f64::from(*s) * f64::from(*s);
+        for (j, block) in blocks.iter_mut().enumerate() {
+            let lo = j * HOP_LENGTH;
+            let hi = (lo + HOP_LENGTH).min(len);
+            *block = sum_of_squares(&pcm.samples[lo * channels..hi * channels], c, channels);
         }
         for (t, rms) in frame_rms.iter_mut().enumerate() {
-            // Frame t is centred on sample t*hop: [t*hop - 1024, t*hop + 1024), zeros outside.
-            let lo = (t * HOP_LENGTH).saturating_sub(FRAME_LENGTH / 2).min(len);
-            let hi = (t * HOP_LENGTH + FRAME_LENGTH / 2).min(len);
-            let value = ((prefix[hi] - prefix[lo]).max(0.0) / FRAME_LENGTH as f64).sqrt();
+            let first = t as isize - (BLOCKS_PER_FRAME / 2) as isize;
+            let energy: f64 = (first..first + BLOCKS_PER_FRAME as isize)
+                .filter(|&j| j >= 0 && (j as usize) < n_blocks)
+                .map(|j| blocks[j as usize])
+                .sum();
+            let value = (energy / FRAME_LENGTH as f64).sqrt();
             *rms = rms.max(value);
             reference = reference.max(value);
         }
@@ -91,50 +101,73 @@ pub fn non_silent_bounds(pcm: &Pcm) -> (usize, usize) {
     }
 }
 
-/// Trims leading/trailing silence longer than `threshold_ms`, keeping a 50 ms pad.
-pub fn trim(pcm: Pcm, threshold_ms: u32) -> Result<(Pcm, TrimInfo), AudioError> {
+/// Sum of squares of channel `c` in an interleaved slice, over four f64 lanes.
+fn sum_of_squares(interleaved: &[f32], c: usize, channels: usize) -> f64 {
+    if channels == 1 {
+        let mut lanes = [0f64; 4];
+        let mut chunks = interleaved.chunks_exact(4);
+        for chunk in &mut chunks {
+            for (lane, &s) in lanes.iter_mut().zip(chunk) {
+                *lane += f64::from(s) * f64::from(s);
+            }
+        }
+        let tail: f64 = chunks
+            .remainder()
+            .iter()
+            .map(|&s| f64::from(s) * f64::from(s))
+            .sum();
+        return lanes.iter().sum::<f64>() + tail;
+    }
+    interleaved
+        .iter()
+        .skip(c)
+        .step_by(channels)
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum()
+}
+
+/// Where [`trim`] would cut, without touching the audio: the kept frame range and the
+/// report. Concat uses it to copy only the kept frames once.
+pub fn plan(pcm: &Pcm, threshold_ms: u32) -> Result<(Range<usize>, TrimInfo), AudioError> {
     validate_threshold(threshold_ms)?;
     pcm.validate()?;
     let rate = pcm.sample_rate;
     let len = pcm.frames();
-    let (start, end) = non_silent_bounds(&pcm);
+    let (start, end) = non_silent_bounds(pcm);
     let pad = ms_to_frames(PAD_MS, rate);
-    let leading_ms = frames_to_ms(start, rate);
-    let trailing_ms = frames_to_ms(len - end, rate);
-    let cut_front = if leading_ms > f64::from(threshold_ms) {
+    let threshold = f64::from(threshold_ms);
+    let cut_front = if frames_to_ms(start, rate) > threshold {
         start.saturating_sub(pad)
     } else {
         0
     };
-    let cut_back = if trailing_ms > f64::from(threshold_ms) {
+    let cut_back = if frames_to_ms(len - end, rate) > threshold {
         (len - end).saturating_sub(pad)
     } else {
         0
     };
-    let original_duration_ms = frames_to_ms(len, rate);
-    if cut_front == 0 && cut_back == 0 {
-        let info = TrimInfo {
-            trimmed: false,
-            original_duration_ms,
-            trimmed_duration_ms: original_duration_ms,
-            leading_silence_removed_ms: 0.0,
-            trailing_silence_removed_ms: 0.0,
-        };
-        return Ok((pcm, info));
-    }
-    let channels = usize::from(pcm.channels);
-    let kept = len - cut_front - cut_back;
-    let mut samples = pcm.samples;
-    samples.truncate((len - cut_back) * channels);
-    samples.drain(..cut_front * channels);
+    let kept = cut_front..len - cut_back;
     let info = TrimInfo {
-        trimmed: true,
-        original_duration_ms,
-        trimmed_duration_ms: frames_to_ms(kept, rate),
+        trimmed: cut_front > 0 || cut_back > 0,
+        original_duration_ms: frames_to_ms(len, rate),
+        trimmed_duration_ms: frames_to_ms(kept.len(), rate),
         leading_silence_removed_ms: frames_to_ms(cut_front, rate),
         trailing_silence_removed_ms: frames_to_ms(cut_back, rate),
     };
-    Ok((Pcm::new(rate, pcm.channels, samples), info))
+    Ok((kept, info))
+}
+
+/// Trims leading/trailing silence longer than `threshold_ms`, keeping a 50 ms pad.
+pub fn trim(pcm: Pcm, threshold_ms: u32) -> Result<(Pcm, TrimInfo), AudioError> {
+    let (kept, info) = plan(&pcm, threshold_ms)?;
+    if !info.trimmed {
+        return Ok((pcm, info));
+    }
+    let channels = usize::from(pcm.channels);
+    let mut samples = pcm.samples;
+    samples.truncate(kept.end * channels);
+    samples.drain(..kept.start * channels);
+    Ok((Pcm::new(pcm.sample_rate, pcm.channels, samples), info))
 }
 
 #[cfg(test)]
@@ -227,7 +260,7 @@ mod tests {
         let mono = signal(700, 500, 0, 700);
         let left: Vec<f32> = mono.iter().map(|s| s * 0.5).collect();
         let right = vec![0.0; mono.len()];
-        let pcm = Pcm::from_channels(RATE, &[left, right]);
+        let pcm = Pcm::from_channels(RATE, vec![left, right]);
         let (out, info) = trim(pcm, 200).unwrap();
         assert!(info.trimmed && out.channels == 2);
         assert_eq!(

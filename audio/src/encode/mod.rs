@@ -216,10 +216,14 @@ pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioErro
     })
 }
 
-/// Clamps to `[-1, 1]` and converts to i16 (symmetric scale, NaN -> 0).
+/// Clamps to `[-1, 1]` and converts to i16 (symmetric scale, NaN -> 0), rounding half
+/// away from zero.
+#[inline]
 pub(crate) fn to_i16(x: f32) -> i16 {
-    let x = if x.is_nan() { 0.0 } else { x.clamp(-1.0, 1.0) };
-    (x * 32767.0).round() as i16
+    // `f32::round` is a libm call on baseline x86-64; adding ±0.5 and truncating with
+    // `as` (which saturates and maps NaN to 0) is the same rounding in two instructions.
+    let y = x.clamp(-1.0, 1.0) * 32767.0;
+    (y + 0.5f32.copysign(y)) as i16
 }
 
 /// Clamps to `[-1, 1]` for float encoders that expect the nominal range (NaN -> 0).

@@ -29,7 +29,7 @@ fn speech(rate: u32, frames: usize, channels: u16) -> Pcm {
     let right: Vec<f32> = (0..frames)
         .map(|i| if i >= 100 { mono[i - 100] * 0.5 } else { 0.0 })
         .collect();
-    Pcm::from_channels(rate, &[mono, right])
+    Pcm::from_channels(rate, vec![mono, right])
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -219,7 +219,7 @@ fn opus_roundtrip_keeps_length_and_content() {
 #[test]
 fn more_than_two_channels_are_mixed_down_for_lossy_codecs() {
     let mono = speech_like(24_000, 9_600);
-    let pcm = Pcm::from_channels(24_000, &[mono.clone(), mono.clone(), mono.clone()]);
+    let pcm = Pcm::from_channels(24_000, vec![mono.clone(), mono.clone(), mono.clone()]);
     for format in [
         ExportFormat::mp3(128).unwrap(),
         ExportFormat::opus(64).unwrap(),

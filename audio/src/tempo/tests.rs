@@ -90,7 +90,7 @@ fn out_of_range_speeds_are_refused() {
 fn stereo_channels_stay_aligned() {
     let left = speech_like(RATE, RATE as usize * 2);
     let right: Vec<f32> = left.iter().map(|s| -0.5 * s).collect();
-    let input = Pcm::from_channels(RATE, &[left, right]);
+    let input = Pcm::from_channels(RATE, vec![left, right]);
     for speed in [0.5, 1.25, 3.0] {
         let out = change_speed(input.clone(), speed).unwrap();
         assert_eq!(out.channels, 2);

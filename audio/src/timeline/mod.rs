@@ -21,14 +21,16 @@
 mod report;
 mod token;
 
+use std::ops::Range;
+
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 pub use report::{ConcatReport, ProcessingDetail, TrimSummary};
 pub use token::{Entry, MAX_SILENCE_MS, MIN_SILENCE_MS, SilenceToken, parse_entries};
 
-use crate::loudness::{LEVEL_TARGET_DBFS, normalize_rms};
-use crate::trim::{TrimInfo, trim, validate_threshold};
+use crate::loudness::{LEVEL_TARGET_DBFS, rms_dbfs_of};
+use crate::trim::{self, TrimInfo, validate_threshold};
 use crate::{AudioError, Pcm, ms_to_frames};
 
 /// Longest allowed crossfade.
@@ -129,11 +131,27 @@ impl ConcatOptions {
     }
 }
 
-/// A clip after trimming and level normalisation, before rate/channel conversion.
+/// A clip with its trim range and level gain decided but not yet applied: each clip's
+/// samples are then read once and written once, straight into the output.
 struct Prepared {
     label: String,
     pcm: Pcm,
+    /// Frames kept after trimming.
+    kept: Range<usize>,
+    /// Linear level-normalisation gain (1.0 when off or silent).
+    gain: f32,
     trim_info: Option<TrimInfo>,
+}
+
+impl Prepared {
+    fn samples(&self) -> &[f32] {
+        let ch = usize::from(self.pcm.channels);
+        &self.pcm.samples[self.kept.start * ch..self.kept.end * ch]
+    }
+
+    fn frames(&self) -> usize {
+        self.kept.len()
+    }
 }
 
 /// A timeline item after per-clip processing.
@@ -179,6 +197,22 @@ pub fn concat(
     };
 
     let mut joiner = Joiner::new(rate, channels, options);
+    // Upper bound of the output (no crossfade, longest pauses): one allocation.
+    let bound: usize = steps
+        .iter()
+        .map(|s| match s {
+            Step::Clip(c) => {
+                crate::resample::output_frames(c.pcm.frames(), c.pcm.sample_rate, rate)
+            }
+            Step::Silence(t) => ms_to_frames(f64::from(t.duration_ms), rate),
+        })
+        .sum::<usize>()
+        + steps.len()
+            * ms_to_frames(
+                f64::from(options.pause_duration_ms + options.pause_variation_ms),
+                rate,
+            );
+    joiner.out.reserve(bound * usize::from(channels));
     let next_is_clip: Vec<bool> = steps
         .iter()
         .skip(1)
@@ -189,8 +223,17 @@ pub fn concat(
         match step {
             Step::Silence(token) => joiner.silence(token),
             Step::Clip(clip) => {
-                let pcm = crate::resample::resample(&clip.pcm, rate)?.into_channels(channels);
-                joiner.clip(&clip, pcm);
+                if clip.pcm.sample_rate == rate && clip.pcm.channels == channels {
+                    joiner.clip(&clip, clip.samples());
+                } else {
+                    let kept = Pcm::new(
+                        clip.pcm.sample_rate,
+                        clip.pcm.channels,
+                        clip.samples().to_vec(),
+                    );
+                    let converted = crate::resample::resample(&kept, rate)?.into_channels(channels);
+                    joiner.clip(&clip, &converted.samples);
+                }
                 if options.pause_duration_ms > 0 && next_is_clip {
                     joiner.pause();
                 }
@@ -202,20 +245,26 @@ pub fn concat(
 
 fn prepare(clip: Clip, options: &ConcatOptions) -> Result<Prepared, AudioError> {
     clip.pcm.validate()?;
-    let (mut pcm, trim_info) = if options.trim {
-        let (pcm, info) = trim(clip.pcm, options.trim_threshold_ms)?;
-        (pcm, Some(info))
+    let (kept, trim_info) = if options.trim {
+        let (kept, info) = trim::plan(&clip.pcm, options.trim_threshold_ms)?;
+        (kept, Some(info))
     } else {
-        (clip.pcm, None)
+        (0..clip.pcm.frames(), None)
     };
-    if options.normalize_levels {
-        pcm = normalize_rms(pcm, LEVEL_TARGET_DBFS).0;
-    }
-    Ok(Prepared {
+    let mut prepared = Prepared {
         label: clip.label,
-        pcm,
+        pcm: clip.pcm,
+        kept,
+        gain: 1.0,
         trim_info,
-    })
+    };
+    if options.normalize_levels
+        && let Some(level) = rms_dbfs_of(prepared.samples())
+    {
+        // Silence has no level and keeps unit gain (the original's -inf dBFS broke here).
+        prepared.gain = 10f64.powf((LEVEL_TARGET_DBFS - level) / 20.0) as f32;
+    }
+    Ok(prepared)
 }
 
 /// The output buffer and the running report.
@@ -281,24 +330,27 @@ impl<'a> Joiner<'a> {
         self.previous_clip_frames = None;
     }
 
-    fn clip(&mut self, clip: &Prepared, pcm: Pcm) {
-        let frames = pcm.frames();
+    /// Appends a clip already at the output rate and channel count, applying its gain.
+    fn clip(&mut self, clip: &Prepared, samples: &[f32]) {
+        let ch = self.channels;
+        let frames = samples.len() / ch;
+        let gain = clip.gain;
         let wanted = ms_to_frames(f64::from(self.options.crossfade_ms), self.rate);
         let overlap = match self.previous_clip_frames {
             Some(previous) if wanted > 0 => wanted.min(previous).min(frames),
             _ => 0,
         };
-        let ch = self.channels;
         let tail_start = self.out.len() - overlap * ch;
         // Linear equal-gain crossfade, as pydub's `append(crossfade=...)`.
         for j in 0..overlap {
             let w = (j as f32 + 0.5) / overlap as f32;
             for c in 0..ch {
                 let o = &mut self.out[tail_start + j * ch + c];
-                *o = *o * (1.0 - w) + pcm.samples[j * ch + c] * w;
+                *o = *o * (1.0 - w) + samples[j * ch + c] * gain * w;
             }
         }
-        self.out.extend_from_slice(&pcm.samples[overlap * ch..]);
+        self.out
+            .extend(samples[overlap * ch..].iter().map(|&s| s * gain));
         self.previous_clip_frames = Some(frames);
 
         self.report.file_count += 1;
@@ -316,7 +368,7 @@ impl<'a> Joiner<'a> {
         }
         self.report.processing_details.push(ProcessingDetail::File {
             filename: clip.label.clone(),
-            duration_seconds: clip.pcm.duration_seconds(),
+            duration_seconds: clip.frames() as f64 / f64::from(clip.pcm.sample_rate),
             trim_info: clip.trim_info.clone(),
         });
     }
