@@ -174,11 +174,19 @@ fn run_guarded(
         }))
         .unwrap_or(Err(AudioError::DecoderPanic));
     }
+    let fast = catch_unwind(AssertUnwindSafe(|| {
+        crate::wav_fast::try_decode(&data, limits, keep)
+    }))
+    .unwrap_or(Some(Err(AudioError::DecoderPanic)));
+    if let Some(result) = fast {
+        return result;
+    }
     catch_unwind(AssertUnwindSafe(|| run(data, extension, limits, keep)))
         .unwrap_or(Err(AudioError::DecoderPanic))
 }
 
-fn run(
+/// The symphonia path (also the reference the WAV fast path is tested against).
+pub(crate) fn run(
     data: Bytes,
     extension: Option<&str>,
     limits: &DecodeLimits,

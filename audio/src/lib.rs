@@ -20,6 +20,7 @@ pub mod resample;
 pub mod tempo;
 pub mod timeline;
 pub mod trim;
+mod wav_fast;
 
 pub use decode::{
     AudioInfo, ContainerFormat, DecodeLimits, MAX_CHANNELS, MAX_SAMPLE_RATE, decode, inspect,
