@@ -95,7 +95,7 @@ impl ContainerFormat {
     }
 
     /// Every accepted upload extension.
-    pub const EXTENSIONS: [&'static str; 7] = ["wav", "mp3", "flac", "ogg", "opus", "m4a", "aac"];
+    pub const EXTENSIONS: [&'static str; 7] = ["wav", "mp3", "flac", "ogg", "m4a", "aac", "opus"];
 
     fn from_short_name(name: &str) -> Option<Self> {
         Some(match name {

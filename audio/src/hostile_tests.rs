@@ -43,6 +43,84 @@ fn decode_safely(data: Vec<u8>, ext: &str, what: &str) -> Result<Pcm, AudioError
     result
 }
 
+/// Files from other encoders (see `tests/fixtures/README.md`): extension, bytes, and the
+/// frame count allowed (AAC has no gapless info, so it decodes with encoder padding).
+fn third_party_files() -> Vec<(&'static str, &'static [u8], std::ops::RangeInclusive<usize>)> {
+    vec![
+        (
+            "ogg",
+            include_bytes!("../tests/fixtures/tone.ogg"),
+            16_000..=16_000,
+        ),
+        (
+            "m4a",
+            include_bytes!("../tests/fixtures/tone.m4a"),
+            16_000..=18_048,
+        ),
+        (
+            "aac",
+            include_bytes!("../tests/fixtures/tone.aac"),
+            16_000..=18_048,
+        ),
+        (
+            "opus",
+            include_bytes!("../tests/fixtures/tone_ffmpeg.opus"),
+            16_000..=16_000,
+        ),
+        (
+            "mp3",
+            include_bytes!("../tests/fixtures/tone_ffmpeg.mp3"),
+            16_000..=16_000,
+        ),
+    ]
+}
+
+#[test]
+fn third_party_files_decode_with_the_right_length() {
+    for (ext, bytes, frames) in third_party_files() {
+        let (info, pcm) = decode(
+            Bytes::from_static(bytes),
+            Some(ext),
+            &DecodeLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{ext}: {e}"));
+        assert_eq!((info.sample_rate, info.channels), (16_000, 1), "{ext}");
+        assert!(
+            frames.contains(&pcm.frames()),
+            "{ext}: {} frames",
+            pcm.frames()
+        );
+        let level = crate::test_signals::rms(&pcm.samples);
+        assert!(level > 0.05, "{ext}: decoded to near silence ({level})");
+    }
+}
+
+#[test]
+fn third_party_files_survive_truncation_and_corruption() {
+    for (ext, bytes, _) in third_party_files() {
+        for cut in [
+            1,
+            4,
+            8,
+            12,
+            27,
+            40,
+            64,
+            200,
+            bytes.len() / 2,
+            bytes.len() - 1,
+        ] {
+            let _ = decode_safely(bytes[..cut].to_vec(), ext, &format!("{ext} cut at {cut}"));
+        }
+        for seed in 0..16u64 {
+            let mut damaged = bytes.to_vec();
+            let at = 8 + (seed as usize * 613) % (damaged.len() - 40);
+            damaged[at..at + 32].copy_from_slice(&xorshift_bytes(seed, 32));
+            let _ = decode_safely(damaged, ext, &format!("{ext} burst at {at}"));
+        }
+    }
+}
+
 #[test]
 fn empty_input_is_refused_for_every_entry_point() {
     assert!(matches!(

@@ -12,7 +12,7 @@
 //! | `wav32` (alias `wav_float`) | RIFF WAVE, 32-bit IEEE float | `wav` | `audio/wav` |
 //! | `mp3` | MPEG audio layer III, CBR, 320 kbps unless chosen otherwise | `mp3` | `audio/mpeg` |
 //! | `flac` | native FLAC, 16-bit | `flac` | `audio/flac` |
-//! | `opus` | Opus in Ogg (RFC 7845), 48 kbps VBR | `opus` | `audio/ogg` |
+//! | `opus` | Opus in Ogg (RFC 7845), 48 kbps VBR | `opus` | `audio/ogg; codecs=opus` |
 //! | `pcm` | headerless signed 16-bit little-endian, interleaved, at the PCM's own rate | `pcm` | `audio/pcm` |
 //!
 //! `aac` (and `m4a`) are refused on purpose; see `docs/decisions/audio-codecs.md`.
@@ -112,15 +112,16 @@ impl ExportFormat {
 
     /// The Content-Type to serve it with.
     ///
-    /// Opus is served as `audio/ogg`: the file is an Ogg container, which is what RFC 7845
-    /// registers for it and what browsers sniff; `audio/opus` (RFC 7587) names the bare
-    /// RTP payload, not a file.
+    /// Opus is served as `audio/ogg; codecs=opus`: the file is an Ogg container, which is
+    /// what RFC 7845 registers for it (and what browsers sniff), and the `codecs`
+    /// parameter tells players which codec is inside. `audio/opus` (RFC 7587) names the
+    /// bare RTP payload, not a file. The handler's stored-file mapping uses the same value.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Wav | Self::WavFloat => "audio/wav",
             Self::Mp3 { .. } => "audio/mpeg",
             Self::Flac => "audio/flac",
-            Self::Opus { .. } => "audio/ogg",
+            Self::Opus { .. } => "audio/ogg; codecs=opus",
             Self::Pcm => "audio/pcm",
         }
     }

@@ -47,7 +47,7 @@ fn format_names_parse_and_describe_themselves() {
         ("wav_float", "wav", "audio/wav"),
         ("mp3", "mp3", "audio/mpeg"),
         ("flac", "flac", "audio/flac"),
-        (" opus ", "opus", "audio/ogg"),
+        (" opus ", "opus", "audio/ogg; codecs=opus"),
         ("pcm", "pcm", "audio/pcm"),
     ];
     for (name, ext, mime) in cases {
