@@ -307,7 +307,7 @@ pub fn normalize_rms(mut pcm: Pcm, target_dbfs: f64) -> (Pcm, NormalizationRepor
 
 /// Sum of squares in f64 over four independent lanes (breaks the add dependency chain,
 /// and f64 keeps hours of audio exact enough).
-fn sum_of_squares(x: &[f32]) -> f64 {
+pub(crate) fn sum_of_squares(x: &[f32]) -> f64 {
     let mut lanes = [0f64; 4];
     let mut chunks = x.chunks_exact(4);
     for c in &mut chunks {
