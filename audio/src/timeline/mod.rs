@@ -201,17 +201,19 @@ pub fn concat(
     let bound: usize = steps
         .iter()
         .map(|s| match s {
-            Step::Clip(c) => {
-                crate::resample::output_frames(c.pcm.frames(), c.pcm.sample_rate, rate)
-            }
+            Step::Clip(c) => crate::resample::output_frames(c.frames(), c.pcm.sample_rate, rate),
             Step::Silence(t) => ms_to_frames(f64::from(t.duration_ms), rate),
         })
         .sum::<usize>()
-        + steps.len()
-            * ms_to_frames(
-                f64::from(options.pause_duration_ms + options.pause_variation_ms),
-                rate,
-            );
+        + if options.pause_duration_ms > 0 {
+            steps.len()
+                * ms_to_frames(
+                    f64::from(options.pause_duration_ms + options.pause_variation_ms),
+                    rate,
+                )
+        } else {
+            0
+        };
     joiner.out.reserve(bound * usize::from(channels));
     let next_is_clip: Vec<bool> = steps
         .iter()
