@@ -58,6 +58,8 @@ pub enum ContainerFormat {
     Flac,
     /// Ogg (Vorbis).
     Ogg,
+    /// Ogg Opus (RFC 7845), decoded by our own path since symphonia has no Opus codec.
+    Opus,
     /// MPEG-4 audio (AAC in an MP4/M4A container).
     M4a,
     /// Raw AAC in ADTS framing.
@@ -72,6 +74,7 @@ impl ContainerFormat {
             Self::Mp3 => "mp3",
             Self::Flac => "flac",
             Self::Ogg => "ogg",
+            Self::Opus => "opus",
             Self::M4a => "m4a",
             Self::Aac => "aac",
         }
@@ -84,6 +87,7 @@ impl ContainerFormat {
             "mp3" => Self::Mp3,
             "flac" => Self::Flac,
             "ogg" | "oga" => Self::Ogg,
+            "opus" => Self::Opus,
             "m4a" | "mp4" => Self::M4a,
             "aac" => Self::Aac,
             _ => return None,
@@ -91,7 +95,7 @@ impl ContainerFormat {
     }
 
     /// Every accepted upload extension.
-    pub const EXTENSIONS: [&'static str; 6] = ["wav", "mp3", "flac", "ogg", "m4a", "aac"];
+    pub const EXTENSIONS: [&'static str; 7] = ["wav", "mp3", "flac", "ogg", "m4a", "aac", "opus"];
 
     fn from_short_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -161,18 +165,34 @@ fn run_guarded(
     if data.is_empty() {
         return Err(AudioError::Empty);
     }
-    // Symphonia promises not to panic on bad input, but a bug there must cost one
-    // request, not the process; the closure owns no state that outlives it.
+    // Symphonia promises not to panic on bad input, but a bug there (or in the ogg
+    // reader) must cost one request, not the process; the closure owns no state that
+    // outlives it.
+    if crate::ogg_opus::looks_like_ogg_opus(&data) {
+        return catch_unwind(AssertUnwindSafe(|| {
+            crate::ogg_opus::decode(data, limits, keep)
+        }))
+        .unwrap_or(Err(AudioError::DecoderPanic));
+    }
+    let fast = catch_unwind(AssertUnwindSafe(|| {
+        crate::wav_fast::try_decode(&data, limits, keep)
+    }))
+    .unwrap_or(Some(Err(AudioError::DecoderPanic)));
+    if let Some(result) = fast {
+        return result;
+    }
     catch_unwind(AssertUnwindSafe(|| run(data, extension, limits, keep)))
         .unwrap_or(Err(AudioError::DecoderPanic))
 }
 
-fn run(
+/// The symphonia path (also the reference the WAV fast path is tested against).
+pub(crate) fn run(
     data: Bytes,
     extension: Option<&str>,
     limits: &DecodeLimits,
     keep: bool,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
+    let input_len = data.len();
     let mut format = open(data, extension)?;
     let format_kind = ContainerFormat::from_short_name(format.format_info().short_name)
         .ok_or_else(|| AudioError::Unsupported(format.format_info().long_name.to_owned()))?;
@@ -203,7 +223,12 @@ fn run(
 
     let mut frames: u64 = 0;
     let mut samples: Vec<f32> = Vec::new();
-    let mut scratch: Vec<f32> = Vec::new();
+    if keep && let Some(claimed) = track.num_frames {
+        // Reserve what the container claims (already within the caps), but never more
+        // than one sample per input byte: a lying header must not buy a huge allocation.
+        let claimed = claimed.saturating_mul(channels.max(1) as u64);
+        samples.reserve(claimed.min(input_len as u64) as usize);
+    }
     let mut bad_packets = 0usize;
     loop {
         let packet = match format.next_packet() {
@@ -252,7 +277,7 @@ fn run(
         frames += buffer_frames;
         check_length(frames, sample_rate, channels, limits, keep)?;
         if keep {
-            append_interleaved(&buffer, &mut scratch, &mut samples);
+            append_interleaved(&buffer, &mut samples);
         }
     }
     if frames == 0 || sample_rate == 0 {
@@ -305,7 +330,7 @@ fn check_spec(sample_rate: u32, channels: usize) -> Result<(), AudioError> {
     Ok(())
 }
 
-fn check_length(
+pub(crate) fn check_length(
     frames: u64,
     sample_rate: u32,
     channels: usize,
@@ -329,16 +354,11 @@ fn check_length(
     Ok(())
 }
 
-fn append_interleaved(
-    buffer: &GenericAudioBufferRef<'_>,
-    scratch: &mut Vec<f32>,
-    out: &mut Vec<f32>,
-) {
-    let n = buffer.samples_interleaved();
-    scratch.clear();
-    scratch.resize(n, 0.0);
-    buffer.copy_to_slice_interleaved(scratch.as_mut_slice());
-    out.extend_from_slice(scratch);
+fn append_interleaved(buffer: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
+    // Convert straight into the output's tail: one pass instead of copy-then-extend.
+    let start = out.len();
+    out.resize(start + buffer.samples_interleaved(), 0.0);
+    buffer.copy_to_slice_interleaved(&mut out[start..]);
 }
 
 fn classify(e: SymphoniaError) -> AudioError {

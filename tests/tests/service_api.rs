@@ -191,7 +191,7 @@ async fn health_config_and_resources_describe_the_service(b: Backend) {
     let config = app.get("/api/v1/config").await.ok_json();
     assert_eq!(
         config["upload_formats"],
-        json!(["wav", "mp3", "flac", "ogg", "m4a", "aac"])
+        json!(["wav", "mp3", "flac", "ogg", "m4a", "aac", "opus"])
     );
     assert_eq!(config["api_limits"]["max_voice_upload_mb"], 100);
     assert_eq!(config["api_limits"]["max_vc_input_upload_mb"], 50);

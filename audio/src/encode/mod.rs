@@ -1,0 +1,263 @@
+//! Export formats and encoders: WAV (16-bit and float), MP3, FLAC, Ogg Opus and raw PCM.
+//!
+//! Callers parse the client's format strings with [`ExportFormat::from_str`] (so a bad or
+//! refused format becomes a typed 422 before any work is done), produce one [`Pcm`], and
+//! call [`encode`] once per requested format.
+//!
+//! Format names (case-insensitive):
+//!
+//! | name | what | extension | Content-Type |
+//! |---|---|---|---|
+//! | `wav` | RIFF WAVE, 16-bit signed PCM | `wav` | `audio/wav` |
+//! | `wav32` (alias `wav_float`) | RIFF WAVE, 32-bit IEEE float | `wav` | `audio/wav` |
+//! | `mp3` | MPEG audio layer III, CBR, 320 kbps unless chosen otherwise | `mp3` | `audio/mpeg` |
+//! | `flac` | native FLAC, 16-bit | `flac` | `audio/flac` |
+//! | `opus` | Opus in Ogg (RFC 7845), 48 kbps VBR | `opus` | `audio/ogg; codecs=opus` |
+//! | `pcm` | headerless signed 16-bit little-endian, interleaved, at the PCM's own rate | `pcm` | `audio/pcm` |
+//!
+//! `aac` (and `m4a`) are refused on purpose; see `docs/decisions/audio-codecs.md`.
+
+mod flac;
+mod mp3;
+mod opus;
+mod wav;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{AudioError, Pcm};
+
+/// The names [`ExportFormat::from_str`] accepts, for error messages and docs.
+pub const SUPPORTED_FORMATS: &str = "wav, wav32, mp3, flac, opus, pcm";
+
+/// MP3 bitrate used when the client does not choose one (the original's TTS export).
+pub const DEFAULT_MP3_KBPS: u16 = 320;
+/// Opus bitrate used when the client does not choose one: transparent for speech.
+pub const DEFAULT_OPUS_KBPS: u16 = 48;
+
+/// An audio format we can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportFormat {
+    /// WAV, 16-bit signed integer PCM (`"wav"`).
+    Wav,
+    /// WAV, 32-bit IEEE float (`"wav32"`): lossless for our f32 pipeline.
+    WavFloat,
+    /// MP3, constant bitrate (`"mp3"`).
+    Mp3 {
+        /// Requested bitrate; see [`ExportFormat::mp3`] for the legal values and clamping.
+        bitrate_kbps: u16,
+    },
+    /// FLAC, 16-bit (`"flac"`).
+    Flac,
+    /// Opus in an Ogg container (`"opus"`).
+    Opus {
+        /// Target bitrate in kbit/s (6..=510).
+        bitrate_kbps: u16,
+    },
+    /// Raw signed 16-bit little-endian PCM, no header (`"pcm"`).
+    Pcm,
+}
+
+impl ExportFormat {
+    /// MP3 at a chosen bitrate. Legal values: 8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128,
+    /// 160, 192, 224, 256, 320. At sample rates below 32 kHz (MPEG-2, e.g. 24 kHz TTS) the
+    /// format tops out at 160 kbps, so higher requests are clamped to 160 there, exactly as
+    /// LAME (and therefore the original's pydub/ffmpeg export) does.
+    pub fn mp3(bitrate_kbps: u16) -> Result<Self, AudioError> {
+        if mp3::MP3_BITRATES.contains(&bitrate_kbps) {
+            Ok(Self::Mp3 { bitrate_kbps })
+        } else {
+            Err(AudioError::param(
+                "mp3 bitrate",
+                format!("{bitrate_kbps} kbps is not one of {:?}", mp3::MP3_BITRATES),
+            ))
+        }
+    }
+
+    /// Opus at a chosen bitrate (6..=510 kbit/s, libopus's range).
+    pub fn opus(bitrate_kbps: u16) -> Result<Self, AudioError> {
+        if (6..=510).contains(&bitrate_kbps) {
+            Ok(Self::Opus { bitrate_kbps })
+        } else {
+            Err(AudioError::param(
+                "opus bitrate",
+                format!("{bitrate_kbps} kbps is outside 6..=510"),
+            ))
+        }
+    }
+
+    /// The canonical name, as accepted by [`ExportFormat::from_str`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wav => "wav",
+            Self::WavFloat => "wav32",
+            Self::Mp3 { .. } => "mp3",
+            Self::Flac => "flac",
+            Self::Opus { .. } => "opus",
+            Self::Pcm => "pcm",
+        }
+    }
+
+    /// The file extension, without a dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Wav | Self::WavFloat => "wav",
+            Self::Mp3 { .. } => "mp3",
+            Self::Flac => "flac",
+            Self::Opus { .. } => "opus",
+            Self::Pcm => "pcm",
+        }
+    }
+
+    /// The Content-Type to serve it with.
+    ///
+    /// Opus is served as `audio/ogg; codecs=opus`: the file is an Ogg container, which is
+    /// what RFC 7845 registers for it (and what browsers sniff), and the `codecs`
+    /// parameter tells players which codec is inside. `audio/opus` (RFC 7587) names the
+    /// bare RTP payload, not a file. The handler's stored-file mapping uses the same value.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Wav | Self::WavFloat => "audio/wav",
+            Self::Mp3 { .. } => "audio/mpeg",
+            Self::Flac => "audio/flac",
+            Self::Opus { .. } => "audio/ogg; codecs=opus",
+            Self::Pcm => "audio/pcm",
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ExportFormat {
+    type Err = AudioError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim().to_ascii_lowercase();
+        Ok(match name.as_str() {
+            "wav" | "wave" => Self::Wav,
+            "wav32" | "wav_float" => Self::WavFloat,
+            "mp3" => Self::Mp3 {
+                bitrate_kbps: DEFAULT_MP3_KBPS,
+            },
+            "flac" => Self::Flac,
+            "opus" => Self::Opus {
+                bitrate_kbps: DEFAULT_OPUS_KBPS,
+            },
+            "pcm" => Self::Pcm,
+            "aac" | "m4a" => {
+                return Err(AudioError::UnsupportedFormat {
+                    requested: s.to_owned(),
+                    reason: "AAC output is not offered because the only maintained AAC encoder (Fraunhofer FDK AAC) \
+                             is under a non-free licence; use opus or mp3 instead"
+                        .into(),
+                    supported: SUPPORTED_FORMATS,
+                });
+            }
+            _ => {
+                return Err(AudioError::UnsupportedFormat {
+                    requested: s.to_owned(),
+                    reason: "unknown format".into(),
+                    supported: SUPPORTED_FORMATS,
+                });
+            }
+        })
+    }
+}
+
+/// One encoded file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedAudio {
+    /// The format written.
+    pub format: ExportFormat,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// The rate actually written (mp3 and opus may resample to a rate the codec allows).
+    pub sample_rate: u32,
+    /// The channel count actually written (mp3 and opus take at most two).
+    pub channels: u16,
+}
+
+impl EncodedAudio {
+    /// The Content-Type to serve the bytes with.
+    pub fn content_type(&self) -> &'static str {
+        self.format.content_type()
+    }
+
+    /// The file extension, without a dot.
+    pub fn extension(&self) -> &'static str {
+        self.format.extension()
+    }
+}
+
+/// Encodes `pcm` as `format`.
+///
+/// Integer formats clamp to `[-1, 1]` first (NaN becomes 0). Float WAV keeps values as
+/// they are, except non-finite ones (0). MP3 and Opus resample when the rate is not one
+/// the codec allows and mix more than two channels down to mono.
+pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioError> {
+    pcm.validate()?;
+    let (bytes, sample_rate, channels) = match format {
+        ExportFormat::Wav => (wav::wav16(pcm)?, pcm.sample_rate, pcm.channels),
+        ExportFormat::WavFloat => (wav::wav_float(pcm)?, pcm.sample_rate, pcm.channels),
+        ExportFormat::Pcm => (wav::pcm_s16le(pcm), pcm.sample_rate, pcm.channels),
+        ExportFormat::Flac => (flac::encode(pcm)?, pcm.sample_rate, pcm.channels),
+        ExportFormat::Mp3 { bitrate_kbps } => mp3::encode(pcm, bitrate_kbps)?,
+        ExportFormat::Opus { bitrate_kbps } => opus::encode(pcm, bitrate_kbps)?,
+    };
+    Ok(EncodedAudio {
+        format,
+        bytes,
+        sample_rate,
+        channels,
+    })
+}
+
+/// Clamps to `[-1, 1]` and converts to i16 (symmetric scale, NaN -> 0), rounding half
+/// away from zero.
+#[inline]
+pub(crate) fn to_i16(x: f32) -> i16 {
+    // `f32::round` is a libm call on baseline x86-64; adding ±0.5 and truncating with
+    // `as` (which saturates and maps NaN to 0) is the same rounding in two instructions.
+    let y = x.clamp(-1.0, 1.0) * 32767.0;
+    (y + 0.5f32.copysign(y)) as i16
+}
+
+/// Clamps to `[-1, 1]` for float encoders that expect the nominal range (NaN -> 0).
+pub(crate) fn clamp_unit(x: f32) -> f32 {
+    if x.is_nan() { 0.0 } else { x.clamp(-1.0, 1.0) }
+}
+
+/// Codecs with a fixed rate menu: the smallest allowed rate at or above `rate` (so no
+/// bandwidth is lost), or the highest allowed one.
+pub(crate) fn codec_rate(rate: u32, allowed: &[u32]) -> u32 {
+    allowed
+        .iter()
+        .copied()
+        .find(|&r| r >= rate)
+        .or_else(|| allowed.last().copied())
+        .unwrap_or(rate)
+}
+
+/// Brings `pcm` to a rate in `allowed` and at most two channels (mono if more),
+/// borrowing when it already fits (the common 24 kHz mono TTS case).
+pub(crate) fn conform<'a>(pcm: &'a Pcm, allowed: &[u32]) -> Result<Cow<'a, Pcm>, AudioError> {
+    let mut out = Cow::Borrowed(pcm);
+    if !allowed.contains(&pcm.sample_rate) {
+        out = Cow::Owned(crate::resample::resample(
+            pcm,
+            codec_rate(pcm.sample_rate, allowed),
+        )?);
+    }
+    if out.channels > 2 {
+        out = Cow::Owned(out.into_owned().into_channels(1));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+//! MP3 (CBR) with the bundled LAME, including the LAME/Info tag for gapless decoding.
+//!
+//! The mp3lame-encoder wrapper hands LAME `spare_capacity_mut()` as the output buffer;
+//! with zero capacity LAME reads "unlimited" and writes through a dangling pointer.
+//! Every call below therefore reserves the worst case first.
+
+use mp3lame_encoder::{Bitrate, Builder, DualPcm, FlushGap, Mode, MonoPcm, Quality};
+
+use super::{clamp_unit, conform};
+use crate::{AudioError, Pcm};
+
+/// Bitrates a client may ask for (the values LAME's wrapper exposes).
+pub(super) const MP3_BITRATES: [u16; 16] = [
+    8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+];
+
+/// Sample rates MPEG-1/2/2.5 layer III can carry.
+const MP3_RATES: [u32; 9] = [
+    8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
+];
+
+/// Frames fed to LAME per call: bounds the scratch buffers whatever the clip length.
+const CHUNK_FRAMES: usize = 1 << 16;
+
+/// Room LAME may need on flush (one maximal frame plus reservoir), per its docs.
+const FLUSH_RESERVE: usize = 7200;
+
+/// The bitrate actually written at `rate`: MPEG-1 (32-48 kHz) allows 32..=320 kbps,
+/// MPEG-2/2.5 (below 32 kHz) allows 8..=160 kbps. Requests outside are clamped.
+pub(super) fn effective_kbps(requested: u16, rate: u32) -> u16 {
+    if rate >= 32_000 {
+        requested.max(32)
+    } else {
+        requested.min(160)
+    }
+}
+
+fn lame_bitrate(kbps: u16) -> Bitrate {
+    match kbps {
+        0..=8 => Bitrate::Kbps8,
+        9..=16 => Bitrate::Kbps16,
+        17..=24 => Bitrate::Kbps24,
+        25..=32 => Bitrate::Kbps32,
+        33..=40 => Bitrate::Kbps40,
+        41..=48 => Bitrate::Kbps48,
+        49..=64 => Bitrate::Kbps64,
+        65..=80 => Bitrate::Kbps80,
+        81..=96 => Bitrate::Kbps96,
+        97..=112 => Bitrate::Kbps112,
+        113..=128 => Bitrate::Kbps128,
+        129..=160 => Bitrate::Kbps160,
+        161..=192 => Bitrate::Kbps192,
+        193..=224 => Bitrate::Kbps224,
+        225..=256 => Bitrate::Kbps256,
+        _ => Bitrate::Kbps320,
+    }
+}
+
+pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16), AudioError> {
+    let pcm = conform(pcm, &MP3_RATES)?;
+    let err = |e: mp3lame_encoder::BuildError| AudioError::encode("mp3", e);
+    let mut builder = Builder::new()
+        .ok_or_else(|| AudioError::encode("mp3", "LAME could not allocate an encoder"))?;
+    let stereo = pcm.channels == 2;
+    builder
+        .set_num_channels(if stereo { 2 } else { 1 })
+        .map_err(err)?;
+    builder.set_sample_rate(pcm.sample_rate).map_err(err)?;
+    builder
+        .set_mode(if stereo {
+            Mode::JointStereo
+        } else {
+            Mode::Mono
+        })
+        .map_err(err)?;
+    builder
+        .set_brate(lame_bitrate(effective_kbps(bitrate_kbps, pcm.sample_rate)))
+        .map_err(err)?;
+    // LAME's own default quality (-q 3), which is also what ffmpeg/pydub use.
+    builder.set_quality(Quality::VeryNice).map_err(err)?;
+    // The Info tag carries encoder delay and padding, so decoders return the exact length.
+    builder.set_to_write_vbr_tag(true).map_err(err)?;
+    let mut encoder = builder.build().map_err(err)?;
+
+    let frames = pcm.frames();
+    let mut out: Vec<u8> = Vec::with_capacity(frames / 4 + FLUSH_RESERVE);
+    let encode_err = |e: mp3lame_encoder::EncodeError| AudioError::encode("mp3", e);
+    if stereo {
+        let (mut left, mut right) = (
+            Vec::with_capacity(CHUNK_FRAMES),
+            Vec::with_capacity(CHUNK_FRAMES),
+        );
+        for chunk in pcm.samples.chunks(CHUNK_FRAMES * 2) {
+            left.clear();
+            right.clear();
+            for frame in chunk.chunks_exact(2) {
+                left.push(clamp_unit(frame[0]));
+                right.push(clamp_unit(frame[1]));
+            }
+            out.reserve(mp3lame_encoder::max_required_buffer_size(left.len()));
+            encoder
+                .encode_to_vec(
+                    DualPcm {
+                        left: &left,
+                        right: &right,
+                    },
+                    &mut out,
+                )
+                .map_err(encode_err)?;
+        }
+    } else {
+        let mut mono = Vec::with_capacity(CHUNK_FRAMES);
+        for chunk in pcm.samples.chunks(CHUNK_FRAMES) {
+            mono.clear();
+            mono.extend(chunk.iter().map(|&s| clamp_unit(s)));
+            out.reserve(mp3lame_encoder::max_required_buffer_size(mono.len()));
+            encoder
+                .encode_to_vec(MonoPcm(&mono), &mut out)
+                .map_err(encode_err)?;
+        }
+    }
+    out.reserve(FLUSH_RESERVE);
+    encoder
+        .flush_to_vec::<FlushGap>(&mut out)
+        .map_err(encode_err)?;
+    write_info_tag(&encoder, &mut out);
+    Ok((out, pcm.sample_rate, if stereo { 2 } else { 1 }))
+}
+
+/// LAME starts the stream with a placeholder frame and only knows the tag's contents
+/// (frame count, delay, padding) after the flush; overwrite the placeholder with it.
+fn write_info_tag(encoder: &mp3lame_encoder::Encoder, out: &mut [u8]) {
+    let size = encoder.lame_tag_size();
+    if size == 0 || size > out.len() {
+        return;
+    }
+    let mut tag = Vec::with_capacity(size);
+    if let Some(written) = encoder.lame_tag_encode_to_vec(&mut tag)
+        && written.get() == size
+    {
+        out[..size].copy_from_slice(&tag);
+    }
+}

@@ -1,0 +1,157 @@
+//! WAV (16-bit integer and 32-bit float) and headerless s16le PCM, written in one pass.
+//!
+//! The RIFF header is written here rather than through hound's per-sample writer:
+//! converting straight into the output buffer is ~3x faster, which matters for long
+//! concatenations. hound stays as the independent reader the tests check us against.
+
+use super::to_i16;
+use crate::{AudioError, Pcm};
+
+const FORMAT_PCM: u16 = 1;
+const FORMAT_IEEE_FLOAT: u16 = 3;
+const FORMAT_EXTENSIBLE: u16 = 0xFFFE;
+/// The GUID tail shared by the KSDATAFORMAT_SUBTYPE_* GUIDs (after the 2-byte format tag).
+const GUID_TAIL: [u8; 14] = [
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+];
+
+/// RIFF WAVE with 16-bit signed samples.
+pub(super) fn wav16(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
+    let mut out = header(pcm, 16, FORMAT_PCM, "wav")?;
+    let start = out.len();
+    out.resize(start + pcm.samples.len() * 2, 0);
+    for (dst, &s) in out[start..].chunks_exact_mut(2).zip(&pcm.samples) {
+        dst.copy_from_slice(&to_i16(s).to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// RIFF WAVE with 32-bit IEEE float samples; values are kept (not clamped) because float
+/// WAV is our lossless intermediate, but NaN and infinities become 0.
+pub(super) fn wav_float(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
+    let mut out = header(pcm, 32, FORMAT_IEEE_FLOAT, "wav32")?;
+    let start = out.len();
+    out.resize(start + pcm.samples.len() * 4, 0);
+    for (dst, &s) in out[start..].chunks_exact_mut(4).zip(&pcm.samples) {
+        dst.copy_from_slice(&(if s.is_finite() { s } else { 0.0 }).to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// Signed 16-bit little-endian, interleaved, no header (OpenAI's `pcm`).
+pub(super) fn pcm_s16le(pcm: &Pcm) -> Vec<u8> {
+    let mut out = vec![0u8; pcm.samples.len() * 2];
+    for (dst, &s) in out.chunks_exact_mut(2).zip(&pcm.samples) {
+        dst.copy_from_slice(&to_i16(s).to_le_bytes());
+    }
+    out
+}
+
+/// The header up to and including the `data` chunk's size field.
+///
+/// Mono/stereo use the plain format tags (with a `fact` chunk for float, as the spec
+/// asks of non-PCM formats); more channels use WAVE_FORMAT_EXTENSIBLE, as hound does.
+fn header(pcm: &Pcm, bits: u16, tag: u16, name: &'static str) -> Result<Vec<u8>, AudioError> {
+    let channels = pcm.channels;
+    let block_align = channels * (bits / 8);
+    let data_len = u32::try_from(pcm.samples.len() * usize::from(bits / 8))
+        .ok()
+        .filter(|&len| len <= u32::MAX - 100)
+        .ok_or_else(|| {
+            AudioError::encode(name, "more than 4 GiB of samples does not fit a WAV file")
+        })?;
+    let extensible = channels > 2;
+    let fmt_len: u32 = if extensible {
+        40
+    } else if tag == FORMAT_PCM {
+        16
+    } else {
+        18
+    };
+    let fact = tag != FORMAT_PCM;
+    let riff_len = 4 + (8 + fmt_len) + if fact { 12 } else { 0 } + 8 + data_len;
+
+    let mut h = Vec::with_capacity(80 + data_len as usize);
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&riff_len.to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&fmt_len.to_le_bytes());
+    h.extend_from_slice(&(if extensible { FORMAT_EXTENSIBLE } else { tag }).to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&pcm.sample_rate.to_le_bytes());
+    h.extend_from_slice(&(pcm.sample_rate * u32::from(block_align)).to_le_bytes());
+    h.extend_from_slice(&block_align.to_le_bytes());
+    h.extend_from_slice(&bits.to_le_bytes());
+    if extensible {
+        h.extend_from_slice(&22u16.to_le_bytes());
+        h.extend_from_slice(&bits.to_le_bytes());
+        // No speaker positions: the channels are what the source had, in its order.
+        h.extend_from_slice(&0u32.to_le_bytes());
+        h.extend_from_slice(&tag.to_le_bytes());
+        h.extend_from_slice(&GUID_TAIL);
+    } else if tag != FORMAT_PCM {
+        h.extend_from_slice(&0u16.to_le_bytes());
+    }
+    if fact {
+        h.extend_from_slice(b"fact");
+        h.extend_from_slice(&4u32.to_le_bytes());
+        h.extend_from_slice(&(pcm.frames() as u32).to_le_bytes());
+    }
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    /// hound is an independent WAV reader: our headers must satisfy it too.
+    #[test]
+    fn hound_reads_what_we_write() {
+        for channels in [1u16, 2, 3, 6] {
+            let frames = 1000;
+            let samples: Vec<f32> = (0..frames * usize::from(channels))
+                .map(|i| ((i % 200) as f32 / 100.0) - 1.0)
+                .collect();
+            let pcm = Pcm::new(22_050, channels, samples.clone());
+
+            let mut reader = hound::WavReader::new(Cursor::new(wav16(&pcm).unwrap())).unwrap();
+            let spec = reader.spec();
+            assert_eq!(
+                (spec.channels, spec.sample_rate, spec.bits_per_sample),
+                (channels, 22_050, 16)
+            );
+            assert_eq!(spec.sample_format, hound::SampleFormat::Int);
+            let ints: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+            assert_eq!(ints, samples.iter().map(|&s| to_i16(s)).collect::<Vec<_>>());
+
+            let mut reader = hound::WavReader::new(Cursor::new(wav_float(&pcm).unwrap())).unwrap();
+            assert_eq!(reader.spec().sample_format, hound::SampleFormat::Float);
+            assert_eq!(reader.duration() as usize, frames);
+            let floats: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
+            assert_eq!(floats, samples);
+        }
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero_and_saturating() {
+        let cases = [
+            (0.0, 0),
+            (1.0, 32_767),
+            (-1.0, -32_767),
+            (2.0, 32_767),
+            (-2.0, -32_767),
+            (0.5 / 32_767.0, 1),
+            (-0.5 / 32_767.0, -1),
+            (0.49 / 32_767.0, 0),
+            (f32::NAN, 0),
+            (f32::INFINITY, 32_767),
+        ];
+        for (x, expected) in cases {
+            assert_eq!(to_i16(x), expected, "{x}");
+        }
+    }
+}
