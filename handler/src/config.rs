@@ -93,7 +93,11 @@ pub struct Limits {
     #[arg(long, env = "SPEECH_MAX_VC_INPUT_UPLOAD_MB", default_value_t = 50)]
     pub max_vc_input_upload_mb: u64,
 
-    /// Longest audio accepted from any upload, in seconds; longer audio gets 413.
+    /// Largest total of the files uploaded to one `POST /api/v1/concat/mixed`, in MB; more gets 413.
+    #[arg(long, env = "SPEECH_MAX_CONCAT_UPLOAD_MB", default_value_t = 100)]
+    pub max_concat_upload_mb: u64,
+
+    /// Longest audio accepted from any upload, and longest concatenation result, in seconds; longer gets 413.
     #[arg(long, env = "SPEECH_MAX_AUDIO_SECONDS", default_value_t = 3600)]
     pub max_audio_seconds: u64,
 }
@@ -107,6 +111,11 @@ impl Limits {
     /// Bytes allowed for a VC input upload.
     pub fn vc_input_upload_bytes(&self) -> usize {
         mb_to_bytes(self.max_vc_input_upload_mb)
+    }
+
+    /// Bytes allowed for all uploads of one mixed concatenation.
+    pub fn concat_upload_bytes(&self) -> usize {
+        mb_to_bytes(self.max_concat_upload_mb)
     }
 
     /// Decoding caps for uploaded audio.

@@ -63,6 +63,10 @@ pub enum Error {
         code: &'static str,
     },
 
+    /// 400: an export format we do not write (the message names the supported ones).
+    #[error("{0}")]
+    UnsupportedExportFormat(String),
+
     /// 416: a `Range` header outside the object.
     #[error("requested range is not satisfiable for an object of {size} bytes")]
     RangeNotSatisfiable {
@@ -105,7 +109,9 @@ impl Error {
     /// The HTTP status for this error.
     pub fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::ConfirmationRequired(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_)
+            | Self::ConfirmationRequired(_)
+            | Self::UnsupportedExportFormat(_) => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -131,6 +137,7 @@ impl Error {
             Self::Conflict(_) => "FILE_EXISTS",
             Self::TooLarge(_) => "FILE_TOO_LARGE",
             Self::UnsupportedMedia { code, .. } => code,
+            Self::UnsupportedExportFormat(_) => "UNSUPPORTED_FORMAT",
             Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
             Self::InvalidParameter { .. } => "VALIDATION_ERROR",
             Self::InvalidPath { .. } => "INVALID_PATH",
@@ -180,6 +187,29 @@ impl From<storage::Error> for Error {
                 Self::StorageUnavailable(unavailable)
             }
             other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<audio::AudioError> for Error {
+    /// Processing errors by kind; decoding errors of a named upload go through
+    /// `service::upload::audio_error`, which adds the file name.
+    fn from(err: audio::AudioError) -> Self {
+        use audio::AudioError as A;
+        match err {
+            A::InvalidParameter { field, reason } => {
+                Error::invalid(field, format!("invalid {field}: {reason}"))
+            }
+            e @ A::InvalidSilenceToken { .. } => Error::invalid("files", e.to_string()),
+            e @ A::UnsupportedFormat { .. } => Error::UnsupportedExportFormat(e.to_string()),
+            e @ A::TooLong { .. } => Error::TooLarge(e.to_string()),
+            e @ (A::InvalidPcm(_) | A::Resample(_) | A::Encode { .. }) => {
+                Error::Internal(e.to_string())
+            }
+            other => Error::UnsupportedMedia {
+                message: other.to_string(),
+                code: "INVALID_AUDIO",
+            },
         }
     }
 }

@@ -164,3 +164,149 @@ mod tests {
         assert_eq!(stem("a.b.wav"), "a.b");
     }
 }
+
+/// The original's enhanced output name: `{kind}_{YYYY-MM-DD}_{HHMMSS}_{micros:06}_{params}.{ext}`,
+/// with `default` when there are no parameters. Timestamps are UTC.
+pub fn enhanced_filename(
+    kind: &str,
+    params: &[String],
+    extension: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let params = if params.is_empty() {
+        "default".to_owned()
+    } else {
+        params.join("_")
+    };
+    format!(
+        "{kind}_{}_{:06}_{params}.{extension}",
+        at.format("%Y-%m-%d_%H%M%S"),
+        at.timestamp_subsec_micros()
+    )
+}
+
+/// Formats a float as Python's `repr` does for the values the API uses
+/// (`0.75`, `1.0`, `1.25`), so names match the original's.
+pub fn py_float(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e16 {
+        format!("{value:.1}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// A client-chosen output name: a plain file name (no folders, no traversal), made safe,
+/// with its extension replaced by `extension`.
+pub fn custom_output_name(param: &str, raw: &str, extension: &str) -> Result<String, Error> {
+    if raw.contains(['/', '\\']) || raw.split('.').all(str::is_empty) || raw.contains("..") {
+        return Err(Error::InvalidPath {
+            param: param.to_owned(),
+            reason: "must be a plain file name without folders or '..' (use project to choose the folder)".into(),
+        });
+    }
+    let safe = sanitize_file_name(param, raw)?;
+    Ok(format!("{}.{extension}", stem(&safe)))
+}
+
+#[cfg(test)]
+mod output_name_tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_names_follow_the_original_pattern() {
+        let at = chrono::DateTime::parse_from_rfc3339("2025-06-22T14:30:22.456789Z")
+            .unwrap()
+            .to_utc();
+        let params = vec!["3files".to_owned(), "sil2".to_owned(), "leveled".to_owned()];
+        assert_eq!(
+            enhanced_filename("concat", &params, "wav", at),
+            "concat_2025-06-22_143022_456789_3files_sil2_leveled.wav"
+        );
+        assert_eq!(
+            enhanced_filename("mixed", &[], "mp3", at),
+            "mixed_2025-06-22_143022_456789_default.mp3"
+        );
+        assert_eq!(py_float(1.0), "1.0");
+        assert_eq!(py_float(0.75), "0.75");
+        assert_eq!(py_float(1.25), "1.25");
+    }
+
+    #[test]
+    fn custom_names_are_plain_and_take_the_format_extension() {
+        assert_eq!(
+            custom_output_name("o", "chapter 1.wav", "mp3").unwrap(),
+            "chapter 1.mp3"
+        );
+        assert_eq!(
+            custom_output_name("o", "book", "flac").unwrap(),
+            "book.flac"
+        );
+        assert_eq!(
+            custom_output_name("o", "a:b?.wav", "wav").unwrap(),
+            "a_b_.wav"
+        );
+        for bad in ["../x.wav", "a/b.wav", "..", "a\\b", "x..wav"] {
+            assert!(custom_output_name("o", bad, "wav").is_err(), "{bad}");
+        }
+    }
+}
+
+/// Characters escaped in URL paths we hand out: everything but unreserved ones and `/`.
+const URL_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The download URL of an output, `/outputs/<path>`, percent-encoded so it is a valid
+/// URL and a valid header value whatever the file is called.
+pub fn output_url(relative: &str) -> String {
+    format!(
+        "/outputs/{}",
+        percent_encoding::utf8_percent_encode(relative, URL_PATH)
+    )
+}
+
+/// `Content-Disposition: attachment` with a quoted ASCII `filename` and, for names that
+/// are not plain ASCII, the exact name as RFC 6266 `filename*`.
+pub fn attachment_disposition(name: &str) -> http::HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut value = format!("attachment; filename=\"{ascii}\"");
+    if ascii != name {
+        value.push_str(&format!(
+            "; filename*=UTF-8''{}",
+            percent_encoding::utf8_percent_encode(name, URL_PATH)
+        ));
+    }
+    http::HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| http::HeaderValue::from_static("attachment"))
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_dispositions_are_valid_headers() {
+        assert_eq!(output_url("book 1/a+b.wav"), "/outputs/book%201/a%2Bb.wav");
+        assert_eq!(
+            attachment_disposition("a b.wav").to_str().unwrap(),
+            "attachment; filename=\"a b.wav\""
+        );
+        let unicode = attachment_disposition("声 \"x\".mp3");
+        assert_eq!(
+            unicode.to_str().unwrap(),
+            "attachment; filename=\"_ _x_.mp3\"; filename*=UTF-8''%E5%A3%B0%20%22x%22.mp3"
+        );
+    }
+}

@@ -20,6 +20,7 @@ use crate::error::ErrorBody;
         (name = "voices", description = "Reference voices for cloning and VC targets"),
         (name = "vc_inputs", description = "Source recordings for voice conversion"),
         (name = "outputs", description = "Generated audio: listing, download, deletion"),
+        (name = "concat", description = "Joining outputs and uploads with silences, pauses and crossfades"),
         (name = "service", description = "Health, configuration, storage usage and cleanup"),
     ),
     components(schemas(ErrorBody))

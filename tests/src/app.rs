@@ -152,6 +152,17 @@ impl TestResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Asserts a success status (any body).
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.status.is_success(),
+            "expected success, got {}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+
     /// Asserts a success status and returns the JSON body.
     pub fn ok_json(&self) -> Value {
         assert!(

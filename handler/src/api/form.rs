@@ -24,13 +24,16 @@ pub struct Form {
 }
 
 impl Form {
-    /// Reads every part. `file_fields` names the parts that carry files and the
-    /// limit per file; any other part is read as text.
+    /// Reads every part. `file_fields` names the parts that carry files; each file may
+    /// be `max_file_bytes` long and all together `max_total_bytes`. Any other part is
+    /// read as text.
     pub async fn read(
         mut multipart: axum::extract::Multipart,
         file_fields: &[&'static str],
         max_file_bytes: usize,
+        max_total_bytes: usize,
     ) -> Result<Self> {
+        let mut total = 0usize;
         let mut form = Form::default();
         let mut parts = 0;
         while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -48,7 +51,21 @@ impl Form {
                         "Form field {name:?} must be a file upload with a file name"
                     )));
                 }
-                let bytes = read_limited(field, max_file_bytes, &file_name).await?;
+                let allowed = max_file_bytes.min(max_total_bytes.saturating_sub(total));
+                let Some(bytes) = read_limited(field, allowed).await? else {
+                    return Err(Error::TooLarge(if allowed < max_file_bytes {
+                        format!(
+                            "the uploaded files together are larger than the {} limit",
+                            human_size(max_total_bytes)
+                        )
+                    } else {
+                        format!(
+                            "{file_name} is larger than the {} limit",
+                            human_size(max_file_bytes)
+                        )
+                    }));
+                };
+                total += bytes.len();
                 form.files.push((
                     name,
                     AudioUpload {
@@ -58,7 +75,12 @@ impl Form {
                     },
                 ));
             } else {
-                let bytes = read_limited(field, MAX_TEXT_FIELD, &name).await?;
+                let Some(bytes) = read_limited(field, MAX_TEXT_FIELD).await? else {
+                    return Err(Error::TooLarge(format!(
+                        "form field {name:?} is larger than {}",
+                        human_size(MAX_TEXT_FIELD)
+                    )));
+                };
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
                     Error::BadRequest(format!("Form field {name:?} is not valid UTF-8"))
                 })?;
@@ -100,18 +122,16 @@ impl Form {
     }
 }
 
-async fn read_limited(mut field: Field<'_>, limit: usize, what: &str) -> Result<Bytes> {
+/// The field's bytes, or `None` as soon as they pass `limit` (the rest is not read).
+async fn read_limited(mut field: Field<'_>, limit: usize) -> Result<Option<Bytes>> {
     let mut buffer = BytesMut::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if buffer.len() + chunk.len() > limit {
-            return Err(Error::TooLarge(format!(
-                "{what} is larger than the {} limit",
-                human_size(limit)
-            )));
+            return Ok(None);
         }
         buffer.extend_from_slice(&chunk);
     }
-    Ok(buffer.freeze())
+    Ok(Some(buffer.freeze()))
 }
 
 fn human_size(bytes: usize) -> String {

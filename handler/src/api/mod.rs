@@ -2,6 +2,7 @@
 //! Handlers are thin: extract, call a service, shape the response.
 
 mod admin;
+mod concat;
 mod download;
 mod form;
 mod outputs;
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(voices::router())
         .merge(vc_inputs::router())
         .merge(outputs::router())
+        .merge(concat::router())
         .merge(admin::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

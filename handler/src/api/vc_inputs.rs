@@ -73,6 +73,7 @@ async fn upload_vc_input(
         multipart,
         &["vc_input_file"],
         limits.vc_input_upload_bytes(),
+        limits.vc_input_upload_bytes(),
     )
     .await?;
     let file = form.take_file("vc_input_file")?;

@@ -74,7 +74,13 @@ async fn upload_voice(
     Multipart(multipart): Multipart,
 ) -> Result<Json<VoiceUploadResponse>> {
     let limits = &state.config().limits;
-    let mut form = Form::read(multipart, &["voice_file"], limits.voice_upload_bytes()).await?;
+    let mut form = Form::read(
+        multipart,
+        &["voice_file"],
+        limits.voice_upload_bytes(),
+        limits.voice_upload_bytes(),
+    )
+    .await?;
     let file = form.take_file("voice_file")?;
     let fields = VoiceUploadFields {
         name: form.text("name"),

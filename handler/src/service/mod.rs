@@ -1,6 +1,7 @@
 //! Transport-free use cases. Route handlers parse and shape; everything else is here.
 
 pub mod area;
+pub mod concat;
 pub mod maintenance;
 pub mod outputs;
 pub mod upload;

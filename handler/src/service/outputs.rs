@@ -91,7 +91,7 @@ impl GeneratedFileMetadata {
             created_date: sidecar
                 .timestamp
                 .unwrap_or_else(|| super::iso(entry.modified)),
-            url: format!("/outputs/{}", entry.relative),
+            url: naming::output_url(&entry.relative),
             path: entry.relative.clone(),
             file_size_bytes: entry.size,
             duration_seconds: sidecar.duration_seconds,

@@ -1,0 +1,465 @@
+//! Concatenation: resolve and decode the sources (server outputs and uploads), build
+//! one timeline, encode it once per requested format, and store every file with its
+//! generation sidecar. Nothing is written unless everything succeeded.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+use storage::{Key, ObjectStore};
+use utoipa::ToSchema;
+
+use audio::encode::{EncodedAudio, ExportFormat};
+use audio::timeline::{
+    Clip, ConcatOptions, ConcatReport, ProcessingDetail, SilenceToken, TimelineItem,
+};
+
+use super::area::{self, Area};
+use super::outputs::OutputSidecar;
+use super::upload;
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::state::AppState;
+
+/// Most items (files, uploads and silences) one concatenation may have.
+pub const MAX_ITEMS: usize = 500;
+/// Server files fetched and decoded at once.
+const FETCH_CONCURRENCY: usize = 8;
+
+/// Where a timeline item comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An existing output, by path relative to `outputs/` (or a bare name found in a folder).
+    Server(String),
+    /// An uploaded file (its bytes and the name it came with), reported as `upload <index>`.
+    Upload {
+        /// Position in `uploaded_files`.
+        index: usize,
+        /// The client's file name.
+        file_name: String,
+        /// The bytes.
+        bytes: Bytes,
+    },
+    /// Exact silence.
+    Silence(SilenceToken),
+}
+
+/// `/concat` (plain names) or `/concat/mixed` (uploads too): the file name prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `concat_…` names.
+    Concat,
+    /// `mixed_…` names.
+    Mixed,
+}
+
+/// A validated concatenation request.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Which endpoint asked.
+    pub kind: Kind,
+    /// The items, in order.
+    pub sources: Vec<Source>,
+    /// Timeline options (the seed is already chosen).
+    pub options: ConcatOptions,
+    /// Formats to write, first one streamed.
+    pub formats: Vec<ExportFormat>,
+    /// Output folder under `outputs/` (`None` for the root).
+    pub folder: Option<String>,
+    /// Client-chosen name (extension replaced per format), if any.
+    pub output_filename: Option<String>,
+    /// The request's parameters as the sidecar records them.
+    pub parameters: serde_json::Map<String, Value>,
+}
+
+/// One written file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutputFile {
+    /// Format name (`wav`, `mp3`, ...).
+    pub format: String,
+    /// File name.
+    pub filename: String,
+    /// Download URL, `/outputs/<project>/<filename>`.
+    pub url: String,
+    /// Path relative to the outputs area.
+    pub path: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// The Content-Type it is served with.
+    #[serde(skip)]
+    pub content_type: &'static str,
+    /// The bytes (kept for streaming the response without a second read).
+    #[serde(skip)]
+    pub bytes: Bytes,
+}
+
+/// What a concatenation produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Files written, in the order of the requested formats.
+    pub files: Vec<OutputFile>,
+    /// The timeline report, with file sizes added (the response's `metadata`).
+    pub metadata: Value,
+    /// Length of the result in seconds.
+    pub total_duration_seconds: f64,
+    /// Audio items joined.
+    pub file_count: usize,
+    /// Wall time of the whole request.
+    pub processing_time_seconds: f64,
+}
+
+/// A decoded clip with what the report needs about its source.
+struct Loaded {
+    clip: Clip,
+    size_bytes: u64,
+    source_name: String,
+}
+
+/// Runs a concatenation end to end.
+pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
+    let started = Instant::now();
+    if job.sources.len() > MAX_ITEMS {
+        return Err(Error::invalid(
+            "files",
+            format!("at most {MAX_ITEMS} items can be concatenated at once"),
+        ));
+    }
+    let store = state.store().as_ref();
+    let limits = state.config().limits.decode_limits();
+    let loaded = load_sources(store, &job.sources, &limits).await?;
+
+    // The longest the result can be: every clip, every silence and the longest pauses.
+    let clip_seconds: f64 = loaded
+        .iter()
+        .flatten()
+        .map(|l| l.clip.pcm.duration_seconds())
+        .sum();
+    let silence_seconds: f64 = job
+        .sources
+        .iter()
+        .filter_map(|s| {
+            if let Source::Silence(t) = s {
+                Some(f64::from(t.duration_ms) / 1000.0)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let gaps = loaded.iter().flatten().count().saturating_sub(1) as f64;
+    let pause_seconds =
+        gaps * f64::from(job.options.pause_duration_ms + job.options.pause_variation_ms) / 1000.0;
+    let total_seconds = clip_seconds + silence_seconds + pause_seconds;
+    if total_seconds > limits.max_duration_seconds {
+        return Err(Error::TooLarge(format!(
+            "the result would last up to {total_seconds:.0} s, over the {:.0} s limit",
+            limits.max_duration_seconds
+        )));
+    }
+    let mut sizes = Vec::new();
+    let mut source_names = Vec::new();
+    let mut items = Vec::with_capacity(job.sources.len());
+    for (source, loaded) in job.sources.iter().zip(loaded) {
+        match (source, loaded) {
+            (Source::Silence(token), _) => items.push(TimelineItem::Silence(token.clone())),
+            (_, Some(loaded)) => {
+                sizes.push(loaded.size_bytes);
+                source_names.push(loaded.source_name);
+                items.push(TimelineItem::Clip(loaded.clip));
+            }
+            (_, None) => return Err(Error::Internal("a source was not loaded".into())),
+        }
+    }
+
+    let options = job.options.clone();
+    let formats = job.formats.clone();
+    let (report, encoded) = blocking(move || {
+        let (pcm, report) = audio::timeline::concat(items, &options)?;
+        let encoded = formats
+            .iter()
+            .map(|f| audio::encode::encode(&pcm, *f))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((report, encoded))
+    })
+    .await?;
+
+    let names = output_names(&job, &report)?;
+    let timestamp = super::now_iso();
+    let processing_time = started.elapsed().as_secs_f64();
+    let metadata = report_with_sizes(&report, &sizes, processing_time);
+    let files = store_outputs(store, &job, encoded, names, |name_map| OutputSidecar {
+        generation_type: Some("concat".into()),
+        timestamp: Some(timestamp.clone()),
+        duration_seconds: Some(report.total_duration_seconds),
+        parameters: job.parameters.clone(),
+        generation_info: metadata.clone(),
+        files: name_map.clone(),
+        source_files: source_names.clone(),
+        ..OutputSidecar::default()
+    })
+    .await?;
+    Ok(Outcome {
+        files,
+        total_duration_seconds: report.total_duration_seconds,
+        file_count: report.file_count,
+        processing_time_seconds: started.elapsed().as_secs_f64(),
+        metadata,
+    })
+}
+
+/// Fetches and decodes every audio source (server files concurrently), in order.
+async fn load_sources(
+    store: &dyn ObjectStore,
+    sources: &[Source],
+    limits: &audio::DecodeLimits,
+) -> Result<Vec<Option<Loaded>>> {
+    use futures::StreamExt;
+    let mut scanned: Option<Vec<area::Entry>> = None;
+    let mut keys: Vec<Option<(Key, String)>> = Vec::with_capacity(sources.len());
+    for source in sources {
+        keys.push(match source {
+            Source::Server(name) => Some(resolve_server_file(store, name, &mut scanned).await?),
+            _ => None,
+        });
+    }
+    let loads: Vec<_> = sources
+        .iter()
+        .zip(keys)
+        .map(|(source, key)| load_one(store, source, key, *limits))
+        .collect();
+    futures::stream::iter(loads)
+        .buffered(FETCH_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+async fn load_one(
+    store: &dyn ObjectStore,
+    source: &Source,
+    key: Option<(Key, String)>,
+    limits: audio::DecodeLimits,
+) -> Result<Option<Loaded>> {
+    let (label, source_name, bytes, file_name) = match (source, key) {
+        (Source::Silence(_), _) => return Ok(None),
+        (Source::Server(_), Some((key, relative))) => {
+            let bytes = store.get(&key).await.map_err(|e| {
+                if e.is_not_found() {
+                    Error::not_found("Server file", relative.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+            (relative.clone(), relative.clone(), bytes, relative)
+        }
+        (
+            Source::Upload {
+                index,
+                file_name,
+                bytes,
+            },
+            _,
+        ) => (
+            format!("upload {index}"),
+            format!("upload {index}: {file_name}"),
+            bytes.clone(),
+            file_name.clone(),
+        ),
+        (Source::Server(name), None) => {
+            return Err(Error::Internal(format!("{name} was not resolved")));
+        }
+    };
+    let size_bytes = bytes.len() as u64;
+    let extension = naming::extension(&file_name);
+    let decoded =
+        tokio::task::spawn_blocking(move || audio::decode(bytes, extension.as_deref(), &limits))
+            .await
+            .map_err(|e| Error::Internal(format!("decode task failed: {e}")))?;
+    let (_, pcm) = decoded.map_err(|e| upload::audio_error(e, &file_name))?;
+    Ok(Some(Loaded {
+        clip: Clip { label, pcm },
+        size_bytes,
+        source_name,
+    }))
+}
+
+/// Finds a server file: an exact path under `outputs/`, else a bare name held by
+/// exactly one folder. Unsafe names are 422, missing ones 404.
+async fn resolve_server_file(
+    store: &dyn ObjectStore,
+    name: &str,
+    scanned: &mut Option<Vec<area::Entry>>,
+) -> Result<(Key, String)> {
+    naming::relative_path_param("files", name)?;
+    if !naming::is_listed_audio(name) {
+        return Err(Error::UnsupportedMedia {
+            message: format!(
+                "{name} is not an audio file (expected one of {})",
+                naming::LISTED_EXTENSIONS.join(", ")
+            ),
+            code: "UNSUPPORTED_FORMAT",
+        });
+    }
+    let key = Area::Outputs.key(name)?;
+    if area::exists(store, &key).await? {
+        return Ok((key, name.to_owned()));
+    }
+    if name.contains('/') {
+        return Err(Error::not_found("Server file", name));
+    }
+    if scanned.is_none() {
+        *scanned = Some(area::entries(store, Area::Outputs).await?);
+    }
+    let entries = scanned.as_deref().unwrap_or_default();
+    let entry = area::resolve(entries, Area::Outputs, "files", name).map_err(|e| {
+        if matches!(e, Error::NotFound { .. }) {
+            Error::not_found("Server file", name)
+        } else {
+            e
+        }
+    })?;
+    Ok((entry.key.clone(), entry.relative.clone()))
+}
+
+/// One name per format: the client's (extension forced) or the enhanced pattern.
+fn output_names(job: &Job, report: &ConcatReport) -> Result<Vec<String>> {
+    let now = chrono::Utc::now();
+    let params = name_params(&job.options, report);
+    let kind = match job.kind {
+        Kind::Concat => "concat",
+        Kind::Mixed => "mixed",
+    };
+    let mut names: Vec<String> = Vec::with_capacity(job.formats.len());
+    for format in &job.formats {
+        let mut name = match &job.output_filename {
+            Some(custom) => {
+                naming::custom_output_name("output_filename", custom, format.extension())?
+            }
+            None => naming::enhanced_filename(kind, &params, format.extension(), now),
+        };
+        // wav and wav32 share an extension; keep both files.
+        if names.contains(&name) {
+            name = format!(
+                "{}_{}.{}",
+                naming::stem(&name),
+                format.name(),
+                format.extension()
+            );
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// The original's concat name parameters (reference §4.1).
+fn name_params(options: &ConcatOptions, report: &ConcatReport) -> Vec<String> {
+    let mut params = vec![format!("{}files", report.file_count)];
+    if report.silence_segments > 0 {
+        params.push(format!("sil{}", report.silence_segments));
+    } else if options.pause_duration_ms > 0 {
+        params.push(if options.pause_variation_ms > 0 {
+            format!(
+                "pause{}v{}",
+                options.pause_duration_ms, options.pause_variation_ms
+            )
+        } else {
+            format!("pause{}", options.pause_duration_ms)
+        });
+    }
+    if options.crossfade_ms > 0 {
+        params.push(format!("fade{}", options.crossfade_ms));
+    }
+    if options.normalize_levels {
+        params.push("leveled".into());
+    }
+    if options.trim {
+        params.push(format!("trim{}", options.trim_threshold_ms));
+    }
+    params
+}
+
+/// The report as JSON, with each file item's `size_bytes` and the processing time added.
+fn report_with_sizes(report: &ConcatReport, sizes: &[u64], processing_time: f64) -> Value {
+    let mut value = serde_json::to_value(report).unwrap_or(Value::Null);
+    if let Some(details) = value
+        .get_mut("processing_details")
+        .and_then(Value::as_array_mut)
+    {
+        let files = details.iter_mut().filter(|d| d["type"] == "file");
+        for (detail, size) in files.zip(sizes) {
+            detail["size_bytes"] = json!(size);
+        }
+    }
+    value["processing_time_seconds"] = json!(processing_time);
+    debug_assert!(
+        report
+            .processing_details
+            .iter()
+            .filter(|d| matches!(d, ProcessingDetail::File { .. }))
+            .count()
+            == sizes.len()
+    );
+    value
+}
+
+/// Writes every encoded file and its sidecar; on any failure removes what was written.
+async fn store_outputs(
+    store: &dyn ObjectStore,
+    job: &Job,
+    encoded: Vec<EncodedAudio>,
+    names: Vec<String>,
+    sidecar_for: impl Fn(&serde_json::Map<String, Value>) -> OutputSidecar,
+) -> Result<Vec<OutputFile>> {
+    let name_map: serde_json::Map<String, Value> = encoded
+        .iter()
+        .zip(&names)
+        .map(|(e, n)| (e.format.name().to_owned(), json!(n)))
+        .collect();
+    let mut files = Vec::with_capacity(encoded.len());
+    let mut written: Vec<Key> = Vec::new();
+    for (audio, name) in encoded.into_iter().zip(names) {
+        let key = Area::Outputs.key_in(job.folder.as_deref(), &name)?;
+        let relative = key
+            .strip_prefix(&Area::Outputs.prefix())
+            .unwrap_or(key.as_str())
+            .to_owned();
+        let bytes = Bytes::from(audio.bytes);
+        let mut sidecar = sidecar_for(&name_map);
+        sidecar.sample_rate = Some(audio.sample_rate);
+        sidecar.file_size_bytes = Some(bytes.len() as u64);
+        sidecar.format = Some(audio.format.name().to_owned());
+        if let Err(e) = area::put_with_sidecar(store, &key, bytes.clone(), &sidecar).await {
+            // All or nothing: a request that fails leaves no output behind.
+            let mut cleanup = Vec::new();
+            for key in &written {
+                cleanup.push(key.clone());
+                cleanup.push(area::sidecar_key(key)?);
+            }
+            if let Err(cleanup_error) = store.delete_many(&cleanup).await {
+                tracing::error!(error = %cleanup_error, "could not remove outputs of a failed concatenation");
+            }
+            return Err(e);
+        }
+        written.push(key);
+        files.push(OutputFile {
+            format: audio.format.name().to_owned(),
+            url: naming::output_url(&relative),
+            size_bytes: bytes.len() as u64,
+            content_type: audio.format.content_type(),
+            filename: name,
+            path: relative,
+            bytes,
+        });
+    }
+    Ok(files)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, audio::AudioError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("audio task failed: {e}")))?
+        .map_err(Error::from)
+}
