@@ -1,8 +1,9 @@
 //! Listing at scale: 10,000 outputs with sidecars, one page of 50 newest first, on the
-//! filesystem store and on the loopback S3 server. Prints a markdown table.
+//! filesystem store and on the loopback S3 server (with and without the listing cache).
+//! Prints a markdown table.
 //!
 //! Run with `just bench` (or `cargo bench -p tests --bench listing`). Timed through the
-//! real router in-process (no socket), median of several runs after one warm-up.
+//! real router in-process (no socket): median of several runs after one warm-up.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -29,60 +30,74 @@ async fn seed(store: &dyn ObjectStore) {
             store.put(&key.with_suffix(".json").unwrap(), Bytes::from(sidecar.to_string())).await.unwrap();
         }
     });
-    futures::stream::iter(writes)
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
+    futures::stream::iter(writes).buffer_unordered(32).collect::<Vec<_>>().await;
 }
 
-async fn measure(app: &TestApp, uri: &str) -> Duration {
+/// Median time of `runs` requests (after one warm-up that checks the answer).
+async fn measure(app: &TestApp, uri: &str, expected_total: usize, runs: usize) -> Duration {
     let first = app.get(uri).await.ok_json();
-    assert_eq!(first["total_files"].as_u64(), Some(OUTPUTS as u64), "{uri}");
+    assert_eq!(first["total_files"].as_u64(), Some(expected_total as u64), "{uri}");
     assert_eq!(first["files"].as_array().unwrap().len(), 50);
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let started = Instant::now();
         let response = app.get(uri).await;
         times.push(started.elapsed());
         assert_eq!(response.status, 200);
     }
     times.sort();
-    times[RUNS / 2]
+    times[runs / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn row(label: &str, app: &TestApp, runs: usize) {
+    let first = measure(app, "/api/v1/outputs?page=1&page_size=50", OUTPUTS, runs).await;
+    let last = measure(app, "/api/v1/outputs?page=200&page_size=50", OUTPUTS, runs).await;
+    let filtered = measure(app, "/api/v1/outputs?project=project07&page_size=50", OUTPUTS / 20, runs).await;
+    println!("| {label} | {} | {} | {} |", ms(first), ms(last), ms(filtered));
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        println!("Listing {OUTPUTS} outputs (+ {OUTPUTS} sidecars), page of 50, newest first; median of {RUNS} runs\n");
-        println!("| store | seed time | raw listing (20k keys) | page 1 | page 200 (last) | filtered by project |");
-        println!("|---|---|---|---|---|---|");
-        for (label, backend) in [("filesystem", Backend::fs().await), ("local S3 (s3s-fs)", Backend::s3().await)] {
-            let seeded = Instant::now();
-            seed(backend.store.as_ref()).await;
-            let seed_time = seeded.elapsed();
-            let prefix = storage::KeyPrefix::new("outputs").unwrap();
-            let started = Instant::now();
-            let raw = storage::list_all(backend.store.as_ref(), &prefix, false).await.unwrap();
-            let raw_time = started.elapsed();
-            assert_eq!(raw.objects.len(), 2 * OUTPUTS);
-            let app = TestApp::new(&backend);
-            let first = measure(&app, "/api/v1/outputs?page=1&page_size=50").await;
-            let last = measure(&app, "/api/v1/outputs?page=200&page_size=50").await;
-            let started = Instant::now();
-            let filtered = app.get("/api/v1/outputs?project=project07&page_size=50").await.ok_json();
-            let filtered_time = started.elapsed();
-            assert_eq!(filtered["total_files"].as_u64(), Some((OUTPUTS / 20) as u64));
-            println!(
-                "| {label} | {:.1} s | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
-                seed_time.as_secs_f64(),
-                raw_time.as_secs_f64() * 1e3,
-                first.as_secs_f64() * 1e3,
-                last.as_secs_f64() * 1e3,
-                filtered_time.as_secs_f64() * 1e3
-            );
-        }
+        println!("Listing {OUTPUTS} outputs (+ {OUTPUTS} sidecars) in 20 projects: one page of 50, newest first.\n");
+        let fs = Backend::fs().await;
+        let started = Instant::now();
+        seed(fs.store.as_ref()).await;
+        let fs_seed = started.elapsed();
+        let s3 = Backend::s3().await;
+        let started = Instant::now();
+        seed(s3.store.as_ref()).await;
+        let s3_seed = started.elapsed();
+        let outputs = storage::KeyPrefix::new("outputs").unwrap();
+        let started = Instant::now();
+        assert_eq!(storage::list_all(fs.store.as_ref(), &outputs, false).await.unwrap().objects.len(), 2 * OUTPUTS);
+        let fs_raw = started.elapsed();
+        let started = Instant::now();
+        assert_eq!(storage::list_all(s3.store.as_ref(), &outputs, false).await.unwrap().objects.len(), 2 * OUTPUTS);
+        let s3_raw = started.elapsed();
+
+        println!("| store | page 1 | page 200 (last) | one project |");
+        println!("|---|---|---|---|");
+        row(&format!("filesystem (every request lists the store; median of {RUNS})"), &TestApp::new(&fs), RUNS).await;
+        row(
+            &format!("local S3, listing cache on (default; median of {RUNS})"),
+            &TestApp::with_config(&s3, |c| c.listing_cache_seconds = Some(60.0)),
+            RUNS,
+        )
+        .await;
+        row("local S3, listing cache off (every request lists 20,000 keys; one run)", &TestApp::with_config(&s3, |c| c.listing_cache_seconds = Some(0.0)), 1)
+            .await;
+        println!(
+            "\nSeeding: {:.1} s (filesystem), {:.1} s (S3). One full listing of the 20,000 keys: {} (filesystem), {} (S3, {} ListObjectsV2 calls).",
+            fs_seed.as_secs_f64(),
+            s3_seed.as_secs_f64(),
+            ms(fs_raw),
+            ms(s3_raw),
+            (2 * OUTPUTS).div_ceil(1000)
+        );
     });
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmarks (`just bench`): listing at scale on the filesystem store and a local S3
+# server, then the audio engine against the Python tools the original used (librosa,
+# audiostretchy, pydub/ffmpeg), installed here from PyPI into .venv-bench. Prints markdown
+# tables; docs/benchmarks.md records a run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/prerequisites.sh
+ensure_build_prerequisites
+venv=.venv-bench
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q -r bench/python/requirements.txt
+
+echo "## Listing"
+cargo bench --locked -q -p tests --bench listing
+echo
+echo "## Audio: Rust vs Python"
+BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p audio --bench audio_vs_python
