@@ -12,6 +12,9 @@
 //!   listing older than `fresh_for` is refreshed in the background while the old one
 //!   is served; one older than `stale_for` is refreshed before answering.
 //! - **Single flight**: concurrent misses on one prefix share one refresh.
+//! - **Small bodies** (sidecars) are kept too, and served only while the cached listing
+//!   still shows the size and modification time they were read at, and for no longer
+//!   than `stale_for`; a page of 50 items then needs no request at all.
 //!
 //! Everything else passes straight through; the store stays the only source of truth.
 
@@ -34,12 +37,33 @@ pub struct CachingStore {
     shared: Arc<Shared>,
 }
 
+/// Bodies up to this size are cached (sidecars are a few hundred bytes).
+const BODY_MAX_BYTES: usize = 64 * 1024;
+/// Memory the body cache may use before it starts over.
+const BODY_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 #[derive(Debug)]
 struct Shared {
     inner: DynStore,
     fresh_for: Duration,
     stale_for: Duration,
     slots: Mutex<HashMap<KeyPrefix, Slot>>,
+    bodies: Mutex<Bodies>,
+}
+
+/// Cached small bodies, each with the metadata it was read at.
+#[derive(Debug, Default)]
+struct Bodies {
+    entries: HashMap<Key, CachedBody>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct CachedBody {
+    size: u64,
+    last_modified: chrono::DateTime<chrono::Utc>,
+    stored: Instant,
+    body: Bytes,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +87,7 @@ impl CachingStore {
                 fresh_for,
                 stale_for: stale_for.max(fresh_for),
                 slots: Mutex::new(HashMap::new()),
+                bodies: Mutex::new(Bodies::default()),
             }),
         }
     }
@@ -74,6 +99,55 @@ impl CachingStore {
 }
 
 impl Shared {
+    fn bodies(&self) -> std::sync::MutexGuard<'_, Bodies> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The metadata a cached listing holds for `key`, if any listing covers it.
+    fn listed_meta(&self, key: &Key) -> Option<ObjectMeta> {
+        let slots = self.slots();
+        slots
+            .iter()
+            .filter(|(prefix, _)| key.starts_with(prefix))
+            .find_map(|(_, slot)| {
+                let objects = &slot.listing.as_ref()?.objects;
+                let i = objects
+                    .binary_search_by(|o| o.key.as_str().cmp(key.as_str()))
+                    .ok()?;
+                Some(objects[i].clone())
+            })
+    }
+
+    /// Keeps a small body read or written at `meta`.
+    fn keep_body(&self, meta: &ObjectMeta, body: &Bytes) {
+        if body.len() > BODY_MAX_BYTES || body.len() as u64 != meta.size {
+            return;
+        }
+        let mut bodies = self.bodies();
+        if bodies.bytes + body.len() > BODY_CACHE_BYTES {
+            *bodies = Bodies::default();
+        }
+        bodies.bytes += body.len();
+        let cached = CachedBody {
+            size: meta.size,
+            last_modified: meta.last_modified,
+            stored: Instant::now(),
+            body: body.clone(),
+        };
+        if let Some(old) = bodies.entries.insert(meta.key.clone(), cached) {
+            bodies.bytes -= old.body.len();
+        }
+    }
+
+    fn drop_body(&self, key: &Key) {
+        let mut bodies = self.bodies();
+        if let Some(old) = bodies.entries.remove(key) {
+            bodies.bytes -= old.body.len();
+        }
+    }
+
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<KeyPrefix, Slot>> {
         // Slot updates are single assignments; a panic cannot leave one half-done.
         self.slots
@@ -176,8 +250,10 @@ impl ObjectStore for CachingStore {
     }
 
     async fn put(&self, key: &Key, body: Bytes) -> Result<ObjectMeta> {
-        let meta = self.shared.inner.put(key, body).await?;
+        self.shared.drop_body(key);
+        let meta = self.shared.inner.put(key, body.clone()).await?;
         self.shared.patch(key, Some(meta.clone()));
+        self.shared.keep_body(&meta, &body);
         Ok(meta)
     }
 
@@ -186,7 +262,19 @@ impl ObjectStore for CachingStore {
     }
 
     async fn get(&self, key: &Key) -> Result<Bytes> {
-        self.shared.inner.get(key).await
+        let Some(meta) = self.shared.listed_meta(key) else {
+            return self.shared.inner.get(key).await;
+        };
+        if let Some(cached) = self.shared.bodies().entries.get(key)
+            && cached.size == meta.size
+            && cached.last_modified == meta.last_modified
+            && cached.stored.elapsed() < self.shared.stale_for
+        {
+            return Ok(cached.body.clone());
+        }
+        let body = self.shared.inner.get(key).await?;
+        self.shared.keep_body(&meta, &body);
+        Ok(body)
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
@@ -194,6 +282,7 @@ impl ObjectStore for CachingStore {
     }
 
     async fn delete(&self, key: &Key) -> Result<()> {
+        self.shared.drop_body(key);
         let result = self.shared.inner.delete(key).await;
         if result.is_ok() {
             self.shared.patch(key, None)
@@ -204,6 +293,9 @@ impl ObjectStore for CachingStore {
     }
 
     async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        for key in keys {
+            self.shared.drop_body(key);
+        }
         let result = self.shared.inner.delete_many(keys).await;
         for key in keys {
             // On a partial failure the survivors are unknown; refetch rather than guess.
@@ -238,6 +330,7 @@ impl ObjectStore for CachingStore {
     }
 
     async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
+        self.shared.drop_body(to);
         self.shared.inner.copy(from, to).await?;
         match self.shared.inner.head(to).await {
             Ok(meta) => self.shared.patch(to, Some(meta)),
@@ -247,6 +340,8 @@ impl ObjectStore for CachingStore {
     }
 
     async fn rename(&self, from: &Key, to: &Key) -> Result<()> {
+        self.shared.drop_body(from);
+        self.shared.drop_body(to);
         self.shared.inner.rename(from, to).await?;
         self.shared.patch(from, None);
         match self.shared.inner.head(to).await {

@@ -8,14 +8,15 @@
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
+use crate::fs_listing::{self, DirIndex, meta_from};
 use crate::{
     Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
     ObjectStore, Result, check_range, into_listing, paginate,
@@ -28,6 +29,7 @@ const READ_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
+    index: Arc<DirIndex>,
 }
 
 impl FsStore {
@@ -40,7 +42,10 @@ impl FsStore {
             let root = dir
                 .canonicalize()
                 .map_err(|e| Error::io(dir.display(), e))?;
-            Ok(Self { root })
+            Ok(Self {
+                root,
+                index: Arc::default(),
+            })
         })
         .await
     }
@@ -58,6 +63,24 @@ impl FsStore {
     fn dir_of(&self, prefix: &KeyPrefix) -> PathBuf {
         self.root.join(prefix.trimmed())
     }
+
+    /// Every object under `prefix` (one folder level, with prefixes, for `delimiter`), unsorted.
+    async fn entries(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Vec<Entry>> {
+        let dir = self.dir_of(prefix);
+        let prefix = prefix.clone();
+        let index = self.index.clone();
+        blocking(move || {
+            let mut entries = Vec::new();
+            let listed = if delimiter {
+                fs_listing::list_one_level(&dir, prefix.as_str(), &mut entries)
+            } else {
+                index.list(&dir, prefix.as_str(), &mut entries)
+            };
+            listed.map_err(|e| Error::io(prefix.as_str(), e))?;
+            Ok(entries)
+        })
+        .await
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -71,18 +94,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 fn map_io(key: &Key) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(key, e)
-}
-
-fn meta_from(key: Key, md: &std::fs::Metadata) -> ObjectMeta {
-    let last_modified = md
-        .modified()
-        .map(DateTime::<Utc>::from)
-        .unwrap_or_else(|_| Utc::now());
-    ObjectMeta {
-        key,
-        size: md.len(),
-        last_modified,
-    }
 }
 
 /// Writes `body` to a temporary file beside `path`, flushes it to disk and renames it into place.
@@ -115,133 +126,6 @@ fn prune_empty_dirs(root: &Path, mut dir: &Path) {
             None => return,
         }
     }
-}
-
-/// Whether a directory holds at least one visible object at any depth.
-fn holds_objects(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            return false;
-        }
-        match entry.file_type() {
-            Ok(t) if t.is_file() => true,
-            Ok(t) if t.is_dir() => holds_objects(&entry.path()),
-            _ => false,
-        }
-    })
-}
-
-/// A file found by the directory walk, not yet stat-ed.
-struct Found {
-    key: Key,
-    path: PathBuf,
-}
-
-/// Collects listing entries under `dir` (whose keys start with `prefix`). The walk
-/// itself only reads directories; files are stat-ed afterwards, in parallel, since
-/// `stat` dominates the cost of listing thousands of files.
-fn collect(dir: &Path, prefix: &str, delimiter: bool, out: &mut Vec<Entry>) -> std::io::Result<()> {
-    let mut files = Vec::new();
-    walk(dir, prefix, delimiter, out, &mut files)?;
-    out.extend(stat_all(files)?.into_iter().map(Entry::Object));
-    Ok(())
-}
-
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    delimiter: bool,
-    out: &mut Vec<Entry>,
-    files: &mut Vec<Found>,
-) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        // Hidden names are temporary files; names that are not valid keys were
-        // not written by us and cannot be addressed, so they are not listed.
-        if name.starts_with('.') {
-            continue;
-        }
-        let file_type = entry.file_type()?;
-        let key = format!("{prefix}{name}");
-        if file_type.is_dir() {
-            if !delimiter {
-                walk(&entry.path(), &format!("{key}/"), false, out, files)?;
-            } else if holds_objects(&entry.path())
-                && let Ok(prefix) = KeyPrefix::new(key)
-            {
-                out.push(Entry::Prefix(prefix));
-            }
-        } else if file_type.is_file()
-            && let Ok(key) = Key::new(key)
-        {
-            files.push(Found {
-                key,
-                path: entry.path(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Files stat-ed per thread before another thread is worth starting.
-const STAT_BATCH: usize = 512;
-
-fn stat_all(files: Vec<Found>) -> std::io::Result<Vec<ObjectMeta>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
-        .min(files.len().div_ceil(STAT_BATCH));
-    if threads <= 1 {
-        return stat_chunk(files);
-    }
-    let chunk_len = files.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<Found>> = Vec::with_capacity(threads);
-    let mut rest = files;
-    while rest.len() > chunk_len {
-        let tail = rest.split_off(chunk_len);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || stat_chunk(chunk)))
-            .collect();
-        let mut metas = Vec::new();
-        for handle in handles {
-            let chunk = handle
-                .join()
-                .map_err(|_| std::io::Error::other("stat thread panicked"))??;
-            metas.extend(chunk);
-        }
-        Ok(metas)
-    })
-}
-
-fn stat_chunk(files: Vec<Found>) -> std::io::Result<Vec<ObjectMeta>> {
-    let mut metas = Vec::with_capacity(files.len());
-    for found in files {
-        match std::fs::symlink_metadata(&found.path) {
-            Ok(md) if md.is_file() => metas.push(meta_from(found.key, &md)),
-            Ok(_) => {}
-            // Deleted between the walk and the stat: simply not there any more.
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(metas)
 }
 
 #[async_trait]
@@ -348,27 +232,12 @@ impl ObjectStore for FsStore {
     }
 
     async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage> {
-        let dir = self.dir_of(prefix);
-        let prefix = prefix.clone();
-        blocking(move || {
-            let mut entries = Vec::new();
-            collect(&dir, prefix.as_str(), options.delimiter, &mut entries)
-                .map_err(|e| Error::io(prefix.as_str(), e))?;
-            Ok(paginate(entries, &options))
-        })
-        .await
+        let entries = self.entries(prefix, options.delimiter).await?;
+        Ok(paginate(entries, &options))
     }
 
     async fn list_all(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
-        let dir = self.dir_of(prefix);
-        let prefix = prefix.clone();
-        blocking(move || {
-            let mut entries = Vec::new();
-            collect(&dir, prefix.as_str(), delimiter, &mut entries)
-                .map_err(|e| Error::io(prefix.as_str(), e))?;
-            Ok(into_listing(entries))
-        })
-        .await
+        Ok(into_listing(self.entries(prefix, delimiter).await?))
     }
 
     async fn copy(&self, from: &Key, to: &Key) -> Result<()> {

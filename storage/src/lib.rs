@@ -7,6 +7,7 @@
 mod cache;
 mod error;
 mod fs;
+mod fs_listing;
 mod key;
 mod memory;
 mod s3;

@@ -30,13 +30,20 @@ async fn seed(store: &dyn ObjectStore) {
             store.put(&key.with_suffix(".json").unwrap(), Bytes::from(sidecar.to_string())).await.unwrap();
         }
     });
-    futures::stream::iter(writes).buffer_unordered(32).collect::<Vec<_>>().await;
+    futures::stream::iter(writes)
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
 }
 
 /// Median time of `runs` requests (after one warm-up that checks the answer).
 async fn measure(app: &TestApp, uri: &str, expected_total: usize, runs: usize) -> Duration {
     let first = app.get(uri).await.ok_json();
-    assert_eq!(first["total_files"].as_u64(), Some(expected_total as u64), "{uri}");
+    assert_eq!(
+        first["total_files"].as_u64(),
+        Some(expected_total as u64),
+        "{uri}"
+    );
     assert_eq!(first["files"].as_array().unwrap().len(), 50);
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -56,12 +63,26 @@ fn ms(d: Duration) -> String {
 async fn row(label: &str, app: &TestApp, runs: usize) {
     let first = measure(app, "/api/v1/outputs?page=1&page_size=50", OUTPUTS, runs).await;
     let last = measure(app, "/api/v1/outputs?page=200&page_size=50", OUTPUTS, runs).await;
-    let filtered = measure(app, "/api/v1/outputs?project=project07&page_size=50", OUTPUTS / 20, runs).await;
-    println!("| {label} | {} | {} | {} |", ms(first), ms(last), ms(filtered));
+    let filtered = measure(
+        app,
+        "/api/v1/outputs?project=project07&page_size=50",
+        OUTPUTS / 20,
+        runs,
+    )
+    .await;
+    println!(
+        "| {label} | {} | {} | {} |",
+        ms(first),
+        ms(last),
+        ms(filtered)
+    );
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         println!("Listing {OUTPUTS} outputs (+ {OUTPUTS} sidecars) in 20 projects: one page of 50, newest first.\n");
         let fs = Backend::fs().await;

@@ -2,28 +2,9 @@
 
 use std::io::Cursor;
 
-/// A mono 16-bit WAV of a sine tone.
+/// A mono 16-bit WAV of a sine tone at half scale.
 pub fn wav_tone(seconds: f64, sample_rate: u32, frequency: f64) -> Vec<u8> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut cursor = Cursor::new(Vec::new());
-    {
-        let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("wav writer");
-        let frames = (seconds * f64::from(sample_rate)).round() as usize;
-        for i in 0..frames {
-            let t = i as f64 / f64::from(sample_rate);
-            let sample = (0.5
-                * (2.0 * std::f64::consts::PI * frequency * t).sin()
-                * f64::from(i16::MAX)) as i16;
-            writer.write_sample(sample).expect("sample");
-        }
-        writer.finalize().expect("finalize");
-    }
-    cursor.into_inner()
+    wav_padded(0.0, seconds, 0.0, sample_rate, frequency, 0.5)
 }
 
 /// One second of 440 Hz at 22.05 kHz as WAV.

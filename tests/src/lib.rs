@@ -93,6 +93,18 @@ impl Backend {
     }
 }
 
+/// Every key under `prefix` (`""` for the whole store), in key order.
+pub async fn stored_keys(store: &dyn storage::ObjectStore, prefix: &str) -> Vec<String> {
+    let prefix = storage::KeyPrefix::new(prefix).expect("valid prefix");
+    storage::list_all(store, &prefix, false)
+        .await
+        .expect("listing")
+        .objects
+        .into_iter()
+        .map(|o| o.key.to_string())
+        .collect()
+}
+
 /// Defines one `#[tokio::test]` per backend (`memory`, `fs`, `s3`) for each listed
 /// async function taking a [`Backend`]: one suite, every backend.
 #[macro_export]

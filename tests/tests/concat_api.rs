@@ -11,17 +11,8 @@ use serde_json::{Value, json};
 use storage::{Key, ObjectStore};
 use tests::fixtures::{decode, fixture, wav_padded, wav_tone};
 use tests::multipart::Form;
+use tests::stored_keys;
 use tests::{Backend, TestApp, for_each_persistent_backend};
-
-async fn output_keys(store: &dyn ObjectStore) -> Vec<String> {
-    storage::list_all(store, &storage::KeyPrefix::new("outputs").unwrap(), false)
-        .await
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.key.to_string())
-        .collect()
-}
 
 /// Three outputs: `a.wav` (1 s, 22.05 kHz), `book/b.wav` (0.5 s, 16 kHz), `c.flac` (1 s fixture).
 async fn seed(store: &dyn ObjectStore) {
@@ -99,7 +90,7 @@ async fn silence_tokens_stream_the_first_format(b: Backend) {
     );
 
     // Both formats and their sidecars are stored in the project folder; the mp3 has the same timeline.
-    let keys = output_keys(b.store.as_ref()).await;
+    let keys = stored_keys(b.store.as_ref(), "outputs").await;
     let stored: Vec<&String> = keys
         .iter()
         .filter(|k| k.starts_with("outputs/joined/"))
@@ -387,7 +378,7 @@ async fn custom_output_names_and_return_format(b: Backend) {
         response.header("x-alternative-formats"),
         Some("mp3:/outputs/books/My%20Book.mp3")
     );
-    let keys = output_keys(b.store.as_ref()).await;
+    let keys = stored_keys(b.store.as_ref(), "outputs").await;
     assert!(
         keys.contains(&"outputs/books/My Book.mp3".to_owned())
             && keys.contains(&"outputs/books/My Book.flac.json".to_owned()),
@@ -395,7 +386,10 @@ async fn custom_output_names_and_return_format(b: Backend) {
     );
     // The same name again replaces the files (as the original did).
     post_concat(&app, "", json!({"files": ["a.wav", "(1s)"], "export_formats": ["mp3"], "output_filename": "My Book", "project": "books"})).await.assert_ok();
-    assert_eq!(output_keys(b.store.as_ref()).await.len(), keys.len());
+    assert_eq!(
+        stored_keys(b.store.as_ref(), "outputs").await.len(),
+        keys.len()
+    );
     // Custom-named outputs still count as concat outputs.
     assert_eq!(
         app.get("/api/v1/outputs?generation_type=concat&project=books")
@@ -408,7 +402,7 @@ async fn custom_output_names_and_return_format(b: Backend) {
 async fn bad_requests_leave_nothing_behind(b: Backend) {
     let app = TestApp::with_config(&b, |c| c.limits.max_audio_seconds = 60);
     seed(b.store.as_ref()).await;
-    let before = output_keys(b.store.as_ref()).await;
+    let before = stored_keys(b.store.as_ref(), "outputs").await;
     for token in ["(1 s)", "(abc)", "(20s)", "(1S)", "(10ms)", "()"] {
         let body = post_concat(&app, "", json!({"files": ["a.wav", token, "c.flac"]}))
             .await
@@ -511,6 +505,19 @@ async fn bad_requests_leave_nothing_behind(b: Backend) {
     )
     .await
     .assert_error(413, "FILE_TOO_LARGE");
+    // Many clips stop at the cap while decoding, before the timeline is built.
+    let tight = TestApp::with_config(&b, |c| c.limits.max_audio_seconds = 5);
+    let body = post_concat(
+        &tight,
+        "",
+        json!({"files": ["a.wav", "a.wav", "a.wav", "a.wav", "a.wav", "a.wav", "a.wav", "a.wav"]}),
+    )
+    .await
+    .assert_error(413, "FILE_TOO_LARGE");
+    assert!(
+        body["error"].as_str().unwrap().contains("5 s limit"),
+        "{body}"
+    );
     let malformed = http::Request::post("/api/v1/concat")
         .header("content-type", "application/json")
         .body(axum::body::Body::from("{\"files\": ["))
@@ -519,7 +526,7 @@ async fn bad_requests_leave_nothing_behind(b: Backend) {
         .await
         .assert_error(400, "BAD_REQUEST");
     assert_eq!(
-        output_keys(b.store.as_ref()).await,
+        stored_keys(b.store.as_ref(), "outputs").await,
         before,
         "a refused request wrote something"
     );
@@ -579,7 +586,7 @@ async fn mixed_reuses_uploads_by_index(b: Backend) {
         "{names:?}"
     );
     // Uploads are used, not stored: only the two outputs and their sidecars appear.
-    let keys = output_keys(b.store.as_ref()).await;
+    let keys = stored_keys(b.store.as_ref(), "outputs").await;
     assert_eq!(
         keys.iter()
             .filter(|k| k.starts_with("outputs/mixes/"))
@@ -616,7 +623,7 @@ async fn mixed_reuses_uploads_by_index(b: Backend) {
 async fn mixed_refusals_leave_nothing_behind(b: Backend) {
     let app = TestApp::with_config(&b, |c| c.limits.max_concat_upload_mb = 1);
     seed(b.store.as_ref()).await;
-    let before = output_keys(b.store.as_ref()).await;
+    let before = stored_keys(b.store.as_ref(), "outputs").await;
     let one = [("x.wav", wav_tone(0.5, 22_050, 440.0))];
     let two = [
         ("x.wav", wav_tone(0.5, 22_050, 440.0)),
@@ -681,7 +688,7 @@ async fn mixed_refusals_leave_nothing_behind(b: Backend) {
         .await
         .assert_error(400, "BAD_REQUEST");
     assert_eq!(
-        output_keys(b.store.as_ref()).await,
+        stored_keys(b.store.as_ref(), "outputs").await,
         before,
         "a refused request wrote something"
     );

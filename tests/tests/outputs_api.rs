@@ -10,17 +10,8 @@ use serde_json::{Value, json};
 use storage::{Key, ObjectStore};
 use tests::fixtures::{fixture, wav};
 use tests::multipart::Form;
+use tests::stored_keys;
 use tests::{Backend, TestApp, for_each_persistent_backend};
-
-async fn store_keys(store: &dyn ObjectStore, prefix: &str) -> Vec<String> {
-    storage::list_all(store, &storage::KeyPrefix::new(prefix).unwrap(), false)
-        .await
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.key.to_string())
-        .collect()
-}
 
 /// Writes an output and its generation sidecar the way the generators do.
 async fn seed_output(store: &dyn ObjectStore, relative: &str, data: Vec<u8>, sidecar: Value) {
@@ -325,7 +316,7 @@ async fn output_deletion_single_and_bulk(b: Backend) {
         (Some(1), json!(["ghost.wav"]))
     );
     assert_eq!(
-        store_keys(store, "outputs").await,
+        stored_keys(store, "outputs").await,
         [
             "outputs/book1/tts_2026-01-01_100001_000001_temp0.75.mp3",
             "outputs/book1/tts_2026-01-01_100001_000001_temp0.75.mp3.json",
@@ -338,7 +329,7 @@ async fn output_deletion_single_and_bulk(b: Backend) {
         rest["message"],
         "Deleted 2 output file(s) and cleaned up 2 empty folder(s)"
     );
-    assert!(store_keys(store, "outputs").await.is_empty());
+    assert!(stored_keys(store, "outputs").await.is_empty());
     let folders = app.get("/api/v1/outputs/folders").await.ok_json();
     assert_eq!(folders["folders"], json!([]));
 }
@@ -433,7 +424,7 @@ async fn vc_inputs_upload_list_search_and_delete(b: Backend) {
     )
     .await
     .assert_error(400, "BAD_REQUEST");
-    assert_eq!(store_keys(store, "").await.len(), 4);
+    assert_eq!(stored_keys(store, "").await.len(), 4);
 
     // Bulk deletion searches the transcript too.
     let by_text = app
@@ -455,7 +446,7 @@ async fn vc_inputs_upload_list_search_and_delete(b: Backend) {
         single["deleted_files"],
         json!(["scene1/line1.wav", "scene1/line1.wav.json"])
     );
-    assert!(store_keys(store, "").await.is_empty());
+    assert!(stored_keys(store, "").await.is_empty());
     let clean = app.delete("/api/v1/vc_inputs?confirm=true").await.ok_json();
     assert_eq!(clean["deleted_count"], 0);
 }
@@ -470,7 +461,7 @@ async fn vc_input_size_limit_is_413(b: Backend) {
     )
     .await
     .assert_error(413, "FILE_TOO_LARGE");
-    assert!(store_keys(b.store.as_ref(), "").await.is_empty());
+    assert!(stored_keys(b.store.as_ref(), "").await.is_empty());
 }
 
 for_each_persistent_backend!(

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use storage::{Key, ObjectStore};
 use tests::fixtures::wav;
 use tests::multipart::Form;
+use tests::stored_keys;
 use tests::{Backend, TestApp, for_each_persistent_backend};
 
 async fn put(store: &dyn ObjectStore, key: &str, data: &[u8]) {
@@ -16,16 +17,6 @@ async fn put(store: &dyn ObjectStore, key: &str, data: &[u8]) {
         .put(&Key::new(key).unwrap(), Bytes::copy_from_slice(data))
         .await
         .unwrap();
-}
-
-async fn keys(store: &dyn ObjectStore) -> Vec<String> {
-    storage::list_all(store, &storage::KeyPrefix::root(), false)
-        .await
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.key.to_string())
-        .collect()
 }
 
 async fn zero_byte_cleanup_removes_empty_files_and_stale_sidecars(b: Backend) {
@@ -99,7 +90,7 @@ async fn zero_byte_cleanup_removes_empty_files_and_stale_sidecars(b: Backend) {
     assert!(summary["duration_seconds"].as_f64().unwrap() >= 0.0);
 
     assert_eq!(
-        keys(store).await,
+        stored_keys(store, "").await,
         [
             "outputs/book/real.wav",
             "outputs/book/real.wav.json",
@@ -167,7 +158,7 @@ async fn scheduled_cleanup_runs_at_startup_and_on_its_interval(b: Backend) {
     let status = app.get("/api/v1/cleanup/status").await.ok_json();
     assert_eq!(status["scheduler"]["running"], true);
     assert!(status["scheduler"]["next_cleanup_time"].is_string());
-    assert!(keys(b.store.as_ref()).await.is_empty());
+    assert!(stored_keys(b.store.as_ref(), "").await.is_empty());
 }
 
 async fn health_config_and_resources_describe_the_service(b: Backend) {

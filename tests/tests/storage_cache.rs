@@ -14,19 +14,10 @@ use storage::{
     CachingStore, DynStore, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, MemoryStore,
     ObjectMeta, ObjectStore,
 };
+use tests::stored_keys;
 
 fn key(s: &str) -> Key {
     Key::new(s).unwrap()
-}
-
-async fn keys(store: &dyn ObjectStore) -> Vec<String> {
-    storage::list_all(store, &KeyPrefix::new("outputs").unwrap(), false)
-        .await
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.key.to_string())
-        .collect()
 }
 
 /// Counts full listings reaching the wrapped store.
@@ -34,6 +25,7 @@ async fn keys(store: &dyn ObjectStore) -> Vec<String> {
 struct Counting {
     inner: MemoryStore,
     list_alls: AtomicUsize,
+    reads: AtomicUsize,
 }
 
 #[async_trait]
@@ -52,6 +44,7 @@ impl ObjectStore for Counting {
         key: &Key,
         range: Option<std::ops::Range<u64>>,
     ) -> storage::Result<GetStream> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get_stream(key, range).await
     }
     async fn head(&self, key: &Key) -> storage::Result<ObjectMeta> {
@@ -86,7 +79,7 @@ async fn own_writes_are_visible_at_once() {
         .put(&key("outputs/a.wav"), Bytes::from_static(b"a"))
         .await
         .unwrap();
-    assert_eq!(keys(&cached).await, ["outputs/a.wav"]);
+    assert_eq!(stored_keys(&cached, "outputs").await, ["outputs/a.wav"]);
     cached
         .put(&key("outputs/c.wav"), Bytes::from_static(b"c"))
         .await
@@ -100,7 +93,7 @@ async fn own_writes_are_visible_at_once() {
         .await
         .unwrap();
     assert_eq!(
-        keys(&cached).await,
+        stored_keys(&cached, "outputs").await,
         ["outputs/a.wav", "outputs/b.wav", "outputs/c.wav"]
     );
     cached
@@ -121,9 +114,15 @@ async fn own_writes_are_visible_at_once() {
         .await
         .unwrap();
     cached.delete_many(&[key("outputs/b.wav")]).await.unwrap();
-    assert_eq!(keys(&cached).await, ["outputs/b2.wav", "outputs/sub/c.wav"]);
+    assert_eq!(
+        stored_keys(&cached, "outputs").await,
+        ["outputs/b2.wav", "outputs/sub/c.wav"]
+    );
     // The cache agrees with the store.
-    assert_eq!(keys(&cached).await, keys(inner.as_ref()).await);
+    assert_eq!(
+        stored_keys(&cached, "outputs").await,
+        stored_keys(inner.as_ref(), "outputs").await
+    );
 }
 
 #[tokio::test]
@@ -134,20 +133,20 @@ async fn writes_made_elsewhere_appear_within_the_freshness_window() {
         Duration::from_millis(200),
         Duration::from_secs(10),
     );
-    assert!(keys(&cached).await.is_empty());
+    assert!(stored_keys(&cached, "outputs").await.is_empty());
     inner
         .put(&key("outputs/elsewhere.wav"), Bytes::from_static(b"x"))
         .await
         .unwrap();
     assert!(
-        keys(&cached).await.is_empty(),
+        stored_keys(&cached, "outputs").await.is_empty(),
         "a fresh listing is served from memory"
     );
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Past the window: the stale listing is served while a refresh runs, then the new one.
     let mut seen = false;
     for _ in 0..50 {
-        if keys(&cached).await == ["outputs/elsewhere.wav"] {
+        if stored_keys(&cached, "outputs").await == ["outputs/elsewhere.wav"] {
             seen = true;
             break;
         }
@@ -161,6 +160,7 @@ async fn concurrent_misses_share_one_refresh() {
     let counting = Arc::new(Counting {
         inner: MemoryStore::new(),
         list_alls: AtomicUsize::new(0),
+        reads: AtomicUsize::new(0),
     });
     counting
         .put(&key("outputs/a.wav"), Bytes::from_static(b"a"))
@@ -174,11 +174,71 @@ async fn concurrent_misses_share_one_refresh() {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let cached = cached.clone();
-            tokio::spawn(async move { keys(cached.as_ref()).await })
+            tokio::spawn(async move { stored_keys(cached.as_ref(), "outputs").await })
         })
         .collect();
     for task in tasks {
         assert_eq!(task.await.unwrap(), ["outputs/a.wav"]);
     }
     assert_eq!(counting.list_alls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn small_bodies_are_served_from_memory_while_the_listing_vouches_for_them() {
+    let counting = Arc::new(Counting {
+        inner: MemoryStore::new(),
+        list_alls: AtomicUsize::new(0),
+        reads: AtomicUsize::new(0),
+    });
+    let sidecar = key("outputs/a.wav.json");
+    counting
+        .put(&sidecar, Bytes::from_static(br#"{"v":1}"#))
+        .await
+        .unwrap();
+    let cached = CachingStore::new(
+        counting.clone(),
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+    );
+    // Without a cached listing every read goes to the store.
+    assert_eq!(
+        cached.get(&sidecar).await.unwrap(),
+        Bytes::from_static(br#"{"v":1}"#)
+    );
+    assert_eq!(counting.reads.load(Ordering::SeqCst), 1);
+    stored_keys(&cached, "outputs").await;
+    cached.get(&sidecar).await.unwrap();
+    cached.get(&sidecar).await.unwrap();
+    assert_eq!(
+        counting.reads.load(Ordering::SeqCst),
+        2,
+        "the second read under a listing is served from memory"
+    );
+    // Own writes replace the cached body at once.
+    cached
+        .put(&sidecar, Bytes::from_static(br#"{"v":22}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        cached.get(&sidecar).await.unwrap(),
+        Bytes::from_static(br#"{"v":22}"#)
+    );
+    // Another writer's change shows once the listing is refreshed (its size differs).
+    counting
+        .put(&sidecar, Bytes::from_static(br#"{"v":333}"#))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let mut seen = Bytes::new();
+    for _ in 0..50 {
+        stored_keys(&cached, "outputs").await;
+        seen = cached.get(&sidecar).await.unwrap();
+        if seen == Bytes::from_static(br#"{"v":333}"#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, Bytes::from_static(br#"{"v":333}"#));
+    cached.delete(&sidecar).await.unwrap();
+    assert!(cached.get(&sidecar).await.unwrap_err().is_not_found());
 }

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use futures::TryStreamExt;
 use storage::{Error, Key, KeyPrefix, ListOptions, ObjectStore};
+use tests::stored_keys;
 use tests::{Backend, for_each_backend};
 
 fn key(s: &str) -> Key {
@@ -15,16 +16,6 @@ fn key(s: &str) -> Key {
 
 fn prefix(s: &str) -> KeyPrefix {
     KeyPrefix::new(s).unwrap()
-}
-
-async fn keys_under(store: &dyn ObjectStore, p: &str) -> Vec<String> {
-    storage::list_all(store, &prefix(p), false)
-        .await
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.key.to_string())
-        .collect()
 }
 
 async fn put_then_get_returns_the_same_bytes(b: Backend) {
@@ -63,7 +54,7 @@ async fn put_replaces_an_existing_object(b: Backend) {
         Bytes::from_static(b"second")
     );
     assert_eq!(store.head(&key("outputs/x.wav")).await.unwrap().size, 6);
-    assert_eq!(keys_under(store, "outputs").await, ["outputs/x.wav"]);
+    assert_eq!(stored_keys(store, "outputs").await, ["outputs/x.wav"]);
 }
 
 async fn missing_objects_are_not_found(b: Backend) {
@@ -130,7 +121,7 @@ async fn delete_many_removes_every_key_and_ignores_missing_ones(b: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        keys_under(store, "outputs").await,
+        stored_keys(store, "outputs").await,
         ["outputs/p/b.wav", "outputs/p/d.wav"]
     );
     store.delete_many(&[]).await.unwrap();
@@ -149,7 +140,7 @@ async fn recursive_listing_is_sorted_and_stays_under_the_prefix(b: Backend) {
         store.put(&key(k), Bytes::from_static(b"x")).await.unwrap();
     }
     assert_eq!(
-        keys_under(store, "outputs").await,
+        stored_keys(store, "outputs").await,
         [
             "outputs/a.wav",
             "outputs/a/b/c.wav",
@@ -158,11 +149,11 @@ async fn recursive_listing_is_sorted_and_stays_under_the_prefix(b: Backend) {
         ]
     );
     assert_eq!(
-        keys_under(store, "outputs/a").await,
+        stored_keys(store, "outputs/a").await,
         ["outputs/a/b/c.wav", "outputs/a/z.wav"]
     );
-    assert!(keys_under(store, "nothing").await.is_empty());
-    assert_eq!(keys_under(store, "").await.len(), 6);
+    assert!(stored_keys(store, "nothing").await.is_empty());
+    assert_eq!(stored_keys(store, "").await.len(), 6);
 }
 
 async fn delimiter_listing_groups_folders(b: Backend) {
@@ -300,7 +291,7 @@ async fn copy_and_rename_move_content(b: Backend) {
         Bytes::from_static(b"voice")
     );
     assert_eq!(
-        keys_under(store, "voices").await,
+        stored_keys(store, "voices").await,
         ["voices/copies/a.wav", "voices/moved/deeper/b.wav"]
     );
 }
@@ -375,7 +366,7 @@ async fn keys_with_spaces_and_unicode_work(b: Backend) {
         store.get(&key("voices/copy of 100%.wav")).await.unwrap(),
         Bytes::from(names[2].as_bytes().to_vec())
     );
-    let mut listed = keys_under(store, "voices").await;
+    let mut listed = stored_keys(store, "voices").await;
     listed.sort();
     assert_eq!(listed.len(), 5);
 }

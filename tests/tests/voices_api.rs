@@ -9,17 +9,8 @@ use serde_json::{Value, json};
 use storage::{Key, ObjectStore};
 use tests::fixtures::{fixture, wav, wav_tone};
 use tests::multipart::Form;
+use tests::stored_keys;
 use tests::{Backend, TestApp, for_each_persistent_backend};
-
-async fn store_keys(store: &dyn ObjectStore) -> Vec<String> {
-    storage::list_all(store, &storage::KeyPrefix::root(), false)
-        .await
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.key.to_string())
-        .collect()
-}
 
 async fn sidecar(store: &dyn ObjectStore, key: &str) -> Value {
     serde_json::from_slice(&store.get(&Key::new(key).unwrap()).await.unwrap()).unwrap()
@@ -61,7 +52,7 @@ async fn voice_upload_list_update_and_delete(b: Backend) {
 
     // Object and sidecar side by side, nothing else.
     assert_eq!(
-        store_keys(store).await,
+        stored_keys(store, "").await,
         [
             "voices/narrators/en/Alice Smith.wav",
             "voices/narrators/en/Alice Smith.wav.json"
@@ -152,7 +143,7 @@ async fn voice_upload_list_update_and_delete(b: Backend) {
     assert_eq!(updated["voice_metadata"]["url"], "archive/Alice Smith.wav");
     assert_eq!(updated["voice_metadata"]["description"], "Warm narrator");
     assert_eq!(updated["voice_metadata"]["tags"], json!(["warm"]));
-    let keys = store_keys(store).await;
+    let keys = stored_keys(store, "").await;
     assert!(keys.contains(&"voices/archive/Alice Smith.wav".to_owned()));
     assert!(keys.contains(&"voices/archive/Alice Smith.wav.json".to_owned()));
     assert!(
@@ -193,7 +184,7 @@ async fn voice_upload_list_update_and_delete(b: Backend) {
         .await
         .ok_json();
     assert_eq!(
-        store_keys(store).await,
+        stored_keys(store, "").await,
         [
             "voices/archive/Alice Smith.wav",
             "voices/archive/Alice Smith.wav.json"
@@ -218,7 +209,7 @@ async fn refused_uploads_leave_nothing_behind(b: Backend) {
     let app = TestApp::with_config(&b, |c| c.limits.max_voice_upload_mb = 1);
     let store = b.store.as_ref();
     upload(&app, voice_form("keep.wav", wav())).await;
-    let before = store_keys(store).await;
+    let before = stored_keys(store, "").await;
 
     app.post_form(
         "/api/v1/voice",
@@ -291,7 +282,7 @@ async fn refused_uploads_leave_nothing_behind(b: Backend) {
             .unwrap(),
         wav()
     );
-    assert_eq!(store_keys(store).await, before);
+    assert_eq!(stored_keys(store, "").await, before);
 
     // With overwrite the file and its facts are replaced.
     let meta = upload(
@@ -307,7 +298,7 @@ async fn refused_uploads_leave_nothing_behind(b: Backend) {
             .unwrap(),
         replacement
     );
-    assert_eq!(store_keys(store).await, before);
+    assert_eq!(stored_keys(store, "").await, before);
 }
 
 async fn hostile_file_names_are_sanitised(b: Backend) {
@@ -315,7 +306,7 @@ async fn hostile_file_names_are_sanitised(b: Backend) {
     let body = upload(&app, voice_form("../../etc/pass:wd?.wav", wav())).await;
     assert_eq!(body["filename"], "pass_wd_.wav");
     assert_eq!(
-        store_keys(b.store.as_ref()).await,
+        stored_keys(b.store.as_ref(), "").await,
         ["voices/pass_wd_.wav", "voices/pass_wd_.wav.json"]
     );
     for bad in [
@@ -339,7 +330,7 @@ async fn hostile_file_names_are_sanitised(b: Backend) {
     )
     .await
     .assert_error(422, "INVALID_PATH");
-    assert_eq!(store_keys(b.store.as_ref()).await.len(), 2);
+    assert_eq!(stored_keys(b.store.as_ref(), "").await.len(), 2);
 }
 
 async fn metadata_updates_refuse_bad_bodies_and_collisions(b: Backend) {
@@ -391,7 +382,7 @@ async fn metadata_updates_refuse_bad_bodies_and_collisions(b: Backend) {
         body["error"].as_str().unwrap().contains("several folders"),
         "{body}"
     );
-    assert_eq!(store_keys(b.store.as_ref()).await.len(), 4);
+    assert_eq!(stored_keys(b.store.as_ref(), "").await.len(), 4);
 }
 
 async fn bulk_voice_deletion_by_each_filter(b: Backend) {
@@ -428,7 +419,7 @@ async fn bulk_voice_deletion_by_each_filter(b: Backend) {
     app.delete("/api/v1/voices?confirm=true&folder=../x")
         .await
         .assert_error(422, "INVALID_PATH");
-    assert_eq!(store_keys(store).await.len(), 10);
+    assert_eq!(stored_keys(store, "").await.len(), 10);
 
     let by_tag = app
         .delete("/api/v1/voices?confirm=true&tag=DROP")
@@ -460,7 +451,7 @@ async fn bulk_voice_deletion_by_each_filter(b: Backend) {
         .ok_json();
     assert_eq!(by_folder["deleted_count"], 1);
     assert_eq!(
-        store_keys(store).await,
+        stored_keys(store, "").await,
         ["voices/en/a.wav", "voices/en/a.wav.json"]
     );
     // No filter at all deletes everything (confirm=true is the safety).
@@ -468,7 +459,7 @@ async fn bulk_voice_deletion_by_each_filter(b: Backend) {
         app.delete("/api/v1/voices?confirm=true").await.ok_json()["deleted_count"],
         1
     );
-    assert!(store_keys(store).await.is_empty());
+    assert!(stored_keys(store, "").await.is_empty());
 }
 
 async fn voice_folders_and_pagination_edges(b: Backend) {

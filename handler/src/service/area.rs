@@ -312,6 +312,70 @@ pub fn select_listed<'a>(entries: &'a [Entry], names: &[String]) -> Result<Vec<&
         .collect())
 }
 
+/// The filters of the newest-first listings (`/outputs`, `/vc_inputs`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileFilter<'a> {
+    /// Comma-separated names or paths; when present, the other filters are ignored.
+    pub filenames: Option<&'a str>,
+    /// Folder filter.
+    pub folder: Option<&'a str>,
+    /// Alias of `folder`.
+    pub project: Option<&'a str>,
+    /// Case-insensitive substring of the file name or folder.
+    pub search: Option<&'a str>,
+}
+
+/// Applies a [`FileFilter`]. Returns the matching entries and whether they were
+/// chosen by name (in which case callers apply no further filter).
+pub fn filter_files<'a>(
+    entries: &'a [Entry],
+    filter: &FileFilter<'_>,
+) -> Result<(Vec<&'a Entry>, bool)> {
+    let names = comma_list(filter.filenames);
+    if !names.is_empty() {
+        return Ok((select_listed(entries, &names)?, true));
+    }
+    let folder = folder_filter(filter.folder, filter.project)?;
+    let search = filter
+        .search
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
+    let selected = entries
+        .iter()
+        .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
+        .filter(|e| {
+            search.as_deref().is_none_or(|s| {
+                matches_search(s, &[e.file_name(), e.folder.as_deref().unwrap_or("")])
+            })
+        })
+        .collect();
+    Ok((selected, false))
+}
+
+/// One page of `selected`, newest first, built from each entry and its sidecar (only
+/// the page's sidecars are read). Returns the items, the pagination and the total.
+pub async fn newest_first_page<S, T>(
+    store: &dyn ObjectStore,
+    mut selected: Vec<&Entry>,
+    page: Page,
+    build: impl Fn(&Entry, Option<S>) -> T,
+) -> (Vec<T>, PageInfo, usize)
+where
+    S: DeserializeOwned,
+{
+    selected.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| b.key.cmp(&a.key)));
+    let total = selected.len();
+    let on_page = &selected[page.range(total)];
+    let sidecars: Vec<Option<S>> = read_sidecars(store, on_page).await;
+    let items: Vec<T> = on_page
+        .iter()
+        .zip(sidecars)
+        .map(|(e, s)| build(e, s))
+        .collect();
+    let info = page.info(total, items.len());
+    (items, info, total)
+}
+
 /// Names of a `filenames` list that match no entry.
 pub fn unmatched_names(entries: &[Entry], names: &[String]) -> Vec<String> {
     names

@@ -24,8 +24,8 @@ use crate::state::AppState;
 
 /// Most items (files, uploads and silences) one concatenation may have.
 pub const MAX_ITEMS: usize = 500;
-/// Server files fetched and decoded at once.
-const FETCH_CONCURRENCY: usize = 8;
+/// Sources fetched and decoded at once (also bounds how many are in memory undecoded).
+const FETCH_CONCURRENCY: usize = 4;
 
 /// Where a timeline item comes from.
 #[derive(Debug, Clone)]
@@ -127,7 +127,19 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
     }
     let store = state.store().as_ref();
     let limits = state.config().limits.decode_limits();
-    let loaded = load_sources(store, &job.sources, &limits).await?;
+    let silence_seconds: f64 = job
+        .sources
+        .iter()
+        .filter_map(|s| {
+            if let Source::Silence(t) = s {
+                Some(f64::from(t.duration_ms) / 1000.0)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let budget = Budget::new(limits.max_duration_seconds - silence_seconds);
+    let loaded = load_sources(store, &job.sources, &limits, &budget).await?;
 
     // The longest the result can be: every clip, every silence and the longest pauses.
     let clip_seconds: f64 = loaded
@@ -207,11 +219,50 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
     })
 }
 
-/// Fetches and decodes every audio source (server files concurrently), in order.
+/// Seconds of audio the clips of one request may still decode into. Each decode may use
+/// what is left, so a request of many long files stops at the cap instead of decoding
+/// every file first (memory stays within `FETCH_CONCURRENCY` times the cap).
+struct Budget {
+    limit_seconds: f64,
+    used_millis: std::sync::atomic::AtomicU64,
+}
+
+impl Budget {
+    fn new(limit_seconds: f64) -> Self {
+        Self {
+            limit_seconds: limit_seconds.max(0.0),
+            used_millis: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn remaining(&self) -> f64 {
+        let used = self.used_millis.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0;
+        (self.limit_seconds - used).max(0.0)
+    }
+
+    /// Records a decoded clip; fails once the clips together pass the limit.
+    fn spend(&self, seconds: f64) -> Result<()> {
+        let millis = (seconds * 1000.0).ceil() as u64;
+        let used = self
+            .used_millis
+            .fetch_add(millis, std::sync::atomic::Ordering::Relaxed)
+            + millis;
+        if used as f64 / 1000.0 > self.limit_seconds {
+            return Err(Error::TooLarge(format!(
+                "the clips and silences add up to more than the {:.0} s limit",
+                self.limit_seconds
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Fetches and decodes every audio source (a few at a time), in order.
 async fn load_sources(
     store: &dyn ObjectStore,
     sources: &[Source],
     limits: &audio::DecodeLimits,
+    budget: &Budget,
 ) -> Result<Vec<Option<Loaded>>> {
     use futures::StreamExt;
     let mut scanned: Option<Vec<area::Entry>> = None;
@@ -225,7 +276,7 @@ async fn load_sources(
     let loads: Vec<_> = sources
         .iter()
         .zip(keys)
-        .map(|(source, key)| load_one(store, source, key, *limits))
+        .map(|(source, key)| load_one(store, source, key, *limits, budget))
         .collect();
     futures::stream::iter(loads)
         .buffered(FETCH_CONCURRENCY)
@@ -240,6 +291,7 @@ async fn load_one(
     source: &Source,
     key: Option<(Key, String)>,
     limits: audio::DecodeLimits,
+    budget: &Budget,
 ) -> Result<Option<Loaded>> {
     let (label, source_name, bytes, file_name) = match (source, key) {
         (Source::Silence(_), _) => return Ok(None),
@@ -272,11 +324,22 @@ async fn load_one(
     };
     let size_bytes = bytes.len() as u64;
     let extension = naming::extension(&file_name);
+    let limits = audio::DecodeLimits {
+        max_duration_seconds: limits.max_duration_seconds.min(budget.remaining()),
+        max_decoded_samples: limits.max_decoded_samples,
+    };
     let decoded =
         tokio::task::spawn_blocking(move || audio::decode(bytes, extension.as_deref(), &limits))
             .await
             .map_err(|e| Error::Internal(format!("decode task failed: {e}")))?;
-    let (_, pcm) = decoded.map_err(|e| upload::audio_error(e, &file_name))?;
+    let (_, pcm) = decoded.map_err(|e| match e {
+        audio::AudioError::TooLong { .. } => Error::TooLarge(format!(
+            "{file_name}: the clips and silences add up to more than the {:.0} s limit",
+            budget.limit_seconds
+        )),
+        other => upload::audio_error(other, &file_name),
+    })?;
+    budget.spend(pcm.duration_seconds())?;
     Ok(Some(Loaded {
         clip: Clip { label, pcm },
         size_bytes,

@@ -64,6 +64,35 @@ pub fn select_by_names<'a>(
     Ok((selected, not_found))
 }
 
+/// Deletes the selected entries of a bulk delete and reports it in the original's words
+/// ("already clean" when nothing matched; emptied folders counted).
+pub async fn delete_selection(
+    store: &dyn ObjectStore,
+    entries: &[Entry],
+    selected: &[&Entry],
+    not_found: Vec<String>,
+    noun: &str,
+) -> Result<DeletionResponse> {
+    if selected.is_empty() {
+        return Ok(DeletionResponse {
+            success: true,
+            message: format!("No {noun} files found matching criteria (already clean)"),
+            deleted_files: Vec::new(),
+            deleted_count: 0,
+            not_found,
+        });
+    }
+    let emptied = area::emptied_folders(entries, selected);
+    let deleted_files = area::delete_entries(store, selected).await?;
+    Ok(DeletionResponse {
+        success: true,
+        message: deletion_message(selected.len(), emptied, noun),
+        deleted_count: selected.len(),
+        deleted_files,
+        not_found,
+    })
+}
+
 /// The original's deletion message: `Deleted N output file(s)[ and cleaned up M empty folder(s)]`.
 pub fn deletion_message(count: usize, emptied: usize, noun: &str) -> String {
     let mut message = format!("Deleted {count} {noun} file(s)");

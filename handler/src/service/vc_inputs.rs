@@ -128,36 +128,15 @@ pub struct VcInputsResponse {
 pub async fn list(store: &dyn ObjectStore, query: &ListVcInputsQuery) -> Result<VcInputsResponse> {
     let page = Page::new(query.page, query.page_size)?;
     let entries = area::entries(store, Area::VcInputs).await?;
-    let names = area::comma_list(query.filenames.as_deref());
-    let mut selected: Vec<&Entry> = if names.is_empty() {
-        let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
-        let search = query
-            .search
-            .as_deref()
-            .map(str::to_lowercase)
-            .filter(|s| !s.is_empty());
-        entries
-            .iter()
-            .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
-            .filter(|e| {
-                search.as_deref().is_none_or(|s| {
-                    area::matches_search(s, &[e.file_name(), e.folder.as_deref().unwrap_or("")])
-                })
-            })
-            .collect()
-    } else {
-        area::select_listed(&entries, &names)?
+    let filter = area::FileFilter {
+        filenames: query.filenames.as_deref(),
+        folder: query.folder.as_deref(),
+        project: query.project.as_deref(),
+        search: query.search.as_deref(),
     };
-    selected.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| b.key.cmp(&a.key)));
-    let total = selected.len();
-    let on_page = &selected[page.range(total)];
-    let sidecars: Vec<Option<VcInputSidecar>> = area::read_sidecars(store, on_page).await;
-    let files: Vec<VcInputFileMetadata> = on_page
-        .iter()
-        .zip(sidecars)
-        .map(|(e, s)| VcInputFileMetadata::build(e, s))
-        .collect();
-    let info = page.info(total, files.len());
+    let (selected, _) = area::filter_files(&entries, &filter)?;
+    let (files, info, total) =
+        area::newest_first_page(store, selected, page, VcInputFileMetadata::build).await;
     Ok(VcInputsResponse {
         files,
         page: info,
@@ -300,22 +279,5 @@ pub async fn delete_many(
         None => candidates,
     };
     let not_found = area::unmatched_names(&entries, &names);
-    if selected.is_empty() {
-        return Ok(DeletionResponse {
-            success: true,
-            message: "No VC input files found matching criteria (already clean)".into(),
-            deleted_files: Vec::new(),
-            deleted_count: 0,
-            not_found,
-        });
-    }
-    let emptied = area::emptied_folders(&entries, &selected);
-    let deleted_files = area::delete_entries(store, &selected).await?;
-    Ok(DeletionResponse {
-        success: true,
-        message: super::deletion_message(selected.len(), emptied, "VC input"),
-        deleted_count: selected.len(),
-        deleted_files,
-        not_found,
-    })
+    super::delete_selection(store, &entries, &selected, not_found, "VC input").await
 }
