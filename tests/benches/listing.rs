@@ -103,7 +103,7 @@ fn main() {
 
         println!("| store | page 1 | page 200 (last) | one project |");
         println!("|---|---|---|---|");
-        row(&format!("filesystem (every request lists the store; median of {RUNS})"), &TestApp::new(&fs), RUNS).await;
+        row(&format!("filesystem (each request re-checks every directory; median of {RUNS})"), &TestApp::new(&fs), RUNS).await;
         row(
             &format!("local S3, listing cache on (default; median of {RUNS})"),
             &TestApp::with_config(&s3, |c| c.listing_cache_seconds = Some(60.0)),
