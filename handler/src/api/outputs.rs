@@ -8,7 +8,8 @@ use utoipa_axum::routes;
 use super::voices::ConfirmQuery;
 use crate::error::{ErrorBody, Result};
 use crate::extract::{Path, Query};
-use crate::service::area::{self, Area, FoldersResponse};
+use crate::service::area::{self, Area};
+use crate::service::folders::{self, FoldersResponse};
 use crate::service::outputs::{self, DeleteOutputsQuery, GeneratedFilesResponse, ListOutputsQuery};
 use crate::service::{self, DeletionResponse};
 use crate::state::AppState;
@@ -67,7 +68,7 @@ async fn delete_outputs(
 /// The folder (project) tree of the outputs.
 #[utoipa::path(get, path = "/outputs/folders", tag = "outputs", responses((status = 200, body = FoldersResponse)))]
 async fn output_folders(State(state): State<AppState>) -> Result<Json<FoldersResponse>> {
-    Ok(Json(area::folder_tree(
+    Ok(Json(folders::folder_tree(
         &area::entries(state.store().as_ref(), Area::Outputs).await?,
     )))
 }

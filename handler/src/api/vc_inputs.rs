@@ -10,7 +10,8 @@ use super::form::Form;
 use super::voices::ConfirmQuery;
 use crate::error::{ErrorBody, Result};
 use crate::extract::{Multipart, Path, Query};
-use crate::service::area::{self, Area, FoldersResponse};
+use crate::service::area::{self, Area};
+use crate::service::folders::{self, FoldersResponse};
 use crate::service::vc_inputs::{
     self, DeleteVcInputsQuery, ListVcInputsQuery, VcInputUploadFields, VcInputUploadResponse,
     VcInputsResponse,
@@ -129,7 +130,7 @@ async fn delete_vc_inputs(
 /// The folder tree of the VC inputs.
 #[utoipa::path(get, path = "/vc_inputs/folders", tag = "vc_inputs", responses((status = 200, body = FoldersResponse)))]
 async fn vc_input_folders(State(state): State<AppState>) -> Result<Json<FoldersResponse>> {
-    Ok(Json(area::folder_tree(
+    Ok(Json(folders::folder_tree(
         &area::entries(state.store().as_ref(), Area::VcInputs).await?,
     )))
 }

@@ -10,7 +10,8 @@ use utoipa_axum::routes;
 use super::form::Form;
 use crate::error::{ErrorBody, Result};
 use crate::extract::{self, Multipart, Path, Query};
-use crate::service::area::{self, Area, FoldersResponse};
+use crate::service::area::{self, Area};
+use crate::service::folders::{self, FoldersResponse};
 use crate::service::voices::{
     self, DeleteVoicesQuery, ListVoicesQuery, VoiceMetadataUpdate, VoiceUploadFields,
     VoiceUploadResponse, VoicesResponse,
@@ -160,7 +161,7 @@ async fn delete_voices(
 /// The folder tree of the voice library.
 #[utoipa::path(get, path = "/voices/folders", tag = "voices", responses((status = 200, body = FoldersResponse)))]
 async fn voice_folders(State(state): State<AppState>) -> Result<Json<FoldersResponse>> {
-    Ok(Json(area::folder_tree(
+    Ok(Json(folders::folder_tree(
         &area::entries(state.store().as_ref(), Area::Voices).await?,
     )))
 }

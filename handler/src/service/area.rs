@@ -1,15 +1,15 @@
 //! The three library areas (voices, VC inputs, outputs) and what they share: scanning
 //! a prefix into audio entries, reading sidecars, folder trees and deletion.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use storage::{Key, KeyPrefix, ObjectMeta, ObjectStore};
-use utoipa::ToSchema;
 
+use super::pagination::{Page, PageInfo};
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -385,163 +385,6 @@ pub fn unmatched_names(entries: &[Entry], names: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// A folder in a folder listing.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FolderInfo {
-    /// Path relative to the area root (`root` for the root itself).
-    pub path: String,
-    /// Files directly in this folder (named `voice_count` in every area, as the original did).
-    pub voice_count: usize,
-    /// The same count under a name that fits outputs and VC inputs.
-    pub file_count: usize,
-    /// Direct child folders (relative paths).
-    pub subfolders: Vec<String>,
-}
-
-/// The folder listing returned by every `.../folders` endpoint.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FoldersResponse {
-    /// Folders: `root` first (only if it holds files), then by path.
-    pub folders: Vec<FolderInfo>,
-    /// Number of folders listed (excluding `root`).
-    pub total_folders: usize,
-    /// Files in the whole area (named as in the original).
-    pub total_voices: usize,
-    /// The same count under a neutral name.
-    pub total_files: usize,
-}
-
-/// Builds the folder tree of an area from its entries. Folders exist while they hold
-/// files at any depth, as on S3; each lists its direct children.
-pub fn folder_tree(entries: &[Entry]) -> FoldersResponse {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut root_files = 0;
-    for entry in entries {
-        let Some(folder) = &entry.folder else {
-            root_files += 1;
-            continue;
-        };
-        *counts.entry(folder.clone()).or_default() += 1;
-        // Register every ancestor and the parent -> child link at each level.
-        let mut path = String::new();
-        for segment in folder.split('/') {
-            let parent = path.clone();
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(segment);
-            counts.entry(path.clone()).or_default();
-            if !parent.is_empty() {
-                children.entry(parent).or_default().insert(path.clone());
-            }
-        }
-    }
-    let mut folders = Vec::with_capacity(counts.len() + 1);
-    let top_level: Vec<String> = counts
-        .keys()
-        .filter(|p| !p.contains('/'))
-        .cloned()
-        .collect();
-    if root_files > 0 {
-        folders.push(FolderInfo {
-            path: "root".into(),
-            voice_count: root_files,
-            file_count: root_files,
-            subfolders: top_level,
-        });
-    }
-    let total_folders = counts.len();
-    for (path, count) in counts {
-        let subfolders = children
-            .remove(&path)
-            .map(|set| set.into_iter().collect())
-            .unwrap_or_default();
-        folders.push(FolderInfo {
-            path,
-            voice_count: count,
-            file_count: count,
-            subfolders,
-        });
-    }
-    FoldersResponse {
-        folders,
-        total_folders,
-        total_voices: entries.len(),
-        total_files: entries.len(),
-    }
-}
-
-/// Validated 1-based pagination.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    /// Page number, from 1.
-    pub page: usize,
-    /// Items per page, 1–100.
-    pub page_size: usize,
-}
-
-impl Page {
-    /// Checks `page >= 1` and `1 <= page_size <= 100` (422 otherwise).
-    pub fn new(page: Option<i64>, page_size: Option<i64>) -> Result<Self> {
-        let page = page.unwrap_or(1);
-        let page_size = page_size.unwrap_or(50);
-        if page < 1 {
-            return Err(Error::invalid(
-                "page",
-                format!("page must be at least 1, got {page}"),
-            ));
-        }
-        if !(1..=100).contains(&page_size) {
-            return Err(Error::invalid(
-                "page_size",
-                format!("page_size must be between 1 and 100, got {page_size}"),
-            ));
-        }
-        // Bounded above by the checks, so the casts are lossless.
-        Ok(Self {
-            page: page as usize,
-            page_size: page_size as usize,
-        })
-    }
-
-    /// The slice of `total` items this page covers (empty past the end).
-    pub fn range(&self, total: usize) -> std::ops::Range<usize> {
-        let start = (self.page - 1).saturating_mul(self.page_size).min(total);
-        start..(start + self.page_size).min(total)
-    }
-
-    /// Pagination fields for a response over `total` items.
-    pub fn info(&self, total: usize, count: usize) -> PageInfo {
-        let total_pages = total.div_ceil(self.page_size).max(1);
-        PageInfo {
-            count,
-            page: self.page,
-            page_size: self.page_size,
-            total_pages,
-            has_next: self.page < total_pages,
-            has_previous: self.page > 1,
-        }
-    }
-}
-
-/// Pagination fields shared by every listing response.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-pub struct PageInfo {
-    /// Items on this page.
-    pub count: usize,
-    /// This page (from 1).
-    pub page: usize,
-    /// Items per page.
-    pub page_size: usize,
-    /// Pages in all (at least 1).
-    pub total_pages: usize,
-    /// Whether a later page exists.
-    pub has_next: bool,
-    /// Whether an earlier page exists.
-    pub has_previous: bool,
-}
-
 /// Splits a comma-separated list, trimming and dropping empty items.
 pub fn comma_list(raw: Option<&str>) -> Vec<String> {
     raw.map(|s| {
@@ -635,48 +478,6 @@ mod tests {
             modified: Utc::now(),
             has_sidecar: false,
         }
-    }
-
-    #[test]
-    fn folder_tree_links_every_parent_to_its_children() {
-        let entries = vec![
-            entry("a.wav"),
-            entry("x/y/z/b.wav"),
-            entry("x/c.wav"),
-            entry("w/d.wav"),
-        ];
-        let tree = folder_tree(&entries);
-        let paths: Vec<&str> = tree.folders.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["root", "w", "x", "x/y", "x/y/z"]);
-        assert_eq!(tree.folders[0].subfolders, ["w", "x"]);
-        assert_eq!(tree.folders[2].subfolders, ["x/y"]);
-        assert_eq!(tree.folders[2].voice_count, 1);
-        assert_eq!(tree.folders[3].voice_count, 0);
-        assert_eq!(tree.folders[3].subfolders, ["x/y/z"]);
-        assert_eq!(tree.total_folders, 4);
-        assert_eq!(tree.total_voices, 4);
-    }
-
-    #[test]
-    fn root_is_listed_only_when_it_holds_files() {
-        let tree = folder_tree(&[entry("x/a.wav")]);
-        assert_eq!(tree.folders[0].path, "x");
-    }
-
-    #[test]
-    fn pages_are_one_based_and_bounded() {
-        assert!(Page::new(Some(0), None).is_err());
-        assert!(Page::new(None, Some(0)).is_err());
-        assert!(Page::new(None, Some(101)).is_err());
-        let page = Page::new(Some(3), Some(10)).unwrap();
-        assert_eq!(page.range(25), 20..25);
-        assert_eq!(Page::new(Some(9), Some(10)).unwrap().range(25), 25..25);
-        let info = page.info(25, 5);
-        assert_eq!(
-            (info.total_pages, info.has_next, info.has_previous),
-            (3, false, true)
-        );
-        assert_eq!(Page::new(None, None).unwrap().info(0, 0).total_pages, 1);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 pub mod area;
 pub mod concat;
+pub mod folders;
 pub mod maintenance;
 pub mod outputs;
+pub mod pagination;
 pub mod upload;
 pub mod vc_inputs;
 pub mod voices;

@@ -7,7 +7,8 @@ use storage::ObjectStore;
 use utoipa::ToSchema;
 
 use super::DeletionResponse;
-use super::area::{self, Area, Entry, Page, PageInfo};
+use super::area::{self, Area, Entry};
+use super::pagination::{Page, PageInfo};
 use crate::error::Result;
 use crate::naming;
 

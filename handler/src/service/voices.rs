@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use storage::ObjectStore;
 use utoipa::ToSchema;
 
-use super::area::{self, Area, Entry, Page, PageInfo};
+use super::area::{self, Area, Entry};
+use super::pagination::{Page, PageInfo};
 use super::upload::{AudioUpload, StoredAudio};
 use crate::error::{Error, Result};
 use crate::naming;
