@@ -184,7 +184,12 @@ async fn health_config_and_resources_describe_the_service(b: Backend) {
         config["upload_formats"],
         json!(["wav", "mp3", "flac", "ogg", "m4a", "aac", "opus"])
     );
+    assert_eq!(
+        config["supported_formats"],
+        json!(["wav", "wav32", "mp3", "flac", "opus", "pcm"])
+    );
     assert_eq!(config["api_limits"]["max_voice_upload_mb"], 100);
+    assert_eq!(config["api_limits"]["max_concat_upload_mb"], 100);
     assert_eq!(config["api_limits"]["max_vc_input_upload_mb"], 50);
 
     let resources = app.get("/api/v1/resources").await.ok_json();

@@ -142,6 +142,8 @@ pub struct ApiLimits {
     pub max_voice_upload_mb: u64,
     /// Largest VC-input upload in MB.
     pub max_vc_input_upload_mb: u64,
+    /// Largest total of the uploads of one mixed concatenation, in MB.
+    pub max_concat_upload_mb: u64,
     /// Longest accepted audio in seconds.
     pub max_audio_seconds: u64,
 }
@@ -149,6 +151,8 @@ pub struct ApiLimits {
 /// `GET /config` response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigResponse {
+    /// Formats outputs can be written in (`export_formats`).
+    pub supported_formats: Vec<&'static str>,
     /// Audio formats accepted by uploads.
     pub upload_formats: Vec<&'static str>,
     /// Request limits.
@@ -164,10 +168,12 @@ pub struct ConfigResponse {
 async fn config(State(state): State<AppState>) -> Json<ConfigResponse> {
     let config = state.config();
     Json(ConfigResponse {
+        supported_formats: audio::encode::SUPPORTED_FORMATS.split(", ").collect(),
         upload_formats: audio::ContainerFormat::EXTENSIONS.to_vec(),
         api_limits: ApiLimits {
             max_voice_upload_mb: config.limits.max_voice_upload_mb,
             max_vc_input_upload_mb: config.limits.max_vc_input_upload_mb,
+            max_concat_upload_mb: config.limits.max_concat_upload_mb,
             max_audio_seconds: config.limits.max_audio_seconds,
         },
         storage_backend: state.store().kind(),
