@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use storage::S3Settings;
 
-/// Finds a binary built from this workspace next to the running test executable
-/// (`target/<profile>/deps/<test>` -> `target/<profile>/<name>`).
+/// Finds a binary of the `tests` package next to the running test executable
+/// (`target/<profile>/deps/<test>` -> `target/<profile>/<name>`), building it first when a
+/// test of another package runs without it (`cargo test -p local-runner`).
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
@@ -18,11 +19,22 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         dir.pop();
     }
     let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo nextest run --workspace` (or `cargo build --workspace --bins` first)",
-        path.display()
-    );
+    if !path.exists() {
+        static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = BUILD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !path.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "-p", "tests", "--bin", name]);
+            if dir.ends_with("release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "building {name} failed");
+        }
+    }
     path
 }
 
@@ -150,10 +162,11 @@ pub struct LocalRunner {
 }
 
 impl LocalRunner {
-    /// Starts `local-runner --port 0 <args>` in a fresh working directory.
-    pub fn start(args: &[String]) -> Self {
+    /// Starts the `local-runner` binary at `binary` (its tests pass
+    /// `env!("CARGO_BIN_EXE_local-runner")`) with `--port 0 <args>` in a fresh working directory.
+    pub fn start(binary: &str, args: &[String]) -> Self {
         let workdir = tempfile::tempdir().expect("temp dir");
-        let mut command = Command::new(workspace_bin("local-runner"));
+        let mut command = Command::new(binary);
         command
             .current_dir(workdir.path())
             .args(["--port", "0", "--cleanup-interval-hours", "0"])

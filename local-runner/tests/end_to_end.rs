@@ -9,7 +9,6 @@ use std::process::Command;
 
 use serde_json::Value;
 use tests::fixtures::{fixture, wav};
-use tests::processes::workspace_bin;
 use tests::{Backend, LocalRunner};
 
 fn client() -> reqwest::Client {
@@ -168,7 +167,7 @@ async fn library_walkthrough(runner: &LocalRunner, store: &dyn storage::ObjectSt
 
 #[tokio::test]
 async fn serves_the_default_filesystem_store_in_the_working_directory() {
-    let runner = LocalRunner::start(&[]);
+    let runner = LocalRunner::start(env!("CARGO_BIN_EXE_local-runner"), &[]);
     let data = runner.workdir.path().join("data");
     let store = storage::FsStore::open(&data).await.unwrap();
     library_walkthrough(&runner, &store).await;
@@ -190,7 +189,7 @@ async fn serves_an_s3_store() {
         "1".into(),
     ];
     args.extend(backend.runner_args.clone());
-    let runner = LocalRunner::start(&args);
+    let runner = LocalRunner::start(env!("CARGO_BIN_EXE_local-runner"), &args);
     library_walkthrough(&runner, backend.store.as_ref()).await;
     assert!(
         backend
@@ -207,7 +206,7 @@ async fn serves_an_s3_store() {
 
 #[test]
 fn refuses_to_start_on_unreachable_storage() {
-    let output = Command::new(workspace_bin("local-runner"))
+    let output = Command::new(env!("CARGO_BIN_EXE_local-runner"))
         .args([
             "--port",
             "0",
@@ -225,7 +224,7 @@ fn refuses_to_start_on_unreachable_storage() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot reach the storage"), "{stderr}");
-    let bad_url = Command::new(workspace_bin("local-runner"))
+    let bad_url = Command::new(env!("CARGO_BIN_EXE_local-runner"))
         .args(["--storage", "ftp://x"])
         .output()
         .unwrap();
@@ -235,7 +234,7 @@ fn refuses_to_start_on_unreachable_storage() {
 
 #[test]
 fn help_documents_every_setting_with_its_environment_variable() {
-    let output = Command::new(workspace_bin("local-runner"))
+    let output = Command::new(env!("CARGO_BIN_EXE_local-runner"))
         .arg("--help")
         .output()
         .unwrap();
@@ -276,7 +275,7 @@ fn help_documents_every_setting_with_its_environment_variable() {
 
 #[test]
 fn every_setting_is_documented_in_configuration_md() {
-    let help = Command::new(workspace_bin("local-runner"))
+    let help = Command::new(env!("CARGO_BIN_EXE_local-runner"))
         .arg("--help")
         .output()
         .unwrap();
