@@ -92,6 +92,18 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         })?
 }
 
+/// The metadata of the file holding `key`; a directory or a missing path is `NotFound`.
+fn object_metadata(path: &Path, key: &Key) -> Result<std::fs::Metadata> {
+    let md = std::fs::metadata(path).map_err(map_io(key))?;
+    if md.is_file() {
+        Ok(md)
+    } else {
+        Err(Error::NotFound {
+            key: key.to_string(),
+        })
+    }
+}
+
 fn map_io(key: &Key) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(key, e)
 }
@@ -181,12 +193,7 @@ impl ObjectStore for FsStore {
         let path = self.path_of(key);
         let key = key.clone();
         blocking(move || {
-            let md = std::fs::metadata(&path).map_err(map_io(&key))?;
-            if !md.is_file() {
-                return Err(Error::NotFound {
-                    key: key.to_string(),
-                });
-            }
+            object_metadata(&path, &key)?;
             std::fs::read(&path).map(Bytes::from).map_err(map_io(&key))
         })
         .await
@@ -196,12 +203,7 @@ impl ObjectStore for FsStore {
         let path = self.path_of(key);
         let key = key.clone();
         blocking(move || {
-            let md = std::fs::metadata(&path).map_err(map_io(&key))?;
-            if !md.is_file() {
-                return Err(Error::NotFound {
-                    key: key.to_string(),
-                });
-            }
+            let md = object_metadata(&path, &key)?;
             Ok(meta_from(key, &md))
         })
         .await
@@ -244,11 +246,7 @@ impl ObjectStore for FsStore {
         let (src, dst) = (self.path_of(from), self.path_of(to));
         let (from, to) = (from.clone(), to.clone());
         blocking(move || {
-            if !std::fs::metadata(&src).map_err(map_io(&from))?.is_file() {
-                return Err(Error::NotFound {
-                    key: from.to_string(),
-                });
-            }
+            object_metadata(&src, &from)?;
             let dir = dst.parent().ok_or_else(|| Error::NotFound {
                 key: to.to_string(),
             })?;
@@ -268,11 +266,7 @@ impl ObjectStore for FsStore {
         let (src, dst) = (self.path_of(from), self.path_of(to));
         let (from, to) = (from.clone(), to.clone());
         blocking(move || {
-            if !std::fs::metadata(&src).map_err(map_io(&from))?.is_file() {
-                return Err(Error::NotFound {
-                    key: from.to_string(),
-                });
-            }
+            object_metadata(&src, &from)?;
             if let Some(dir) = dst.parent() {
                 std::fs::create_dir_all(dir).map_err(map_io(&to))?;
             }
