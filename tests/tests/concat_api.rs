@@ -181,6 +181,18 @@ async fn seeded_pauses_are_reproducible_and_never_trail(b: Backend) {
     let files = first["metadata"]["processing_details"].as_array().unwrap();
     assert_eq!(files[0]["filename"], "a.wav");
     assert_eq!(files[0]["size_bytes"], wav_tone(1.0, 22_050, 440.0).len());
+    // A bare name held by one folder resolves to it.
+    let bare = post_concat(
+        &app,
+        "?response_mode=url",
+        json!({"files": ["a.wav", "b.wav"]}),
+    )
+    .await
+    .ok_json();
+    assert_eq!(
+        bare["metadata"]["processing_details"][1]["filename"],
+        "book/b.wav"
+    );
     // Without a seed one is chosen and reported.
     let random = post_concat(
         &app,

@@ -265,18 +265,19 @@ async fn load_sources(
     budget: &Budget,
 ) -> Result<Vec<Option<Loaded>>> {
     use futures::StreamExt;
-    let mut scanned: Option<Vec<area::Entry>> = None;
-    let mut keys: Vec<Option<(Key, String)>> = Vec::with_capacity(sources.len());
-    for source in sources {
-        keys.push(match source {
-            Source::Server(name) => Some(resolve_server_file(store, name, &mut scanned).await?),
-            _ => None,
-        });
-    }
+    // Names are checked before any I/O, so an unsafe or non-audio name fails fast.
+    let keys = sources
+        .iter()
+        .map(|source| match source {
+            Source::Server(name) => check_server_name(name).map(Some),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<Option<Key>>>>()?;
+    let scan = tokio::sync::OnceCell::new();
     let loads: Vec<_> = sources
         .iter()
         .zip(keys)
-        .map(|(source, key)| load_one(store, source, key, *limits, budget))
+        .map(|(source, key)| load_one(store, source, key, &scan, *limits, budget))
         .collect();
     futures::stream::iter(loads)
         .buffered(FETCH_CONCURRENCY)
@@ -289,20 +290,15 @@ async fn load_sources(
 async fn load_one(
     store: &dyn ObjectStore,
     source: &Source,
-    key: Option<(Key, String)>,
+    key: Option<Key>,
+    scan: &tokio::sync::OnceCell<Vec<area::Entry>>,
     limits: audio::DecodeLimits,
     budget: &Budget,
 ) -> Result<Option<Loaded>> {
     let (label, source_name, bytes, file_name) = match (source, key) {
         (Source::Silence(_), _) => return Ok(None),
-        (Source::Server(_), Some((key, relative))) => {
-            let bytes = store.get(&key).await.map_err(|e| {
-                if e.is_not_found() {
-                    Error::not_found("Server file", relative.clone())
-                } else {
-                    e.into()
-                }
-            })?;
+        (Source::Server(name), Some(key)) => {
+            let (relative, bytes) = fetch_server_file(store, name, &key, scan).await?;
             (relative.clone(), relative.clone(), bytes, relative)
         }
         (
@@ -319,7 +315,7 @@ async fn load_one(
             file_name.clone(),
         ),
         (Source::Server(name), None) => {
-            return Err(Error::Internal(format!("{name} was not resolved")));
+            return Err(Error::Internal(format!("{name} has no key")));
         }
     };
     let size_bytes = bytes.len() as u64;
@@ -347,13 +343,9 @@ async fn load_one(
     }))
 }
 
-/// Finds a server file: an exact path under `outputs/`, else a bare name held by
-/// exactly one folder. Unsafe names are 422, missing ones 404.
-async fn resolve_server_file(
-    store: &dyn ObjectStore,
-    name: &str,
-    scanned: &mut Option<Vec<area::Entry>>,
-) -> Result<(Key, String)> {
+/// The key a server file name designates under `outputs/`: unsafe names are 422,
+/// names without an audio extension 415.
+fn check_server_name(name: &str) -> Result<Key> {
     naming::relative_path_param("files", name)?;
     if !naming::is_listed_audio(name) {
         return Err(Error::UnsupportedMedia {
@@ -364,25 +356,43 @@ async fn resolve_server_file(
             code: "UNSUPPORTED_FORMAT",
         });
     }
-    let key = Area::Outputs.key(name)?;
-    if area::exists(store, &key).await? {
-        return Ok((key, name.to_owned()));
+    Area::Outputs.key(name)
+}
+
+/// Reads a server file: the exact path under `outputs/`, else a bare name held by exactly
+/// one folder (the area is listed once per request, only when a bare name is missing at
+/// the root). Returns the path relative to `outputs/` and the bytes; missing files are 404.
+async fn fetch_server_file(
+    store: &dyn ObjectStore,
+    name: &str,
+    key: &Key,
+    scan: &tokio::sync::OnceCell<Vec<area::Entry>>,
+) -> Result<(String, Bytes)> {
+    let missing = || Error::not_found("Server file", name);
+    match store.get(key).await {
+        Ok(bytes) => return Ok((name.to_owned(), bytes)),
+        Err(e) if !e.is_not_found() => return Err(e.into()),
+        Err(_) if name.contains('/') => return Err(missing()),
+        Err(_) => {}
     }
-    if name.contains('/') {
-        return Err(Error::not_found("Server file", name));
-    }
-    if scanned.is_none() {
-        *scanned = Some(area::entries(store, Area::Outputs).await?);
-    }
-    let entries = scanned.as_deref().unwrap_or_default();
+    let entries = scan
+        .get_or_try_init(|| area::entries(store, Area::Outputs))
+        .await?;
     let entry = area::resolve(entries, Area::Outputs, "files", name).map_err(|e| {
         if matches!(e, Error::NotFound { .. }) {
-            Error::not_found("Server file", name)
+            missing()
         } else {
             e
         }
     })?;
-    Ok((entry.key.clone(), entry.relative.clone()))
+    let bytes = store.get(&entry.key).await.map_err(|e| {
+        if e.is_not_found() {
+            missing()
+        } else {
+            e.into()
+        }
+    })?;
+    Ok((entry.relative.clone(), bytes))
 }
 
 /// One name per format: the client's (extension forced) or the enhanced pattern.
