@@ -40,6 +40,7 @@ async fn zero_byte_cleanup_removes_empty_files_and_stale_sidecars(b: Backend) {
     put(store, "outputs/book/real.wav", &wav()).await;
     put(store, "outputs/gone.wav.json", br#"{"type":"tts"}"#).await;
     put(store, "outputs/notes.txt", b"left alone").await;
+    put(store, "outputs/book/real.wav.json", b"").await;
 
     // Listings never fail on zero-byte or sidecar-less files.
     let outputs = app.get("/api/v1/outputs").await.ok_json();
@@ -79,14 +80,15 @@ async fn zero_byte_cleanup_removes_empty_files_and_stale_sidecars(b: Backend) {
     );
     assert_eq!(
         cleanup["details"]["outputs"]["orphan_sidecars_removed"],
-        json!(["gone.wav.json"])
+        json!(["book/real.wav.json", "gone.wav.json"]),
+        "an empty sidecar of a live file is removed and replaced in the same run"
     );
     // A file copied in without a sidecar gets one, measured from the audio.
     assert_eq!(
         cleanup["details"]["outputs"]["sidecars_created"],
         json!(["book/real.wav"])
     );
-    assert_eq!(summary["total_files_removed"], 4);
+    assert_eq!(summary["total_files_removed"], 5);
     assert!(summary["duration_seconds"].as_f64().unwrap() >= 0.0);
 
     assert_eq!(

@@ -265,7 +265,13 @@ async fn clean_area(
         report.errors.push(format!("delete failed: {e}"));
         return (report, 0);
     }
-    for entry in scan.entries.iter().filter(|e| e.size > 0 && !e.has_sidecar) {
+    // Files without a sidecar, and those whose empty sidecar was just removed, get one.
+    let removed: HashSet<&str> = doomed.iter().map(Key::as_str).collect();
+    let needs_sidecar = |e: &&Entry| {
+        e.size > 0
+            && (!e.has_sidecar || e.sidecar_key().is_ok_and(|k| removed.contains(k.as_str())))
+    };
+    for entry in scan.entries.iter().filter(needs_sidecar) {
         if entry.size > backfill_cap {
             report.errors.push(format!(
                 "{}: too large to describe ({} bytes)",
