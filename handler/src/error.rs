@@ -100,6 +100,28 @@ pub enum Error {
     #[error("storage failure")]
     Storage(#[source] storage::Error),
 
+    /// 503: the engine a request needs is not installed; the message names the setting to fix.
+    #[error("{message}")]
+    ModelNotInstalled {
+        /// `chatterbox`, `piper` or `onnxruntime`.
+        engine: &'static str,
+        /// What is missing and how to install it.
+        message: String,
+    },
+
+    /// 503: every generation slot is taken and the queue is full.
+    #[error("the {engine} engine is busy; retry in {retry_after_seconds} s")]
+    Busy {
+        /// The engine asked for.
+        engine: &'static str,
+        /// Sent as `Retry-After`.
+        retry_after_seconds: u64,
+    },
+
+    /// 500: the engine failed while generating (the message is the engine's).
+    #[error("generation failed: {0}")]
+    Generation(String),
+
     /// 500: anything else that should not happen.
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,8 +143,12 @@ impl Error {
             Self::InvalidParameter { .. } | Self::InvalidPath { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Storage(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::StorageUnavailable(_) | Self::ModelNotInstalled { .. } | Self::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Storage(_) | Self::Internal(_) | Self::Generation(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -142,6 +168,9 @@ impl Error {
             Self::InvalidParameter { .. } => "VALIDATION_ERROR",
             Self::InvalidPath { .. } => "INVALID_PATH",
             Self::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
+            Self::ModelNotInstalled { .. } => "MODEL_NOT_INSTALLED",
+            Self::Busy { .. } => "SERVER_BUSY",
+            Self::Generation(_) => "GENERATION_ERROR",
             Self::Storage(_) | Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -168,6 +197,9 @@ impl Error {
                 serde_json::json!({ "param": param })
             }
             Self::RangeNotSatisfiable { size } => serde_json::json!({ "size": size }),
+            Self::ModelNotInstalled { engine, .. } | Self::Busy { engine, .. } => {
+                serde_json::json!({ "engine": engine })
+            }
             _ => Value::Null,
         }
     }
@@ -214,6 +246,22 @@ impl From<audio::AudioError> for Error {
     }
 }
 
+impl From<models::ModelError> for Error {
+    fn from(err: models::ModelError) -> Self {
+        use models::ModelError as M;
+        match err {
+            M::InvalidInput(message) => Error::invalid("text", message),
+            e @ (M::RuntimeUnavailable { .. } | M::MissingFile(_) | M::BadModel { .. }) => {
+                Error::ModelNotInstalled {
+                    engine: "models",
+                    message: e.to_string(),
+                }
+            }
+            other => Error::Generation(other.to_string()),
+        }
+    }
+}
+
 /// The JSON body of every native error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -241,6 +289,10 @@ impl IntoResponse for Error {
                 Self::StorageUnavailable(_) => {
                     "Storage is unavailable; try again shortly".to_owned()
                 }
+                // Operational states the client should read, not faults to hide.
+                Self::ModelNotInstalled { .. } | Self::Busy { .. } | Self::Generation(_) => {
+                    self.to_string()
+                }
                 _ => "Internal server error".to_owned(),
             }
         } else {
@@ -261,6 +313,14 @@ impl IntoResponse for Error {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::Busy {
+                retry_after_seconds,
+                ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }
             Self::RangeNotSatisfiable { size } => {
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {

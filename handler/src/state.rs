@@ -7,7 +7,9 @@ use std::time::Instant;
 use storage::DynStore;
 
 use crate::config::Config;
+use crate::service::engines::Engines;
 use crate::service::maintenance::CleanupLog;
+use crate::service::voice_use::VoiceUse;
 
 /// Everything a request needs: settings, the store and process-wide counters.
 /// Nothing in here is state that matters across restarts; that all lives in the store.
@@ -23,6 +25,8 @@ struct Inner {
     started: Instant,
     metrics: Metrics,
     cleanup: CleanupLog,
+    engines: Engines,
+    voice_use: VoiceUse,
 }
 
 impl AppState {
@@ -30,6 +34,8 @@ impl AppState {
     pub fn new(config: Config, store: DynStore) -> Self {
         Self {
             inner: Arc::new(Inner {
+                engines: Engines::new(config.engines.clone()),
+                voice_use: VoiceUse::default(),
                 config,
                 store,
                 started: Instant::now(),
@@ -76,6 +82,16 @@ impl AppState {
     /// Request counters.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The speech engines (loaded on first use).
+    pub fn engines(&self) -> &Engines {
+        &self.inner.engines
+    }
+
+    /// Voice conditioning cache and usage counters.
+    pub fn voice_use(&self) -> &VoiceUse {
+        &self.inner.voice_use
     }
 
     /// History of cleanup runs.

@@ -29,6 +29,13 @@ impl TestApp {
     pub fn with_config(backend: &Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config =
             Config::with_storage(backend.url.parse().expect("storage url")).expect("config");
+        // The engines' assets, wherever the test runs from (the setup step's folder by default).
+        if std::env::var_os("SPEECH_MODELS_DIR").is_none() {
+            config.engines.models_dir = crate::engines::workspace_root().join(".cache/models");
+        }
+        // No Chatterbox unless a test installs the stand-ins (a developer's real bundle must
+        // not change what the tests see).
+        config.engines.chatterbox_dir = Some(std::env::temp_dir().join("speech-api-tests-no-chatterbox"));
         adjust(&mut config);
         // The same store stack as production (S3 gets the listing cache).
         let state = AppState::with_store(config, backend.store.clone());
@@ -59,6 +66,17 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// `POST uri` with a JSON body.
+    pub async fn post_json(&self, uri: &str, body: &Value) -> TestResponse {
+        self.send(
+            Method::POST,
+            uri,
+            Some("application/json"),
+            Body::from(body.to_string()),
+        )
+        .await
     }
 
     /// `GET uri`.
@@ -145,6 +163,11 @@ impl TestResponse {
                 String::from_utf8_lossy(&self.body)
             )
         })
+    }
+
+    /// The body as (lossy) text, for assertion messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// A header as text.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod engines;
 pub mod fixtures;
 pub mod multipart;
 pub mod processes;

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ErrorBody, Result};
+use crate::service::engines::EngineStatus;
 use crate::service::maintenance::{self, CleanupStatus, CleanupSummary, ResourcesReport};
 use crate::state::AppState;
 
@@ -74,6 +75,8 @@ pub struct HealthResponse {
     pub uptime_seconds: f64,
     /// Loaded engines.
     pub models_loaded: ModelsLoaded,
+    /// Which engines are installed and loaded.
+    pub engines: EngineStatus,
     /// The object store.
     pub storage: StorageHealth,
     /// Request counters.
@@ -105,14 +108,21 @@ async fn health(State(state): State<AppState>) -> Response {
         warnings.push(format!("storage unreachable: {error}"));
     }
     let (total, client, server) = state.metrics().snapshot();
+    let engines = state.engines().status();
+    if !engines.piper_installed {
+        warnings.push(
+            "the Piper voice or ONNX Runtime is not installed: run ./scripts/serve.sh once (see docs/configuration.md)".into(),
+        );
+    }
     let body = HealthResponse {
         status: if reachable { "healthy" } else { "unhealthy" },
         version: VERSION,
         uptime_seconds: (state.uptime_seconds() * 1000.0).round() / 1000.0,
         models_loaded: ModelsLoaded {
-            tts: false,
-            vc: false,
+            tts: engines.piper_loaded || engines.chatterbox_loaded,
+            vc: engines.chatterbox_loaded,
         },
+        engines,
         storage: StorageHealth {
             backend: store.kind().to_owned(),
             location: store.describe(),
@@ -161,6 +171,16 @@ pub struct ConfigResponse {
     pub storage_backend: &'static str,
     /// Hours between scheduled cleanups (0: none).
     pub cleanup_interval_hours: f64,
+    /// Longest `text` a TTS request may carry, in characters.
+    pub max_text_length: usize,
+    /// Which engines are installed and loaded.
+    pub engines: EngineStatus,
+    /// The defaults `POST /api/v1/tts` applies to omitted fields.
+    #[schema(value_type = Object)]
+    pub tts_defaults: serde_json::Value,
+    /// The defaults `POST /api/v1/vc` applies to omitted fields.
+    #[schema(value_type = Object)]
+    pub vc_defaults: serde_json::Value,
 }
 
 /// The limits and formats clients need to know.
@@ -178,6 +198,10 @@ async fn config(State(state): State<AppState>) -> Json<ConfigResponse> {
         },
         storage_backend: state.store().kind(),
         cleanup_interval_hours: config.maintenance.cleanup_interval_hours,
+        max_text_length: config.engines.max_text_length,
+        engines: state.engines().status(),
+        tts_defaults: crate::service::tts::request::defaults_json(),
+        vc_defaults: crate::service::vc::defaults_json(),
     })
 }
 

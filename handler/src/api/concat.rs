@@ -4,9 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,6 +15,7 @@ use utoipa_axum::routes;
 use audio::encode::ExportFormat;
 use audio::timeline::{ConcatOptions, Entry, SilenceToken};
 
+use super::audio_response;
 use super::form::Form;
 use crate::error::{Error, ErrorBody, Result};
 use crate::extract::{self, Multipart, Query};
@@ -462,13 +461,7 @@ fn export_formats(settings: &ConcatSettings) -> Result<Vec<ExportFormat>> {
 
 /// Streams one file (with the others in `X-Alternative-Formats`) or answers JSON.
 fn respond(outcome: Outcome, mode: Option<&str>, return_format: Option<&str>) -> Result<Response> {
-    let stream = mode.is_none_or(|m| {
-        matches!(
-            m.to_ascii_lowercase().as_str(),
-            "stream" | "file" | "download"
-        )
-    });
-    if !stream {
+    if !audio_response::wants_stream(mode) {
         return Ok(Json(ConcatResponse {
             success: true,
             message: "Audio concatenation completed successfully".into(),
@@ -481,46 +474,5 @@ fn respond(outcome: Outcome, mode: Option<&str>, return_format: Option<&str>) ->
         })
         .into_response());
     }
-    let wanted = return_format.map(str::to_ascii_lowercase);
-    let chosen = wanted
-        .as_deref()
-        .and_then(|w| {
-            outcome
-                .files
-                .iter()
-                .position(|f| f.format == w || naming::extension(&f.filename).as_deref() == Some(w))
-        })
-        .unwrap_or(0);
-    let file = outcome
-        .files
-        .get(chosen)
-        .ok_or_else(|| Error::Internal("no output was written".into()))?;
-    let alternatives: Vec<String> = outcome
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != chosen)
-        .map(|(_, f)| format!("{}:{}", f.format, f.url))
-        .collect();
-    let mut response = Response::new(Body::from(file.bytes.clone()));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(file.content_type),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.bytes.len()));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        naming::attachment_disposition(&file.filename),
-    );
-    if !alternatives.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&alternatives.join("|"))
-    {
-        headers.insert("x-alternative-formats", value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&file.url) {
-        headers.insert(header::CONTENT_LOCATION, value);
-    }
-    Ok(response)
+    audio_response::stream_file(&outcome.files, return_format)
 }

@@ -2,10 +2,13 @@
 //! Handlers are thin: extract, call a service, shape the response.
 
 mod admin;
+mod audio_response;
 mod concat;
 mod download;
 mod form;
 mod outputs;
+mod tts;
+mod vc;
 mod vc_inputs;
 mod voices;
 
@@ -27,6 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(vc_inputs::router())
         .merge(outputs::router())
         .merge(concat::router())
+        .merge(tts::router())
+        .merge(vc::router())
         .merge(admin::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

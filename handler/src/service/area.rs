@@ -260,6 +260,10 @@ pub async fn delete_entries(store: &dyn ObjectStore, entries: &[&Entry]) -> Resu
             keys.push(entry.sidecar_key()?);
             deleted.push(format!("{}.json", entry.relative));
         }
+        // A voice's cached conditioning goes with it (deleting a missing key is a no-op).
+        if entry.key.as_str().starts_with("voices/") {
+            keys.push(entry.key.with_suffix(".cond")?);
+        }
     }
     store.delete_many(&keys).await?;
     Ok(deleted)

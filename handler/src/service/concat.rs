@@ -17,6 +17,8 @@ use audio::timeline::{
 
 use super::area::{self, Area};
 use super::outputs::OutputSidecar;
+use super::publish;
+pub use super::publish::OutputFile;
 use super::upload;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -71,27 +73,6 @@ pub struct Job {
     pub output_filename: Option<String>,
     /// The request's parameters as the sidecar records them.
     pub parameters: serde_json::Map<String, Value>,
-}
-
-/// One written file.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OutputFile {
-    /// Format name (`wav`, `mp3`, ...).
-    pub format: String,
-    /// File name.
-    pub filename: String,
-    /// Download URL, `/outputs/<project>/<filename>`.
-    pub url: String,
-    /// Path relative to the outputs area.
-    pub path: String,
-    /// Size in bytes.
-    pub size_bytes: u64,
-    /// The Content-Type it is served with.
-    #[serde(skip)]
-    pub content_type: &'static str,
-    /// The bytes (kept for streaming the response without a second read).
-    #[serde(skip)]
-    pub bytes: Bytes,
 }
 
 /// What a concatenation produced.
@@ -199,7 +180,7 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
     let metadata = report_with_sizes(&report, &sizes, processing_time);
-    let files = store_outputs(store, &job, encoded, names, |name_map| OutputSidecar {
+    let files = publish::store_outputs(store, job.folder.as_deref(), encoded, names, |name_map| OutputSidecar {
         generation_type: Some("concat".into()),
         timestamp: Some(timestamp.clone()),
         duration_seconds: Some(report.total_duration_seconds),
@@ -474,58 +455,6 @@ fn report_with_sizes(report: &ConcatReport, sizes: &[u64], processing_time: f64)
             == sizes.len()
     );
     value
-}
-
-/// Writes every encoded file and its sidecar; on any failure removes what was written.
-async fn store_outputs(
-    store: &dyn ObjectStore,
-    job: &Job,
-    encoded: Vec<EncodedAudio>,
-    names: Vec<String>,
-    sidecar_for: impl Fn(&serde_json::Map<String, Value>) -> OutputSidecar,
-) -> Result<Vec<OutputFile>> {
-    let name_map: serde_json::Map<String, Value> = encoded
-        .iter()
-        .zip(&names)
-        .map(|(e, n)| (e.format.name().to_owned(), json!(n)))
-        .collect();
-    let mut files = Vec::with_capacity(encoded.len());
-    let mut written: Vec<Key> = Vec::new();
-    for (audio, name) in encoded.into_iter().zip(names) {
-        let key = Area::Outputs.key_in(job.folder.as_deref(), &name)?;
-        let relative = key
-            .strip_prefix(&Area::Outputs.prefix())
-            .unwrap_or(key.as_str())
-            .to_owned();
-        let bytes = Bytes::from(audio.bytes);
-        let mut sidecar = sidecar_for(&name_map);
-        sidecar.sample_rate = Some(audio.sample_rate);
-        sidecar.file_size_bytes = Some(bytes.len() as u64);
-        sidecar.format = Some(audio.format.name().to_owned());
-        if let Err(e) = area::put_with_sidecar(store, &key, bytes.clone(), &sidecar).await {
-            // All or nothing: a request that fails leaves no output behind.
-            let mut cleanup = Vec::new();
-            for key in &written {
-                cleanup.push(key.clone());
-                cleanup.push(area::sidecar_key(key)?);
-            }
-            if let Err(cleanup_error) = store.delete_many(&cleanup).await {
-                tracing::error!(error = %cleanup_error, "could not remove outputs of a failed concatenation");
-            }
-            return Err(e);
-        }
-        written.push(key);
-        files.push(OutputFile {
-            format: audio.format.name().to_owned(),
-            url: naming::output_url(&relative),
-            size_bytes: bytes.len() as u64,
-            content_type: audio.format.content_type(),
-            filename: name,
-            path: relative,
-            bytes,
-        });
-    }
-    Ok(files)
 }
 
 async fn blocking<T: Send + 'static>(

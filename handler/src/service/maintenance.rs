@@ -245,7 +245,13 @@ async fn clean_area(
         .map(|e| e.key.as_str())
         .collect();
     for other in &scan.others {
-        let Some(object) = other.key.as_str().strip_suffix(".json") else {
+        // Sidecars (`.json`) and cached voice conditionings (`.cond`) belong to an audio file.
+        let Some(object) = other
+            .key
+            .as_str()
+            .strip_suffix(".json")
+            .or_else(|| other.key.as_str().strip_suffix(".cond"))
+        else {
             continue;
         };
         if !naming::is_listed_audio(object) {

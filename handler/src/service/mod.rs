@@ -2,12 +2,17 @@
 
 pub mod area;
 pub mod concat;
+pub mod engines;
 pub mod folders;
 pub mod maintenance;
 pub mod outputs;
 pub mod pagination;
+pub mod publish;
 pub mod upload;
+pub mod tts;
+pub mod vc;
 pub mod vc_inputs;
+pub mod voice_use;
 pub mod voices;
 
 use chrono::{DateTime, SecondsFormat, Utc};

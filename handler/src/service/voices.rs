@@ -337,16 +337,23 @@ pub struct VoiceMetadataUpdate {
 /// Updates a voice's metadata, moving it when `folder_path` changes.
 pub async fn update_metadata(
     store: &dyn ObjectStore,
+    voice_use: &super::voice_use::VoiceUse,
     name: &str,
     update: VoiceMetadataUpdate,
 ) -> Result<VoiceUploadResponse> {
     let entries = area::entries(store, Area::Voices).await?;
     let entry = area::resolve(&entries, Area::Voices, "filename", name)?.clone();
+    // Usage counting rewrites the same sidecar; take its lock so neither update is lost.
+    let lock = voice_use.lock_for(&entry.key);
+    let _held = lock.lock().await;
     let target_folder = match &update.folder_path {
         Some(raw) => naming::folder_param("folder_path", Some(raw))?,
         None => entry.folder.clone(),
     };
-    let mut sidecar: VoiceSidecar = area::read_sidecar(store, &entry).await.unwrap_or_default();
+    let mut sidecar: VoiceSidecar = match entry.sidecar_key() {
+        Ok(key) => area::read_json(store, &key).await.unwrap_or_default(),
+        Err(_) => VoiceSidecar::default(),
+    };
     if let Some(name) = update.name {
         sidecar.name = Some(name);
     }

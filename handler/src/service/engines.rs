@@ -1,0 +1,307 @@
+//! The speech engines of this process: loaded once on first use (ONNX Runtime, then the
+//! Piper voice or the Chatterbox bundle), each behind a gate that bounds how many
+//! generations run and wait, so a burst gets a quick 503 instead of piling up.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use models::chatterbox::{Chatterbox, ChatterboxSettings, Precision as BundlePrecision};
+use models::piper::PiperVoice;
+use models::{OnnxRuntime, RuntimeSettings};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+
+use crate::config::{EngineArgs, Precision};
+use crate::error::{Error, Result};
+
+/// Which engine serves a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Piper: the built-in voice, fast on a CPU, no cloning.
+    Piper,
+    /// Chatterbox: voice cloning and voice conversion from a stored voice.
+    Chatterbox,
+}
+
+impl EngineKind {
+    /// The name clients use in `model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Piper => "piper",
+            Self::Chatterbox => "chatterbox",
+        }
+    }
+}
+
+/// The engines, loaded lazily (a failed load is retried by the next request, so
+/// installing a bundle while the service runs needs no restart).
+#[derive(Debug)]
+pub struct Engines {
+    settings: EngineArgs,
+    runtime: OnceCell<Arc<OnnxRuntime>>,
+    piper: OnceCell<Arc<PiperVoice>>,
+    chatterbox: OnceCell<(Arc<Chatterbox>, String)>,
+    piper_gate: Gate,
+    chatterbox_gate: Gate,
+}
+
+impl Engines {
+    /// Engines as configured; nothing is loaded yet.
+    pub fn new(settings: EngineArgs) -> Self {
+        let gate = || {
+            Gate::new(
+                settings.max_concurrent_generations.max(1),
+                settings.max_queued_generations,
+            )
+        };
+        Self {
+            piper_gate: gate(),
+            chatterbox_gate: gate(),
+            runtime: OnceCell::new(),
+            piper: OnceCell::new(),
+            chatterbox: OnceCell::new(),
+            settings,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &EngineArgs {
+        &self.settings
+    }
+
+    /// ONNX Runtime, loaded on first use.
+    pub async fn runtime(&self) -> Result<Arc<OnnxRuntime>> {
+        self.runtime
+            .get_or_try_init(|| async {
+                let settings = RuntimeSettings {
+                    library: self.settings.onnxruntime_library(),
+                    provider: self.settings.execution_provider,
+                    intra_threads: self.settings.inference_threads,
+                };
+                blocking(move || OnnxRuntime::load(settings))
+                    .await?
+                    .map_err(|e| Error::ModelNotInstalled {
+                        engine: "onnxruntime",
+                        message: format!(
+                            "{e}. Set --onnxruntime-library / ORT_DYLIB_PATH, or run ./scripts/serve.sh, which fetches it"
+                        ),
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The Piper voice, loaded on first use.
+    pub async fn piper(&self) -> Result<Arc<PiperVoice>> {
+        let runtime = self.runtime().await?;
+        self.piper
+            .get_or_try_init(|| async {
+                let model = self.settings.piper_voice();
+                if !model.is_file() {
+                    return Err(Error::ModelNotInstalled {
+                        engine: "piper",
+                        message: format!(
+                            "the Piper voice {} is not installed. Set --piper-voice / SPEECH_PIPER_VOICE, \
+                             or run ./scripts/serve.sh, which fetches the default voice",
+                            model.display()
+                        ),
+                    });
+                }
+                let loaded = blocking(move || PiperVoice::load(&runtime, &model, None)).await?;
+                loaded.map(Arc::new).map_err(|e| Error::ModelNotInstalled {
+                    engine: "piper",
+                    message: format!("the Piper voice could not be loaded: {e}"),
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// What `/health` and `/config` report about the engines.
+    pub fn status(&self) -> EngineStatus {
+        let runtime = self.settings.onnxruntime_library().is_file();
+        EngineStatus {
+            onnxruntime_installed: runtime,
+            piper_installed: runtime && self.settings.piper_voice().is_file(),
+            piper_loaded: self.piper.initialized(),
+            chatterbox_installed: runtime && self.chatterbox_installed(),
+            chatterbox_loaded: self.chatterbox.initialized(),
+        }
+    }
+
+    /// Whether a Chatterbox bundle is present (a file check; nothing is loaded).
+    pub fn chatterbox_installed(&self) -> bool {
+        Chatterbox::bundle_status(&self.settings.chatterbox_dir(), self.bundle_precision()).is_ok()
+    }
+
+    /// The Chatterbox engine, loaded on first use; 503 `MODEL_NOT_INSTALLED` without a bundle.
+    pub async fn chatterbox(&self) -> Result<Arc<Chatterbox>> {
+        Ok(self.chatterbox_with_tag().await?.0)
+    }
+
+    /// The Chatterbox engine and a tag naming the exact weights it loaded (voice
+    /// conditionings are cached per tag, so swapping the bundle never reuses stale ones).
+    pub async fn chatterbox_with_tag(&self) -> Result<(Arc<Chatterbox>, String)> {
+        let dir = self.settings.chatterbox_dir();
+        if let Err(e) = Chatterbox::bundle_status(&dir, self.bundle_precision()) {
+            return Err(not_installed(&dir, &e.to_string()));
+        }
+        let runtime = self.runtime().await?;
+        self.chatterbox
+            .get_or_try_init(|| async {
+                let settings = ChatterboxSettings {
+                    dir: dir.clone(),
+                    precision: self.bundle_precision(),
+                    lm_threads: self.settings.inference_threads,
+                };
+                let tag = bundle_tag(&dir, self.settings.chatterbox_precision);
+                let loaded = blocking(move || Chatterbox::load(&runtime, &settings)).await?;
+                loaded
+                    .map(|engine| (Arc::new(engine), tag))
+                    .map_err(|e| not_installed(&dir, &e.to_string()))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Waits for a generation slot of `engine` (503 `SERVER_BUSY` when the queue is full).
+    pub async fn admit(&self, engine: EngineKind) -> Result<OwnedSemaphorePermit> {
+        match engine {
+            EngineKind::Piper => self.piper_gate.enter(engine).await,
+            EngineKind::Chatterbox => self.chatterbox_gate.enter(engine).await,
+        }
+    }
+
+    fn bundle_precision(&self) -> BundlePrecision {
+        match self.settings.chatterbox_precision {
+            Precision::Fp32 => BundlePrecision::Fp32,
+            Precision::Fp16 => BundlePrecision::Fp16,
+            Precision::Q8 => BundlePrecision::Q8,
+            Precision::Q4 => BundlePrecision::Q4,
+            Precision::Q4f16 => BundlePrecision::Q4f16,
+        }
+    }
+}
+
+/// A fingerprint of a bundle: its folder, the precision, and each graph file's size and
+/// modification time.
+fn bundle_tag(dir: &std::path::Path, precision: Precision) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(dir.display().to_string().as_bytes());
+    hasher.update(format!("{precision:?}").as_bytes());
+    let mut files: Vec<(String, u64, u128)> = std::fs::read_dir(dir.join("onnx"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            let modified = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some((entry.file_name().to_string_lossy().into_owned(), meta.len(), modified))
+        })
+        .collect();
+    files.sort();
+    for (name, len, modified) in files {
+        hasher.update(format!("{name}:{len}:{modified};").as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn not_installed(dir: &std::path::Path, reason: &str) -> Error {
+    Error::ModelNotInstalled {
+        engine: "chatterbox",
+        message: format!(
+            "voice cloning and voice conversion need the Chatterbox ONNX bundle, which is not installed \
+             in {} ({reason}). Install it with `just models chatterbox`, or point \
+             --chatterbox-dir / SPEECH_CHATTERBOX_DIR at a bundle",
+            dir.display()
+        ),
+    }
+}
+
+/// Installed and loaded engines.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct EngineStatus {
+    /// The ONNX Runtime library is where the settings say.
+    pub onnxruntime_installed: bool,
+    /// The Piper voice (and ONNX Runtime) are present.
+    pub piper_installed: bool,
+    /// The Piper voice is loaded in this process.
+    pub piper_loaded: bool,
+    /// A Chatterbox bundle (and ONNX Runtime) is present.
+    pub chatterbox_installed: bool,
+    /// Chatterbox is loaded in this process.
+    pub chatterbox_loaded: bool,
+}
+
+/// Bounds running and waiting generations of one engine.
+#[derive(Debug)]
+struct Gate {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Gate {
+    fn new(running: usize, max_waiting: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(running)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    async fn enter(&self, engine: EngineKind) -> Result<OwnedSemaphorePermit> {
+        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Decrements on every exit, including a client that disconnects while waiting.
+        let _waiting = WaitingGuard(&self.waiting);
+        if queued >= self.max_waiting {
+            return Err(Error::Busy {
+                engine: engine.name(),
+                retry_after_seconds: 5,
+            });
+        }
+        Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Internal("generation gate closed".into()))
+    }
+}
+
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs blocking engine work off the async threads.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("engine task failed: {e}")))
+}
+
+/// Paths reported by `/api/v1/config` and the models listing.
+pub fn describe_paths(settings: &EngineArgs) -> [(&'static str, PathBuf); 3] {
+    [
+        ("onnxruntime_library", settings.onnxruntime_library()),
+        ("piper_voice", settings.piper_voice()),
+        ("chatterbox_dir", settings.chatterbox_dir()),
+    ]
+}

@@ -1,0 +1,113 @@
+//! Publishing generated audio: every encoded file is written to `outputs/` with its
+//! generation sidecar beside it, all or nothing (a failure removes what was written).
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+use storage::{Key, ObjectStore};
+use utoipa::ToSchema;
+
+use audio::encode::EncodedAudio;
+
+use super::area::{self, Area};
+use super::outputs::OutputSidecar;
+use crate::error::Result;
+use crate::naming;
+
+/// One written file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutputFile {
+    /// Format name (`wav`, `mp3`, ...).
+    pub format: String,
+    /// File name.
+    pub filename: String,
+    /// Download URL, `/outputs/<project>/<filename>`.
+    pub url: String,
+    /// Path relative to the outputs area.
+    pub path: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// The Content-Type it is served with.
+    #[serde(skip)]
+    pub content_type: &'static str,
+    /// The bytes (kept for streaming the response without a second read).
+    #[serde(skip)]
+    pub bytes: Bytes,
+}
+
+/// Writes every encoded file and its sidecar; on any failure removes what was written.
+pub async fn store_outputs(
+    store: &dyn ObjectStore,
+    folder: Option<&str>,
+    encoded: Vec<EncodedAudio>,
+    names: Vec<String>,
+    sidecar_for: impl Fn(&serde_json::Map<String, Value>) -> OutputSidecar,
+) -> Result<Vec<OutputFile>> {
+    let name_map: serde_json::Map<String, Value> = encoded
+        .iter()
+        .zip(&names)
+        .map(|(e, n)| (e.format.name().to_owned(), json!(n)))
+        .collect();
+    let mut files = Vec::with_capacity(encoded.len());
+    let mut written: Vec<Key> = Vec::new();
+    for (audio, name) in encoded.into_iter().zip(names) {
+        let key = Area::Outputs.key_in(folder, &name)?;
+        let relative = key
+            .strip_prefix(&Area::Outputs.prefix())
+            .unwrap_or(key.as_str())
+            .to_owned();
+        let bytes = Bytes::from(audio.bytes);
+        let mut sidecar = sidecar_for(&name_map);
+        sidecar.sample_rate = Some(audio.sample_rate);
+        sidecar.file_size_bytes = Some(bytes.len() as u64);
+        sidecar.format = Some(audio.format.name().to_owned());
+        if let Err(e) = area::put_with_sidecar(store, &key, bytes.clone(), &sidecar).await {
+            // All or nothing: a request that fails leaves no output behind.
+            let mut cleanup = Vec::new();
+            for key in &written {
+                cleanup.push(key.clone());
+                cleanup.push(area::sidecar_key(key)?);
+            }
+            if let Err(cleanup_error) = store.delete_many(&cleanup).await {
+                tracing::error!(error = %cleanup_error, "could not remove the outputs of a failed request");
+            }
+            return Err(e);
+        }
+        written.push(key);
+        files.push(OutputFile {
+            format: audio.format.name().to_owned(),
+            url: naming::output_url(&relative),
+            size_bytes: bytes.len() as u64,
+            content_type: audio.format.content_type(),
+            filename: name,
+            path: relative,
+            bytes,
+        });
+    }
+    Ok(files)
+}
+
+
+/// One output name per format from the enhanced pattern; `wav` and `wav32` share an
+/// extension, so the second gets its format name added to stay distinct.
+pub fn names_per_format(
+    kind: &str,
+    params: &[String],
+    formats: &[audio::encode::ExportFormat],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(formats.len());
+    for format in formats {
+        let mut name = naming::enhanced_filename(kind, params, format.extension(), at);
+        if names.contains(&name) {
+            name = format!(
+                "{}_{}.{}",
+                naming::stem(&name),
+                format.name(),
+                format.extension()
+            );
+        }
+        names.push(name);
+    }
+    names
+}

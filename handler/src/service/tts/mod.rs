@@ -1,0 +1,310 @@
+//! Text to speech: validate, pick the engine, prepare the text, synthesise (behind the
+//! engine's gate), post-process, encode every requested format and publish the files
+//! with their sidecars. Nothing is written until the audio exists, and a failure
+//! removes whatever was written.
+
+pub mod request;
+pub mod synthesis;
+
+use std::time::Instant;
+
+use audio::encode::{EncodedAudio, ExportFormat};
+use audio::postprocess::{PostProcess, PostProcessReport};
+use models::chatterbox::{Chatterbox, GenerationParams};
+use models::piper::PiperOptions;
+use models::text::{ChunkOptions, TextOptions};
+use rand::RngExt;
+use serde_json::{Map, Value, json};
+
+use super::area::Entry;
+use super::engines::{EngineKind, blocking};
+use super::outputs::OutputSidecar;
+use super::publish::{self, OutputFile};
+use super::voice_use::{self, ConditioningSource};
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::state::AppState;
+pub use request::{ModelChoice, TtsPlan, TtsRequest};
+use synthesis::{ChatterboxJob, ChunkReport};
+
+/// Most characters in one chunk handed to an engine (sentences longer than this are split
+/// at clause, then word, boundaries).
+pub const MAX_CHUNK_CHARS: usize = 300;
+
+/// What a TTS request produced.
+#[derive(Debug, Clone)]
+pub struct TtsOutcome {
+    /// Files written, in the order of `export_formats`.
+    pub files: Vec<OutputFile>,
+    /// The seed used (the request's, or the one picked for seed 0).
+    pub seed: u64,
+    /// The engine that spoke.
+    pub engine: EngineKind,
+    /// Length of the result in seconds.
+    pub duration_seconds: f64,
+    /// Sample rate of the result.
+    pub sample_rate: u32,
+    /// Wall time of the request.
+    pub processing_time_seconds: f64,
+    /// Requested features that are not built.
+    pub warnings: Vec<String>,
+}
+
+/// The audio and what generating it reported.
+struct Spoken {
+    samples: Vec<f32>,
+    sample_rate: u32,
+    chunks: Vec<ChunkReport>,
+    voice: Option<(Entry, ConditioningSource)>,
+}
+
+/// Runs a TTS request end to end.
+pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
+    let started = Instant::now();
+    let engines = state.engines();
+    let plan = request.validate(engines.settings().max_text_length)?;
+    let engine = match plan.model {
+        ModelChoice::Piper => EngineKind::Piper,
+        ModelChoice::Chatterbox => EngineKind::Chatterbox,
+        ModelChoice::Auto if plan.voice.is_some() => EngineKind::Chatterbox,
+        ModelChoice::Auto => EngineKind::Piper,
+    };
+    let seed = match u64::try_from(request.seed) {
+        Ok(0) | Err(_) => rand::rng().random_range(1..=u64::from(u32::MAX)),
+        Ok(seed) => seed,
+    };
+    let text = models::text::preprocess(
+        &plan.text,
+        &TextOptions {
+            to_lowercase: request.to_lowercase,
+            normalize_spacing: request.normalize_spacing,
+            fix_dot_letters: request.fix_dot_letters,
+            remove_reference_numbers: request.remove_reference_numbers,
+        },
+    );
+    let chunks = models::text::chunk_text(
+        &text,
+        &ChunkOptions {
+            enable_batching: request.enable_batching,
+            smart_batch_short_sentences: request.smart_batch_short_sentences,
+            max_chunk_chars: MAX_CHUNK_CHARS,
+        },
+    );
+    if chunks.is_empty() {
+        return Err(Error::invalid(
+            "text",
+            "the text has nothing to speak once reference numbers and spacing are removed",
+        ));
+    }
+
+    let spoken = match engine {
+        EngineKind::Piper => speak_piper(state, chunks).await?,
+        EngineKind::Chatterbox => speak_chatterbox(state, &plan, &request, seed, chunks).await?,
+    };
+    let sample_rate = spoken.sample_rate;
+    let post = plan.post.clone();
+    let formats = plan.formats.clone();
+    let (encoded, report) = encode(spoken.samples, sample_rate, post, formats).await?;
+
+    let now = chrono::Utc::now();
+    let params = name_params(&request);
+    let names = publish::names_per_format("tts", &params, &plan.formats, now);
+    let parameters = sidecar_parameters(&request, &plan, engine, seed);
+    let generation_info = json!({
+        "engine": engine.name(),
+        "processing_time_seconds": started.elapsed().as_secs_f64(),
+        "seed_used": seed,
+        "chunks_processed": spoken.chunks.len().max(1),
+        "text_length": plan.text.chars().count(),
+        "processed_text_length": text.chars().count(),
+        "sample_rate": sample_rate,
+        "duration_seconds": report.output_duration_seconds,
+        "chunks": spoken.chunks,
+        "voice_conditioning": spoken.voice.as_ref().map(|(_, source)| *source),
+        "postprocess": report,
+        "warnings": plan.warnings,
+    });
+    let timestamp = super::iso(now);
+    let voice_path = spoken.voice.as_ref().map(|(entry, _)| entry.relative.clone());
+    let files = publish::store_outputs(
+        state.store().as_ref(),
+        plan.folder.as_deref(),
+        encoded,
+        names,
+        |files| OutputSidecar {
+            generation_type: Some("tts".into()),
+            timestamp: Some(timestamp.clone()),
+            duration_seconds: Some(report.output_duration_seconds),
+            parameters: parameters.clone(),
+            generation_info: generation_info.clone(),
+            files: files.clone(),
+            source_files: voice_path.iter().cloned().collect(),
+            ..OutputSidecar::default()
+        },
+    )
+    .await?;
+    if let Some((entry, _)) = &spoken.voice {
+        voice_use::record_use(state.store().as_ref(), state.voice_use(), entry).await;
+    }
+    Ok(TtsOutcome {
+        files,
+        seed,
+        engine,
+        duration_seconds: report.output_duration_seconds,
+        sample_rate,
+        processing_time_seconds: started.elapsed().as_secs_f64(),
+        warnings: plan.warnings,
+    })
+}
+
+async fn speak_piper(state: &AppState, chunks: Vec<String>) -> Result<Spoken> {
+    let engines = state.engines();
+    let voice = engines.piper().await?;
+    let settings = engines.settings();
+    let options = PiperOptions {
+        length_scale: settings.piper_length_scale,
+        noise_scale: settings.piper_noise_scale,
+        noise_w: settings.piper_noise_w,
+        ..PiperOptions::default()
+    };
+    let _slot = engines.admit(EngineKind::Piper).await?;
+    let sample_rate = voice.sample_rate();
+    let samples = blocking(move || synthesis::piper_speak(&voice, &chunks, &options)).await??;
+    Ok(Spoken {
+        samples,
+        sample_rate,
+        chunks: Vec::new(),
+        voice: None,
+    })
+}
+
+async fn speak_chatterbox(
+    state: &AppState,
+    plan: &TtsPlan,
+    request: &TtsRequest,
+    seed: u64,
+    chunks: Vec<String>,
+) -> Result<Spoken> {
+    let engines = state.engines();
+    let store = state.store().as_ref();
+    let Some(voice_name) = plan.voice.as_deref() else {
+        return Err(Error::invalid(
+            "reference_audio_filename",
+            "the chatterbox engine needs a reference voice: upload one (POST /api/v1/voice) and name it here",
+        ));
+    };
+    // Find the voice before loading the model, so a typo is a quick 404.
+    let entry = voice_use::find_voice(store, "reference_audio_filename", voice_name).await?;
+    let (engine, model_tag) = engines.chatterbox_with_tag().await?;
+    let _slot = engines.admit(EngineKind::Chatterbox).await?;
+    let (conditioning, source) = voice_use::conditioning(
+        store,
+        state.voice_use(),
+        &engine,
+        &model_tag,
+        &entry,
+        state.config().limits.decode_limits(),
+    )
+    .await?;
+    let job = ChatterboxJob {
+        params: GenerationParams {
+            temperature: request.temperature as f32,
+            top_p: request.top_p as f32,
+            min_p: request.min_p as f32,
+            top_k: 0,
+            repetition_penalty: request.repetition_penalty as f32,
+            cfg_weight: request.cfg_weight as f32,
+            exaggeration: request.exaggeration as f32,
+            seed,
+            max_new_tokens: engines.settings().chatterbox_max_new_tokens,
+        },
+        max_new_tokens_cap: engines.settings().chatterbox_max_new_tokens,
+        candidates: request.num_candidates_per_chunk,
+        attempts: request.max_attempts_per_candidate,
+    };
+    let (samples, reports) =
+        blocking(move || synthesis::chatterbox_speak(&engine, &conditioning, &chunks, &job)).await??;
+    Ok(Spoken {
+        samples,
+        sample_rate: Chatterbox::SAMPLE_RATE,
+        chunks: reports,
+        voice: Some((entry, source)),
+    })
+}
+
+/// Post-processes and encodes off the async threads.
+pub async fn encode(
+    samples: Vec<f32>,
+    sample_rate: u32,
+    post: PostProcess,
+    formats: Vec<ExportFormat>,
+) -> Result<(Vec<EncodedAudio>, PostProcessReport)> {
+    blocking(move || {
+        if samples.is_empty() {
+            return Err(Error::Generation("the engine produced no audio".into()));
+        }
+        let pcm = audio::Pcm::mono(sample_rate, samples);
+        let (pcm, report) = post.apply(pcm)?;
+        let encoded = formats
+            .iter()
+            .map(|format| audio::encode::encode(&pcm, *format))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((encoded, report))
+    })
+    .await?
+}
+
+/// The original's TTS name parameters (reference §4.1).
+fn name_params(request: &TtsRequest) -> Vec<String> {
+    let mut params = vec![format!("temp{}", naming::py_float(request.temperature))];
+    if request.seed != 0 {
+        params.push(format!("seed{}", request.seed));
+    }
+    if request.exaggeration != 0.5 {
+        params.push(format!("exag{}", naming::py_float(request.exaggeration)));
+    }
+    if request.speed_factor != 1.0 {
+        params.push(format!("speed{}", naming::py_float(request.speed_factor)));
+    }
+    if request.trim {
+        params.push(format!("trim{}", request.trim_threshold_ms));
+    }
+    params
+}
+
+/// The sidecar's `parameters`: the original's keys (with the actual seed) plus ours.
+fn sidecar_parameters(
+    request: &TtsRequest,
+    plan: &TtsPlan,
+    engine: EngineKind,
+    seed: u64,
+) -> Map<String, Value> {
+    let value = json!({
+        "text": plan.text,
+        "model": engine.name(),
+        "reference_audio_filename": plan.voice,
+        "temperature": request.temperature,
+        "seed": seed,
+        "exaggeration": request.exaggeration,
+        "cfg_weight": request.cfg_weight,
+        "top_p": request.top_p,
+        "min_p": request.min_p,
+        "repetition_penalty": request.repetition_penalty,
+        "speed_factor": request.speed_factor,
+        "trim": request.trim,
+        "trim_threshold_ms": request.trim_threshold_ms,
+        "normalize_audio": request.normalize_audio,
+        "num_candidates_per_chunk": request.num_candidates_per_chunk,
+        "max_attempts_per_candidate": request.max_attempts_per_candidate,
+        "bypass_whisper_checking": request.bypass_whisper_checking.unwrap_or(false),
+        "whisper_model_name": request.whisper_model_name.as_deref().unwrap_or("medium"),
+        "use_faster_whisper": request.use_faster_whisper.unwrap_or(true),
+        "enable_batching": request.enable_batching,
+        "export_formats": plan.formats.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "project": plan.folder,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}

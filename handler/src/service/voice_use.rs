@@ -1,0 +1,252 @@
+//! Using a stored voice for generation: finding it by name, its Chatterbox conditioning
+//! (computed once per voice content and cached in memory and beside the voice as
+//! `<voice>.cond`), and its usage statistics (updated under a per-voice lock, so
+//! concurrent requests never lose a count).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use models::chatterbox::{Chatterbox, VoiceConditioning};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use storage::{Key, ObjectStore};
+
+use super::area::{self, Area, Entry};
+use super::engines::blocking;
+use super::voices::VoiceSidecar;
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// Conditionings kept in memory (each is a few hundred KB for a 10 s reference).
+const MEMORY_SLOTS: usize = 32;
+/// First bytes of a stored conditioning file; the version changes with the layout.
+const COND_MAGIC: &[u8] = b"SPEECH-COND/1\n";
+/// Extensions tried, in order, for a voice named without one (the original's list and ours).
+const VOICE_EXTENSIONS: [&str; 6] = ["wav", "mp3", "flac", "ogg", "opus", "m4a"];
+
+/// Where a request's conditioning came from (reported in the generation sidecar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditioningSource {
+    /// This process computed it earlier.
+    Memory,
+    /// Read from `<voice>.cond` in the store.
+    Store,
+    /// The speech encoder ran for this request.
+    Computed,
+}
+
+/// Per-process voice state: locks for sidecar updates and the conditioning memo.
+#[derive(Debug, Default)]
+pub struct VoiceUse {
+    locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    memo: Mutex<VecDeque<(String, Arc<VoiceConditioning>)>>,
+}
+
+impl VoiceUse {
+    /// The lock serialising read-modify-write of one voice's sidecar in this process.
+    pub fn lock_for(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = locks.get(key.as_str()).and_then(Weak::upgrade) {
+            return lock;
+        }
+        // Drop entries nobody holds any more, so the map stays as small as the live set.
+        locks.retain(|_, weak| weak.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(key.as_str().to_owned(), Arc::downgrade(&lock));
+        lock
+    }
+
+    fn remembered(&self, id: &str) -> Option<Arc<VoiceConditioning>> {
+        let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        memo.iter().find(|(k, _)| k == id).map(|(_, c)| Arc::clone(c))
+    }
+
+    fn remember(&self, id: String, conditioning: Arc<VoiceConditioning>) {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        memo.retain(|(k, _)| *k != id);
+        if memo.len() >= MEMORY_SLOTS {
+            memo.pop_front();
+        }
+        memo.push_back((id, conditioning));
+    }
+}
+
+/// Finds a voice by path or name: an exact path (`folder/x.wav`), a bare name (root
+/// first, then a unique match in any folder), or a name without extension (`x` finds
+/// `x.wav`, `x.mp3`, ...). URLs are refused: voices are uploaded first.
+pub async fn find_voice(store: &dyn ObjectStore, param: &str, name: &str) -> Result<Entry> {
+    find_in(store, Area::Voices, param, name).await
+}
+
+/// Like [`find_voice`] in any area (VC inputs use the same rules).
+pub async fn find_in(store: &dyn ObjectStore, area: Area, param: &str, name: &str) -> Result<Entry> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(param, format!("{param} must not be empty")));
+    }
+    if name.starts_with("http://") || name.starts_with("https://") {
+        return Err(Error::invalid(
+            param,
+            format!("{param} must name a stored file; URLs are not fetched (upload the file first)"),
+        ));
+    }
+    let entries = area::entries(store, area).await?;
+    match area::resolve(&entries, area, param, name) {
+        Err(Error::NotFound { .. }) if naming::extension(name).is_none_or(|e| !naming::is_listed_audio(&format!("x.{e}"))) => {
+            for extension in VOICE_EXTENSIONS {
+                let candidate = format!("{name}.{extension}");
+                match area::resolve(&entries, area, param, &candidate) {
+                    Ok(entry) => return Ok(entry.clone()),
+                    Err(Error::NotFound { .. }) => continue,
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(Error::not_found(area.noun(), name))
+        }
+        other => other.cloned(),
+    }
+}
+
+/// Reads a stored audio file and decodes it to mono at `rate`, within the upload limits.
+pub async fn load_audio(
+    store: &dyn ObjectStore,
+    entry: &Entry,
+    limits: audio::DecodeLimits,
+    rate: u32,
+) -> Result<(Bytes, Vec<f32>)> {
+    let bytes = store.get(&entry.key).await.map_err(|e| {
+        if e.is_not_found() {
+            Error::not_found(Area::Voices.noun(), entry.relative.clone())
+        } else {
+            e.into()
+        }
+    })?;
+    let samples = decode_mono(bytes.clone(), entry.file_name().to_owned(), limits, rate).await?;
+    Ok((bytes, samples))
+}
+
+/// Decodes audio bytes (any accepted format) to mono samples at `rate`.
+pub async fn decode_mono(
+    bytes: Bytes,
+    file_name: String,
+    limits: audio::DecodeLimits,
+    rate: u32,
+) -> Result<Vec<f32>> {
+    let extension = naming::extension(&file_name);
+    blocking(move || {
+        let (_, pcm) = audio::decode(bytes, extension.as_deref(), &limits)
+            .map_err(|e| super::upload::audio_error(e, &file_name))?;
+        let pcm = pcm.into_mono();
+        let pcm = if pcm.sample_rate == rate {
+            pcm
+        } else {
+            audio::resample::resample(&pcm, rate)?
+        };
+        Ok::<_, Error>(pcm.samples)
+    })
+    .await?
+}
+
+/// The Chatterbox conditioning of a stored voice: from memory, from `<voice>.cond`, or
+/// computed by the speech encoder (and then stored beside the voice, best effort).
+/// The cache is keyed by a hash of the voice's bytes and the model, so a replaced voice
+/// file or a different bundle never reuses a stale conditioning.
+pub async fn conditioning(
+    store: &dyn ObjectStore,
+    voice_use: &VoiceUse,
+    engine: &Arc<Chatterbox>,
+    model_tag: &str,
+    entry: &Entry,
+    limits: audio::DecodeLimits,
+) -> Result<(Arc<VoiceConditioning>, ConditioningSource)> {
+    let bytes = store.get(&entry.key).await.map_err(|e| {
+        if e.is_not_found() {
+            Error::not_found(Area::Voices.noun(), entry.relative.clone())
+        } else {
+            e.into()
+        }
+    })?;
+    let id = format!("{}:{model_tag}", hex(&Sha256::digest(&bytes)));
+    if let Some(found) = voice_use.remembered(&id) {
+        return Ok((found, ConditioningSource::Memory));
+    }
+    let cond_key = conditioning_key(&entry.key)?;
+    if let Some(stored) = read_stored(store, &cond_key, &id).await {
+        let stored = Arc::new(stored);
+        voice_use.remember(id, Arc::clone(&stored));
+        return Ok((stored, ConditioningSource::Store));
+    }
+    let samples = decode_mono(
+        bytes,
+        entry.file_name().to_owned(),
+        limits,
+        Chatterbox::SAMPLE_RATE,
+    )
+    .await?;
+    let encoder = Arc::clone(engine);
+    let computed = Arc::new(blocking(move || encoder.encode_voice(&samples)).await??);
+    let mut body = Vec::with_capacity(COND_MAGIC.len() + id.len() + 1);
+    body.extend_from_slice(COND_MAGIC);
+    body.extend_from_slice(id.as_bytes());
+    body.push(b'\n');
+    body.extend_from_slice(&computed.to_bytes());
+    if let Err(e) = store.put(&cond_key, body.into()).await {
+        tracing::warn!(key = %cond_key, error = %e, "could not store a voice conditioning");
+    }
+    voice_use.remember(id, Arc::clone(&computed));
+    Ok((computed, ConditioningSource::Computed))
+}
+
+/// The key of a voice's stored conditioning: `<voice key>.cond`.
+pub fn conditioning_key(voice: &Key) -> Result<Key> {
+    voice.with_suffix(".cond").map_err(Error::from)
+}
+
+async fn read_stored(store: &dyn ObjectStore, key: &Key, id: &str) -> Option<VoiceConditioning> {
+    let body = store.get(key).await.ok()?;
+    let rest = body.strip_prefix(COND_MAGIC)?;
+    let newline = rest.iter().position(|b| *b == b'\n')?;
+    if &rest[..newline] != id.as_bytes() {
+        return None;
+    }
+    match VoiceConditioning::from_bytes(&rest[newline + 1..]) {
+        Ok(conditioning) => Some(conditioning),
+        Err(e) => {
+            tracing::warn!(key = %key, error = %e, "ignoring an unreadable voice conditioning");
+            None
+        }
+    }
+}
+
+/// Counts one use of a voice in its sidecar (`usage_count`, `last_used`), creating the
+/// sidecar if needed. Failures are logged, not returned: the audio was already made.
+pub async fn record_use(store: &dyn ObjectStore, voice_use: &VoiceUse, entry: &Entry) {
+    let lock = voice_use.lock_for(&entry.key);
+    let _held = lock.lock().await;
+    // Read by key, not through the listing's `has_sidecar`: a concurrent request may
+    // have created the sidecar after the listing was taken.
+    let mut sidecar: VoiceSidecar = match entry.sidecar_key() {
+        Ok(key) => area::read_json(store, &key).await.unwrap_or_default(),
+        Err(_) => VoiceSidecar::default(),
+    };
+    sidecar.usage_count += 1;
+    sidecar.last_used = Some(super::now_iso());
+    sidecar.file_size_bytes.get_or_insert(entry.size);
+    sidecar
+        .created_date
+        .get_or_insert_with(|| super::iso(entry.modified));
+    sidecar.url.get_or_insert_with(|| entry.relative.clone());
+    sidecar.folder_path = entry.folder.clone();
+    if sidecar.format.is_none() {
+        sidecar.format = naming::extension(entry.file_name());
+    }
+    if let Err(e) = area::write_sidecar(store, &entry.key, &sidecar).await {
+        tracing::warn!(voice = %entry.relative, error = %e, "could not update voice usage");
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,55 @@
+//! Where the tests find the speech engines: the runtime assets the setup step fetched
+//! (ONNX Runtime and the Piper voice) and the Chatterbox stand-in bundles in the repo.
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The runtime assets folder: `SPEECH_MODELS_DIR`, else `<workspace>/.cache/models`.
+/// Panics with the fix when the setup step has not run, so a missing asset is a failure,
+/// never a silently skipped test.
+pub fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("SPEECH_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache/models"));
+    assert!(
+        dir.join("piper/en_US-joe-medium.onnx").is_file(),
+        "the Piper voice is missing from {}: run ./scripts/test.sh (it fetches the runtime assets)",
+        dir.display()
+    );
+    dir
+}
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH`, else the one the setup step fetched.
+pub fn onnxruntime_library() -> PathBuf {
+    let path = std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| models_dir().join("onnxruntime-1.32.0/libonnxruntime.so"));
+    assert!(
+        path.is_file(),
+        "ONNX Runtime is missing at {}: run ./scripts/test.sh (it fetches the runtime assets)",
+        path.display()
+    );
+    path
+}
+
+/// A Chatterbox stand-in bundle (`original` or `turbo`): tiny graphs with the real interfaces.
+pub fn chatterbox_standins(family: &str) -> PathBuf {
+    workspace_root()
+        .join("models/tests/fixtures/chatterbox-standins")
+        .join(family)
+}
+
+/// A test recording of the stand-in fixtures (`ref_7s.wav`, `src_3s.wav`; 24 kHz mono).
+pub fn standin_audio(name: &str) -> Vec<u8> {
+    let path = workspace_root()
+        .join("models/tests/fixtures/chatterbox-standins")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
