@@ -110,6 +110,16 @@ pub struct Generation {
     pub prompt_length: usize,
 }
 
+/// Deliberate wiring faults, so tests can show that the mask length and the present → past
+/// mapping really matter (the defaults are the correct loop).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LoopFaults {
+    /// Make the attention mask this many entries longer than the cache.
+    pub(crate) mask_extra: usize,
+    /// Feed the first two presents into each other's past inputs.
+    pub(crate) swap_first_pair: bool,
+}
+
 impl Chatterbox {
     /// Speaks `text` in `voice`'s voice.
     pub fn generate(
@@ -117,6 +127,17 @@ impl Chatterbox {
         text: &str,
         voice: &VoiceConditioning,
         params: &GenerationParams,
+    ) -> Result<Generation, ModelError> {
+        self.generate_with_faults(text, voice, params, LoopFaults::default())
+    }
+
+    /// [`Self::generate`] with optional wiring faults (tests only pass non-default ones).
+    pub(crate) fn generate_with_faults(
+        &self,
+        text: &str,
+        voice: &VoiceConditioning,
+        params: &GenerationParams,
+        faults: LoopFaults,
     ) -> Result<Generation, ModelError> {
         self.check_voice(voice)?;
         params.validate()?;
@@ -180,12 +201,16 @@ impl Chatterbox {
                 std::mem::take(&mut embeds),
             )?;
             feed.push(("inputs_embeds".into(), inputs_embeds.into()));
-            let mask = i64_tensor(lm.label, vec![batch, total], vec![1; batch * total])?;
+            let mask_len = total + faults.mask_extra;
+            let mask = i64_tensor(lm.label, vec![batch, mask_len], vec![1; batch * mask_len])?;
             feed.push(("attention_mask".into(), mask.into()));
             if family == Family::Turbo {
                 let ids = std::mem::take(&mut lm_positions);
                 let position_ids = i64_tensor(lm.label, vec![batch, sequence], ids)?;
                 feed.push(("position_ids".into(), position_ids.into()));
+            }
+            if faults.swap_first_pair && past.len() >= 2 {
+                past.swap(0, 1);
             }
             for (slot, value) in self.kv_slots.iter().zip(past.drain(..)) {
                 feed.push((slot.past.clone(), value.into()));
@@ -310,5 +335,78 @@ impl Chatterbox {
             &[Some(1), Some(count), Some(hidden)],
         )?;
         Ok(embeds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::chatterbox::{ChatterboxSettings, Precision};
+    use crate::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
+
+    fn standin_original() -> Chatterbox {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let library = std::env::var_os("ORT_DYLIB_PATH")
+            .map(PathBuf::from)
+            .filter(|path| path.is_file())
+            .unwrap_or_else(|| root.join("../.cache/models/onnxruntime-1.32.0/libonnxruntime.so"));
+        assert!(
+            library.is_file(),
+            "ONNX Runtime not found at {}; run ./scripts/test.sh once to fetch it (or set ORT_DYLIB_PATH)",
+            library.display()
+        );
+        let runtime = OnnxRuntime::load(RuntimeSettings {
+            library,
+            provider: ExecutionProvider::Cpu,
+            intra_threads: 1,
+        })
+        .unwrap();
+        let settings = ChatterboxSettings {
+            dir: root.join("tests/fixtures/chatterbox-standins/original"),
+            precision: Precision::Fp32,
+            lm_threads: 1,
+        };
+        Chatterbox::load(&runtime, &settings).unwrap()
+    }
+
+    fn greedy() -> GenerationParams {
+        GenerationParams {
+            temperature: 0.0,
+            cfg_weight: 0.0,
+            ..GenerationParams::default()
+        }
+    }
+
+    #[test]
+    fn the_loop_wiring_is_load_bearing() {
+        let model = standin_original();
+        // 2 s of a 220 Hz tone is enough conditioning for the stand-in.
+        let audio: Vec<f32> = (0..48_000)
+            .map(|n| 0.3 * (2.0 * std::f32::consts::PI * 220.0 * n as f32 / 24_000.0).sin())
+            .collect();
+        let voice = model.encode_voice(&audio).unwrap();
+        let correct = model.generate("Hi.", &voice, &greedy()).unwrap();
+        assert!(correct.stopped);
+        assert_eq!(correct.speech_tokens.len(), 10);
+
+        let longer_mask = LoopFaults {
+            mask_extra: 1,
+            ..LoopFaults::default()
+        };
+        let error = model
+            .generate_with_faults("Hi.", &voice, &greedy(), longer_mask)
+            .unwrap_err();
+        assert!(matches!(error, ModelError::Inference { .. }), "{error}");
+
+        let swapped = LoopFaults {
+            swap_first_pair: true,
+            ..LoopFaults::default()
+        };
+        let crossed = model
+            .generate_with_faults("Hi.", &voice, &greedy(), swapped)
+            .unwrap();
+        assert_ne!(crossed.speech_tokens.len(), correct.speech_tokens.len());
     }
 }
