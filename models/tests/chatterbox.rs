@@ -494,3 +494,19 @@ fn missing_files_are_named() {
     let error = Chatterbox::bundle_status(&bundle, Precision::Fp32).unwrap_err();
     assert!(matches!(error, ModelError::MissingFile(_)), "{error}");
 }
+
+#[test]
+fn the_engine_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Chatterbox>();
+    shareable::<VoiceConditioning>();
+    let model = original();
+    let voice = reference_voice(model);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| model.generate("Hi.", &voice, &greedy()).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.windows(2).all(|pair| pair[0] == pair[1]));
+}
