@@ -225,6 +225,18 @@ fn families_and_caches_are_read_from_the_graphs() {
 }
 
 #[test]
+fn an_f16_cache_gives_the_same_tokens() {
+    let fp16 = load("original", Precision::Fp16);
+    let voice = reference_voice(original());
+    let text = "Hello there, world.";
+    let wide = original().generate(text, &voice, &greedy()).unwrap();
+    let narrow = fp16.generate(text, &voice, &greedy()).unwrap();
+    assert_eq!(wide.speech_tokens.len(), 42);
+    assert_eq!(narrow.speech_tokens, wide.speech_tokens);
+    assert_eq!(narrow.waveform, wide.waveform);
+}
+
+#[test]
 fn stop_token_is_not_returned_and_the_cap_holds() {
     let model = original();
     let voice = reference_voice(model);
