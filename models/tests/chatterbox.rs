@@ -297,6 +297,42 @@ fn seeded_sampling_is_reproducible() {
 }
 
 #[test]
+fn turbo_and_cfg_sampling_are_reproducible() {
+    let turbo_voice = reference_voice(turbo());
+    let turbo_params = GenerationParams {
+        temperature: 0.8,
+        top_k: 50,
+        top_p: 0.95,
+        seed: 11,
+        ..greedy()
+    };
+    let first = turbo()
+        .generate("Hello there.", &turbo_voice, &turbo_params)
+        .unwrap();
+    let again = turbo()
+        .generate("Hello there.", &turbo_voice, &turbo_params)
+        .unwrap();
+    assert_eq!(first, again);
+    assert!(first.speech_tokens.len() <= 1000);
+
+    let voice = reference_voice(original());
+    let cfg_params = GenerationParams {
+        temperature: 0.8,
+        cfg_weight: 0.5,
+        min_p: 0.05,
+        seed: 5,
+        ..greedy()
+    };
+    let first = original()
+        .generate("Hi there.", &voice, &cfg_params)
+        .unwrap();
+    let again = original()
+        .generate("Hi there.", &voice, &cfg_params)
+        .unwrap();
+    assert_eq!(first, again);
+}
+
+#[test]
 fn turbo_ignores_cfg_and_exaggeration() {
     let model = turbo();
     let voice = reference_voice(model);
