@@ -28,7 +28,9 @@ impl std::str::FromStr for ExecutionProvider {
         match value.to_ascii_lowercase().as_str() {
             "cpu" => Ok(Self::Cpu),
             "cuda" | "gpu" => Ok(Self::Cuda),
-            other => Err(format!("unknown execution provider {other:?} (expected cpu or cuda)")),
+            other => Err(format!(
+                "unknown execution provider {other:?} (expected cpu or cuda)"
+            )),
         }
     }
 }
@@ -119,7 +121,9 @@ impl OnnxRuntime {
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| bad(e.into()))?;
         if threads > 0 {
-            builder = builder.with_intra_threads(threads).map_err(|e| bad(e.into()))?;
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|e| bad(e.into()))?;
         }
         if self.settings.provider == ExecutionProvider::Cuda {
             builder = builder
