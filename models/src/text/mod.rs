@@ -1,1 +1,14 @@
-//! placeholder, replaced by the text work.
+//! The text front end shared by the engines: the original's request-level clean-up
+//! ([`preprocess`]), sentence splitting ([`split_sentences`]) and grouping of sentences into
+//! chunks that one engine call can read ([`chunk_text`]).
+//!
+//! Pure Rust and engine-independent. Unlike the original it never drops text: short
+//! sentences survive and long ones are split instead of skipped.
+
+mod chunk;
+mod preprocess;
+mod sentences;
+
+pub use chunk::{ChunkOptions, chunk_text, split_long};
+pub use preprocess::{TextOptions, preprocess};
+pub use sentences::split_sentences;

@@ -1,0 +1,235 @@
+//! A loaded Piper voice: phonemise, map to ids, run the VITS graph once per sentence.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use super::config::PiperConfig;
+use super::espeak::{EspeakPhonemizer, Phonemizer};
+use super::ids::{phoneme_ids, split_phonemes};
+use crate::{ModelError, OnnxRuntime, Waveform};
+
+const GRAPH: &str = "piper";
+
+/// Per-request synthesis settings; `None` takes the voice config's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PiperOptions {
+    /// Phoneme duration multiplier (larger is slower); speed `s` maps to `length_scale / s`.
+    pub length_scale: Option<f32>,
+    /// Generator noise.
+    pub noise_scale: Option<f32>,
+    /// Duration-predictor noise.
+    pub noise_w: Option<f32>,
+    /// Speaker for multi-speaker voices (ignored when the voice has one speaker).
+    pub speaker_id: Option<i64>,
+    /// Silence inserted between sentences, in seconds.
+    pub sentence_silence_seconds: f32,
+}
+
+impl Default for PiperOptions {
+    fn default() -> Self {
+        Self {
+            length_scale: None,
+            noise_scale: None,
+            noise_w: None,
+            speaker_id: None,
+            sentence_silence_seconds: 0.0,
+        }
+    }
+}
+
+/// A Piper voice ready to synthesise. The session runs one request at a time (it needs
+/// `&mut` to run); callers bound concurrency with their own semaphore.
+#[derive(Debug)]
+pub struct PiperVoice {
+    config: PiperConfig,
+    session: Mutex<Session>,
+    phonemizer: Box<dyn Phonemizer>,
+    model_path: PathBuf,
+}
+
+impl PiperVoice {
+    /// Loads the model and its config (default: the model path with `.json` appended). The
+    /// session uses 1 intra-op thread unless the runtime's settings ask for a number: one
+    /// thread is the fastest on small machines (spec D1), and requests run side by side.
+    pub fn load(
+        runtime: &OnnxRuntime,
+        model: &Path,
+        config: Option<&Path>,
+    ) -> Result<Self, ModelError> {
+        let config_path = config.map_or_else(
+            || {
+                let mut path = model.as_os_str().to_owned();
+                path.push(".json");
+                PathBuf::from(path)
+            },
+            Path::to_path_buf,
+        );
+        let config = PiperConfig::from_file(&config_path)?;
+        let threads = match runtime.settings().intra_threads {
+            0 => 1,
+            n => n,
+        };
+        let session = runtime.session_with_threads(model, threads)?;
+        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        for required in ["input", "input_lengths", "scales"] {
+            if !names.contains(&required) {
+                return Err(ModelError::bad_model(
+                    model,
+                    format!("no {required:?} input (inputs: {names:?})"),
+                ));
+            }
+        }
+        if config.num_speakers > 1 && !names.contains(&"sid") {
+            return Err(ModelError::bad_model(
+                model,
+                "the config has several speakers but the graph has no \"sid\" input",
+            ));
+        }
+        Ok(Self {
+            config,
+            session: Mutex::new(session),
+            phonemizer: Box::new(EspeakPhonemizer::new()),
+            model_path: model.to_path_buf(),
+        })
+    }
+
+    /// Replaces the phonemizer (another espeak-ng path or timeout, or a stand-in).
+    pub fn with_phonemizer(mut self, phonemizer: impl Phonemizer + 'static) -> Self {
+        self.phonemizer = Box::new(phonemizer);
+        self
+    }
+
+    /// The voice config.
+    pub fn config(&self) -> &PiperConfig {
+        &self.config
+    }
+
+    /// The model's output sample rate.
+    pub fn sample_rate(&self) -> u32 {
+        self.config.audio.sample_rate
+    }
+
+    /// The phonemes of each sentence (NFD, with clause punctuation), as fed to the ids.
+    pub fn sentence_phonemes(&self, text: &str) -> Result<Vec<String>, ModelError> {
+        self.phonemizer.phonemize(&self.config.espeak.voice, text)
+    }
+
+    /// The model input ids of each sentence of `text`.
+    pub fn sentence_phoneme_ids(&self, text: &str) -> Result<Vec<Vec<i64>>, ModelError> {
+        Ok(self
+            .sentence_phonemes(text)?
+            .iter()
+            .map(|sentence| self.ids(sentence))
+            .collect())
+    }
+
+    fn ids(&self, sentence: &str) -> Vec<i64> {
+        let phonemes = split_phonemes(sentence, &self.config.vowel_clusters);
+        phoneme_ids(&phonemes, &self.config.phoneme_id_map)
+    }
+
+    /// Synthesises all of `text`, sentences joined with the requested silence.
+    pub fn synthesize(&self, text: &str, options: &PiperOptions) -> Result<Waveform, ModelError> {
+        let mut samples = Vec::new();
+        self.synthesize_each_sentence(text, options, &mut |sentence| {
+            if samples.is_empty() {
+                samples = sentence.samples;
+            } else {
+                samples.extend_from_slice(&sentence.samples);
+            }
+            Ok(())
+        })?;
+        Ok(Waveform::new(samples, self.sample_rate()))
+    }
+
+    /// Synthesises sentence by sentence, handing each one over as soon as it is ready (for
+    /// streaming). Every sentence but the last carries the requested trailing silence. The
+    /// text is phonemised once, up front, in a single espeak-ng run.
+    pub fn synthesize_each_sentence(
+        &self,
+        text: &str,
+        options: &PiperOptions,
+        on_sentence: &mut dyn FnMut(Waveform) -> Result<(), ModelError>,
+    ) -> Result<(), ModelError> {
+        let sentences = self.sentence_phonemes(text)?;
+        let silence =
+            (options.sentence_silence_seconds.max(0.0) * self.sample_rate() as f32) as usize;
+        let count = sentences.len();
+        for (n, sentence) in sentences.iter().enumerate() {
+            let ids = self.ids(sentence);
+            let mut samples = self.synthesize_ids(&ids, options)?;
+            if n + 1 < count {
+                samples.resize(samples.len() + silence, 0.0);
+            }
+            on_sentence(Waveform::new(samples, self.sample_rate()))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the graph on one sentence's ids; samples are clipped to [-1, 1] as piper does.
+    pub fn synthesize_ids(
+        &self,
+        ids: &[i64],
+        options: &PiperOptions,
+    ) -> Result<Vec<f32>, ModelError> {
+        if ids.is_empty() {
+            return Err(ModelError::InvalidInput(
+                "no phoneme ids to synthesise".into(),
+            ));
+        }
+        let inference = &self.config.inference;
+        let scales = [
+            options.noise_scale.unwrap_or(inference.noise_scale),
+            options.length_scale.unwrap_or(inference.length_scale),
+            options.noise_w.unwrap_or(inference.noise_w),
+        ];
+        if scales.iter().any(|s| !s.is_finite() || *s < 0.0) || scales[1] == 0.0 {
+            return Err(ModelError::InvalidInput(format!(
+                "scales must be finite, non-negative and length_scale > 0 (got {scales:?})"
+            )));
+        }
+        let lengths = [ids.len() as i64];
+        let speaker = [self.speaker_id(options.speaker_id)?];
+        let tensor_error = |e: ort::Error| ModelError::inference(GRAPH, e);
+        let input = TensorRef::from_array_view(([1usize, ids.len()], ids)).map_err(tensor_error)?;
+        let input_lengths =
+            TensorRef::from_array_view(([1usize], &lengths[..])).map_err(tensor_error)?;
+        let scales = TensorRef::from_array_view(([3usize], &scales[..])).map_err(tensor_error)?;
+        let mut inputs = ort::inputs![
+            "input" => input,
+            "input_lengths" => input_lengths,
+            "scales" => scales,
+        ];
+        if self.config.num_speakers > 1 {
+            let sid = TensorRef::from_array_view(([1usize], &speaker[..])).map_err(tensor_error)?;
+            inputs.push(("sid".into(), sid.into()));
+        }
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| ModelError::inference(GRAPH, "session lock poisoned"))?;
+        let outputs = session.run(inputs).map_err(tensor_error)?;
+        let (_, audio) = outputs[0]
+            .try_extract_tensor::<f32>()
+            .map_err(tensor_error)?;
+        Ok(audio.iter().map(|s| s.clamp(-1.0, 1.0)).collect())
+    }
+
+    /// The `sid` to feed: the requested one (checked against the speaker count) or 0.
+    fn speaker_id(&self, requested: Option<i64>) -> Result<i64, ModelError> {
+        let speakers = i64::from(self.config.num_speakers);
+        match requested {
+            Some(id) if speakers > 1 && !(0..speakers).contains(&id) => {
+                Err(ModelError::InvalidInput(format!(
+                    "speaker id {id} is out of range for {} ({speakers} speakers)",
+                    self.model_path.display()
+                )))
+            }
+            Some(id) if speakers > 1 => Ok(id),
+            _ => Ok(0),
+        }
+    }
+}

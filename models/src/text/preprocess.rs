@@ -1,0 +1,235 @@
+//! The original's request-level text clean-up (`to_lowercase`, `normalize_spacing`,
+//! `fix_dot_letters`, `remove_reference_numbers`), applied in the original's order.
+
+/// Which clean-up steps [`preprocess`] applies; the defaults are the original's (all on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Lowercase the whole text.
+    pub to_lowercase: bool,
+    /// Collapse every run of two or more whitespace characters into one space.
+    pub normalize_spacing: bool,
+    /// Turn dotted letter sequences into spaced letters: "U.S.A." becomes "U S A".
+    pub fix_dot_letters: bool,
+    /// Remove reference markers such as `[12]` and `(3)`.
+    pub remove_reference_numbers: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        Self {
+            to_lowercase: true,
+            normalize_spacing: true,
+            fix_dot_letters: true,
+            remove_reference_numbers: true,
+        }
+    }
+}
+
+/// Applies the enabled steps in the original's order (lowercase, spacing, dotted letters,
+/// reference numbers) and trims the ends.
+pub fn preprocess(text: &str, options: &TextOptions) -> String {
+    let mut text = if options.to_lowercase {
+        text.to_lowercase()
+    } else {
+        text.to_owned()
+    };
+    if options.normalize_spacing {
+        text = collapse_whitespace_runs(&text);
+    }
+    if options.fix_dot_letters {
+        text = spread_dotted_letters(&text);
+    }
+    if options.remove_reference_numbers {
+        text = remove_reference_numbers(&text);
+    }
+    text.trim().to_owned()
+}
+
+/// A single whitespace character is kept as is (the original only touched runs of two or
+/// more), so a lone newline still separates paragraphs for the sentence splitter.
+fn collapse_whitespace_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending: Option<char> = None;
+    let mut run = 0usize;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            run += 1;
+            pending = Some(c);
+            continue;
+        }
+        flush_whitespace(&mut out, pending.take(), run);
+        run = 0;
+        out.push(c);
+    }
+    flush_whitespace(&mut out, pending, run);
+    out
+}
+
+fn flush_whitespace(out: &mut String, last: Option<char>, run: usize) {
+    match (last, run) {
+        (Some(c), 1) => out.push(c),
+        (Some(_), _) => out.push(' '),
+        (None, _) => {}
+    }
+}
+
+/// "U.S.A." → "U S A", "e.g." → "e g": two or more single letters each followed by a dot
+/// (the last dot optional), standing alone as a word. A lone initial ("J. Smith") and
+/// decimals ("3.5") are left alone.
+fn spread_dotted_letters(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let at_word_start = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '.');
+        if at_word_start && let Some((letters, end)) = dotted_letters_at(&chars, i) {
+            for (n, letter) in letters.iter().enumerate() {
+                if n > 0 {
+                    out.push(' ');
+                }
+                out.push(*letter);
+            }
+            i = end;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The letters of a dotted sequence starting at `start`, and the index just past it.
+fn dotted_letters_at(chars: &[char], start: usize) -> Option<(Vec<char>, usize)> {
+    let is_letter = |j: usize| chars.get(j).is_some_and(|c| c.is_alphabetic());
+    let mut letters = Vec::new();
+    let mut j = start;
+    // Each unit is one letter and a dot; the letter must not continue a longer word.
+    while is_letter(j) && chars.get(j + 1) == Some(&'.') {
+        letters.push(chars[j]);
+        j += 2;
+    }
+    // "U.S.A" without the final dot: the last letter stands alone.
+    if !letters.is_empty() && is_letter(j) && !chars.get(j + 1).is_some_and(|c| c.is_alphanumeric())
+    {
+        letters.push(chars[j]);
+        j += 1;
+    }
+    let ends_word = !chars.get(j).is_some_and(|c| c.is_alphanumeric());
+    (letters.len() >= 2 && ends_word).then_some((letters, j))
+}
+
+/// Removes `[n]` and `(n)` (n all digits) with the spaces just before them, so
+/// "word [1]." becomes "word.".
+fn remove_reference_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if let Some(end) = reference_at(&chars, i) {
+            while out.ends_with([' ', '\t']) {
+                out.pop();
+            }
+            i = end;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+fn reference_at(chars: &[char], start: usize) -> Option<usize> {
+    let close = match chars[start] {
+        '[' => ']',
+        '(' => ')',
+        _ => return None,
+    };
+    let digits = chars[start + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let end = start + 1 + digits;
+    (digits > 0 && chars.get(end) == Some(&close)).then_some(end + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(step: fn(&mut TextOptions)) -> TextOptions {
+        let mut options = TextOptions {
+            to_lowercase: false,
+            normalize_spacing: false,
+            fix_dot_letters: false,
+            remove_reference_numbers: false,
+        };
+        step(&mut options);
+        options
+    }
+
+    #[test]
+    fn defaults_are_the_originals() {
+        let options = TextOptions::default();
+        assert!(options.to_lowercase && options.normalize_spacing);
+        assert!(options.fix_dot_letters && options.remove_reference_numbers);
+    }
+
+    #[test]
+    fn lowercases() {
+        let options = only(|o| o.to_lowercase = true);
+        assert_eq!(preprocess("Hello WORLD", &options), "hello world");
+    }
+
+    #[test]
+    fn collapses_whitespace_runs_but_keeps_single_characters() {
+        let options = only(|o| o.normalize_spacing = true);
+        assert_eq!(preprocess("a  b\t\tc\n\nd e\nf", &options), "a b c d e\nf");
+    }
+
+    #[test]
+    fn spreads_dotted_letters() {
+        let options = only(|o| o.fix_dot_letters = true);
+        assert_eq!(
+            preprocess("The U.S.A. is big", &options),
+            "The U S A is big"
+        );
+        assert_eq!(preprocess("the u.s.a is", &options), "the u s a is");
+        assert_eq!(preprocess("e.g. this", &options), "e g this");
+        assert_eq!(
+            preprocess("J. Smith paid 3.5 units.", &options),
+            "J. Smith paid 3.5 units."
+        );
+        assert_eq!(preprocess("Mr. X.Y.Z.", &options), "Mr. X Y Z");
+        assert_eq!(preprocess("www.a.b", &options), "www.a.b");
+    }
+
+    #[test]
+    fn removes_reference_numbers() {
+        let options = only(|o| o.remove_reference_numbers = true);
+        assert_eq!(
+            preprocess("Fact [12]. More (3) here", &options),
+            "Fact. More here"
+        );
+        assert_eq!(
+            preprocess("(a) and [x] and (12a)", &options),
+            "(a) and [x] and (12a)"
+        );
+        assert_eq!(preprocess("end[1]", &options), "end");
+    }
+
+    #[test]
+    fn steps_run_in_the_originals_order() {
+        // Lowercasing first means dotted letters are found in lowercase form.
+        let text = "The  U.S.A.  [1] Is Big.";
+        assert_eq!(
+            preprocess(text, &TextOptions::default()),
+            "the u s a is big."
+        );
+    }
+
+    #[test]
+    fn all_off_only_trims() {
+        let options = only(|_| {});
+        assert_eq!(preprocess("  A  B.  ", &options), "A  B.");
+    }
+}
