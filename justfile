@@ -36,3 +36,9 @@ s3 DIR="./s3data" BUCKET="speech":
 # Benchmarks: listing at scale, and the audio engine against the Python tools the original used
 bench:
     ./scripts/bench.sh
+
+# Install a model bundle: `just models chatterbox [original|turbo] [fp32|fp16|q8|q4|q4f16]`
+models NAME *ARGS:
+    @if [ "{{NAME}}" = "chatterbox" ]; then ./scripts/fetch-chatterbox.sh {{ARGS}}; \
+     elif [ "{{NAME}}" = "piper" ]; then bash -c 'source scripts/lib/prerequisites.sh && source scripts/lib/assets.sh && ensure_runtime_assets "$PWD"'; \
+     else echo "unknown model bundle {{NAME}} (chatterbox, piper)"; exit 2; fi

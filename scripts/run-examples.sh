@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 cargo build --locked -q -p local-runner
 workdir=$(mktemp -d)
 log="$workdir/runner.log"
-./target/debug/local-runner --port 0 --storage "file://$workdir/data" --log warn >"$workdir/stdout" 2>"$log" &
+# The speech walk-through clones voices with the tiny Chatterbox stand-in bundle.
+./target/debug/local-runner --port 0 --storage "file://$workdir/data" --log warn \
+  --chatterbox-dir "$PWD/models/tests/fixtures/chatterbox-standins/original" >"$workdir/stdout" 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$workdir"' EXIT
 for _ in $(seq 1 100); do

@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
+source scripts/lib/assets.sh
 ensure_build_prerequisites
+# ONNX Runtime, the Piper voice and espeak-ng (cached in ./.cache/models).
+ensure_runtime_assets "$PWD"
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -35,7 +35,8 @@ impl TestApp {
         }
         // No Chatterbox unless a test installs the stand-ins (a developer's real bundle must
         // not change what the tests see).
-        config.engines.chatterbox_dir = Some(std::env::temp_dir().join("speech-api-tests-no-chatterbox"));
+        config.engines.chatterbox_dir =
+            Some(std::env::temp_dir().join("speech-api-tests-no-chatterbox"));
         adjust(&mut config);
         // The same store stack as production (S3 gets the listing cache).
         let state = AppState::with_store(config, backend.store.clone());

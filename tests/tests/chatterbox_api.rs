@@ -24,9 +24,11 @@ fn app_with_bundle(b: &Backend) -> TestApp {
 /// Stores `voices/narrators/anna.wav` (the 7 s stand-in reference) and
 /// `vc_inputs/take1.wav` (the 3 s source).
 async fn seed(app: &TestApp) {
-    let voice = Form::new()
-        .text("folder_path", "narrators")
-        .file("voice_file", "anna.wav", standin_audio("ref_7s.wav"));
+    let voice = Form::new().text("folder_path", "narrators").file(
+        "voice_file",
+        "anna.wav",
+        standin_audio("ref_7s.wav"),
+    );
     assert_eq!(app.post_form("/api/v1/voice", &voice).await.status, 200);
     let input = Form::new().file("vc_input_file", "take1.wav", standin_audio("src_3s.wav"));
     assert_eq!(app.post_form("/api/v1/vc_input", &input).await.status, 200);
@@ -49,7 +51,13 @@ async fn cloning_speaks_in_960_sample_tokens_and_caches_the_voice(b: Backend) {
     assert_eq!(pcm.sample_rate, 24_000);
     assert_eq!(pcm.samples.len(), 9_600, "10 tokens of 960 samples");
 
-    let name = first.header("content-disposition").unwrap().split('"').nth(1).unwrap().to_owned();
+    let name = first
+        .header("content-disposition")
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let info = sidecar(&b, &format!("outputs/{name}.json")).await;
     assert_eq!(info["parameters"]["model"], "chatterbox");
     assert_eq!(info["generation_info"]["voice_conditioning"], "computed");
@@ -57,18 +65,33 @@ async fn cloning_speaks_in_960_sample_tokens_and_caches_the_voice(b: Backend) {
     assert_eq!(info["generation_info"]["chunks"][0]["stopped"], true);
     assert_eq!(info["source_files"], json!(["narrators/anna.wav"]));
     // The conditioning is stored beside the voice and reused.
-    assert!(stored_keys(b.store.as_ref(), "voices").await.contains(&"voices/narrators/anna.wav.cond".to_owned()));
+    assert!(
+        stored_keys(b.store.as_ref(), "voices")
+            .await
+            .contains(&"voices/narrators/anna.wav.cond".to_owned())
+    );
     let second = app.post_json("/api/v1/tts", &body).await;
     assert_eq!(second.status, 200);
     assert_eq!(second.body, first.body, "greedy decoding is deterministic");
-    let name = second.header("content-disposition").unwrap().split('"').nth(1).unwrap().to_owned();
+    let name = second
+        .header("content-disposition")
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let info = sidecar(&b, &format!("outputs/{name}.json")).await;
     assert_eq!(info["generation_info"]["voice_conditioning"], "memory");
     // A fresh process (same store) reads the stored conditioning instead of encoding again.
     let fresh = app_with_bundle(&b);
-    let third = fresh.post_json("/api/v1/tts?response_mode=url", &body).await;
+    let third = fresh
+        .post_json("/api/v1/tts?response_mode=url", &body)
+        .await;
     assert_eq!(third.status, 200, "{}", third.text());
-    let name = third.json()["output_files"][0]["filename"].as_str().unwrap().to_owned();
+    let name = third.json()["output_files"][0]["filename"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let info = sidecar(&b, &format!("outputs/{name}.json")).await;
     assert_eq!(info["generation_info"]["voice_conditioning"], "store");
     // Every use was counted.
@@ -84,14 +107,21 @@ async fn same_seed_same_audio_and_longer_text_longer_audio(b: Backend) {
         json!({"text": text, "reference_audio_filename": "narrators/anna.wav", "temperature": 0.8,
                "seed": seed, "num_candidates_per_chunk": 2, "exaggeration": 1.5, "export_formats": ["wav"]})
     };
-    let a = app.post_json("/api/v1/tts", &request("Hello there, world.", 11)).await;
-    let b2 = app.post_json("/api/v1/tts", &request("Hello there, world.", 11)).await;
+    let a = app
+        .post_json("/api/v1/tts", &request("Hello there, world.", 11))
+        .await;
+    let b2 = app
+        .post_json("/api/v1/tts", &request("Hello there, world.", 11))
+        .await;
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.body, b2.body, "same seed and input, same audio");
     assert_eq!(a.header("x-generation-seed"), Some("11"));
     let name = a.header("content-disposition").unwrap();
     assert!(name.contains("_temp0.8_seed11_exag1.5.wav"), "{name}");
-    let short = decode(&app.post_json("/api/v1/tts", &request("Hi.", 11)).await.body, "wav");
+    let short = decode(
+        &app.post_json("/api/v1/tts", &request("Hi.", 11)).await.body,
+        "wav",
+    );
     let long = decode(&a.body, "wav");
     assert!(long.samples.len() > short.samples.len());
     assert_eq!(long.samples.len() % 960, 0);
@@ -101,26 +131,38 @@ async fn concurrent_uses_are_all_counted(b: Backend) {
     let app = app_with_bundle(&b);
     seed(&app).await;
     let body = json!({"text": "Hi.", "reference_audio_filename": "anna", "temperature": 0, "export_formats": ["wav"]});
-    let responses = futures::future::join_all((0..6).map(|_| app.post_json("/api/v1/tts", &body))).await;
+    let responses =
+        futures::future::join_all((0..6).map(|_| app.post_json("/api/v1/tts", &body))).await;
     for response in &responses {
         assert_eq!(response.status, 200, "{}", response.text());
     }
     let voice = sidecar(&b, "voices/narrators/anna.wav.json").await;
     assert_eq!(voice["usage_count"], 6, "no update lost");
-    assert_eq!(voice["name"], "anna", "the upload's metadata survives the counting");
+    assert_eq!(
+        voice["name"], "anna",
+        "the upload's metadata survives the counting"
+    );
 }
 
 async fn vc_from_a_stored_input_keeps_the_length(b: Backend) {
     let app = app_with_bundle(&b);
     seed(&app).await;
     let response = app
-        .post_json("/api/v1/vc", &json!({"input_audio_source": "take1", "target_voice_source": "anna"}))
+        .post_json(
+            "/api/v1/vc",
+            &json!({"input_audio_source": "take1", "target_voice_source": "anna"}),
+        )
         .await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("content-type"), Some("audio/wav"));
     let disposition = response.header("content-disposition").unwrap();
     assert!(disposition.contains("_voiceanna.wav"), "{disposition}");
-    assert!(response.header("x-alternative-formats").unwrap().starts_with("mp3:/outputs/vc_"));
+    assert!(
+        response
+            .header("x-alternative-formats")
+            .unwrap()
+            .starts_with("mp3:/outputs/vc_")
+    );
     let pcm = decode(&response.body, "wav");
     assert_eq!(pcm.sample_rate, 24_000);
     assert_eq!(pcm.samples.len(), 72_000, "3 s in, 3 s out");
@@ -128,8 +170,14 @@ async fn vc_from_a_stored_input_keeps_the_length(b: Backend) {
     let info = sidecar(&b, &format!("outputs/{name}.json")).await;
     assert_eq!(info["type"], "vc");
     assert_eq!(info["parameters"]["input_audio_source"], "take1.wav");
-    assert_eq!(info["parameters"]["target_voice_source"], "narrators/anna.wav");
-    assert_eq!(sidecar(&b, "voices/narrators/anna.wav.json").await["usage_count"], 1);
+    assert_eq!(
+        info["parameters"]["target_voice_source"],
+        "narrators/anna.wav"
+    );
+    assert_eq!(
+        sidecar(&b, "voices/narrators/anna.wav.json").await["usage_count"],
+        1
+    );
 }
 
 async fn vc_chunks_crossfade_to_the_source_length(b: Backend) {
@@ -147,11 +195,17 @@ async fn vc_chunks_crossfade_to_the_source_length(b: Backend) {
     assert_eq!(body["message"], "Voice conversion completed successfully");
     let file = &body["output_files"][0];
     let name = file["filename"].as_str().unwrap();
-    assert!(name.ends_with("_chunk1_overlap0.2_voiceanna.flac"), "{name}");
+    assert!(
+        name.ends_with("_chunk1_overlap0.2_voiceanna.flac"),
+        "{name}"
+    );
     assert_eq!(file["path"], format!("vc/{name}"));
     let pcm = decode(&app.get(file["url"].as_str().unwrap()).await.body, "flac");
     let seconds = pcm.duration_seconds();
-    assert!((seconds - 3.0).abs() < 0.05, "chunked conversion lasted {seconds} s");
+    assert!(
+        (seconds - 3.0).abs() < 0.05,
+        "chunked conversion lasted {seconds} s"
+    );
 }
 
 async fn vc_upload_converts_without_storing_the_upload(b: Backend) {
@@ -165,7 +219,11 @@ async fn vc_upload_converts_without_storing_the_upload(b: Backend) {
     assert_eq!(response.status, 200, "{}", response.text());
     let files = response.json()["output_files"].as_array().unwrap().clone();
     assert_eq!(files.len(), 2);
-    assert_eq!(stored_keys(b.store.as_ref(), "vc_inputs").await.len(), 2, "only take1 and its sidecar");
+    assert_eq!(
+        stored_keys(b.store.as_ref(), "vc_inputs").await.len(),
+        2,
+        "only take1 and its sidecar"
+    );
 }
 
 async fn vc_refusals_leave_nothing(b: Backend) {
@@ -173,14 +231,38 @@ async fn vc_refusals_leave_nothing(b: Backend) {
     seed(&app).await;
     let before = stored_keys(b.store.as_ref(), "").await;
     let cases: Vec<(Value, u16)> = vec![
-        (json!({"input_audio_source": "take1", "target_voice_source": ""}), 422),
-        (json!({"input_audio_source": "take1", "target_voice_source": "nobody"}), 404),
-        (json!({"input_audio_source": "missing", "target_voice_source": "anna"}), 404),
-        (json!({"input_audio_source": "../voices/narrators/anna.wav", "target_voice_source": "anna"}), 422),
-        (json!({"input_audio_source": "take1", "target_voice_source": "anna", "chunk_sec": 0}), 422),
-        (json!({"input_audio_source": "take1", "target_voice_source": "anna", "chunk_sec": 2, "overlap_sec": 2.0}), 422),
-        (json!({"input_audio_source": "take1", "target_voice_source": "anna", "export_formats": ["xyz"]}), 400),
-        (json!({"input_audio_source": "https://example.com/a.wav", "target_voice_source": "anna"}), 422),
+        (
+            json!({"input_audio_source": "take1", "target_voice_source": ""}),
+            422,
+        ),
+        (
+            json!({"input_audio_source": "take1", "target_voice_source": "nobody"}),
+            404,
+        ),
+        (
+            json!({"input_audio_source": "missing", "target_voice_source": "anna"}),
+            404,
+        ),
+        (
+            json!({"input_audio_source": "../voices/narrators/anna.wav", "target_voice_source": "anna"}),
+            422,
+        ),
+        (
+            json!({"input_audio_source": "take1", "target_voice_source": "anna", "chunk_sec": 0}),
+            422,
+        ),
+        (
+            json!({"input_audio_source": "take1", "target_voice_source": "anna", "chunk_sec": 2, "overlap_sec": 2.0}),
+            422,
+        ),
+        (
+            json!({"input_audio_source": "take1", "target_voice_source": "anna", "export_formats": ["xyz"]}),
+            400,
+        ),
+        (
+            json!({"input_audio_source": "https://example.com/a.wav", "target_voice_source": "anna"}),
+            422,
+        ),
     ];
     for (body, status) in cases {
         let response = app.post_json("/api/v1/vc", &body).await;
@@ -196,15 +278,26 @@ async fn vc_refusals_leave_nothing(b: Backend) {
         .text("target_voice_source", "anna");
     assert_eq!(app.post_form("/api/v1/vc", &text_file).await.status, 415);
     let neither = app
-        .request(http::Request::post("/api/v1/vc").body(axum::body::Body::from("x")).unwrap())
+        .request(
+            http::Request::post("/api/v1/vc")
+                .body(axum::body::Body::from("x"))
+                .unwrap(),
+        )
         .await;
     assert_eq!(neither.status, 400);
     let without_bundle = TestApp::new(&b)
-        .post_json("/api/v1/vc", &json!({"input_audio_source": "take1", "target_voice_source": "anna"}))
+        .post_json(
+            "/api/v1/vc",
+            &json!({"input_audio_source": "take1", "target_voice_source": "anna"}),
+        )
         .await;
     assert_eq!(without_bundle.status, 503);
     assert_eq!(without_bundle.json()["error_code"], "MODEL_NOT_INSTALLED");
-    assert_eq!(stored_keys(b.store.as_ref(), "").await, before, "nothing written, nothing counted");
+    assert_eq!(
+        stored_keys(b.store.as_ref(), "").await,
+        before,
+        "nothing written, nothing counted"
+    );
 }
 
 async fn deleting_a_voice_removes_its_cached_conditioning(b: Backend) {
@@ -212,7 +305,12 @@ async fn deleting_a_voice_removes_its_cached_conditioning(b: Backend) {
     seed(&app).await;
     let body = json!({"text": "Hi.", "reference_audio_filename": "anna", "temperature": 0, "export_formats": ["wav"]});
     assert_eq!(app.post_json("/api/v1/tts", &body).await.status, 200);
-    assert_eq!(app.delete("/api/v1/voice/anna.wav?confirm=true").await.status, 200);
+    assert_eq!(
+        app.delete("/api/v1/voice/anna.wav?confirm=true")
+            .await
+            .status,
+        200
+    );
     assert!(stored_keys(b.store.as_ref(), "voices").await.is_empty());
 }
 

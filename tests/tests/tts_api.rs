@@ -30,22 +30,42 @@ async fn hello_world_is_speech_from_the_builtin_voice(b: Backend) {
         "{disposition}"
     );
     let alternatives = response.header("x-alternative-formats").unwrap();
-    assert!(alternatives.starts_with("mp3:/outputs/tts_"), "{alternatives}");
-    assert!(response.header("x-generation-seed").unwrap().parse::<u64>().unwrap() > 0);
+    assert!(
+        alternatives.starts_with("mp3:/outputs/tts_"),
+        "{alternatives}"
+    );
+    assert!(
+        response
+            .header("x-generation-seed")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
 
     let pcm = decode(&response.body, "wav");
     assert_eq!(pcm.sample_rate, 22_050);
     assert_eq!(pcm.channels, 1);
     let seconds = pcm.duration_seconds();
-    assert!((0.5..3.0).contains(&seconds), "\"Hello world.\" lasted {seconds} s");
+    assert!(
+        (0.5..3.0).contains(&seconds),
+        "\"Hello world.\" lasted {seconds} s"
+    );
     assert!(rms(&pcm.samples) > 0.01, "speech is not silent");
 
     // One wav, one mp3, each with its generation sidecar beside it; nothing else.
     let keys = stored_keys(b.store.as_ref(), "").await;
     assert_eq!(keys.len(), 4, "{keys:?}");
     let wav = keys.iter().find(|k| k.ends_with(".wav")).unwrap();
-    assert!(wav.starts_with("outputs/tts_") && wav.ends_with("_temp0.75.wav"), "{wav}");
-    let sidecar = b.store.get(&storage::Key::new(format!("{wav}.json")).unwrap()).await.unwrap();
+    assert!(
+        wav.starts_with("outputs/tts_") && wav.ends_with("_temp0.75.wav"),
+        "{wav}"
+    );
+    let sidecar = b
+        .store
+        .get(&storage::Key::new(format!("{wav}.json")).unwrap())
+        .await
+        .unwrap();
     let sidecar: Value = serde_json::from_slice(&sidecar).unwrap();
     assert_eq!(sidecar["type"], "tts");
     assert_eq!(sidecar["parameters"]["text"], "Hello world.");
@@ -84,9 +104,15 @@ async fn url_mode_answers_json_and_every_file_downloads(b: Backend) {
         assert_eq!(file["path"], name);
         let download = app.get(file["url"].as_str().unwrap()).await;
         assert_eq!(download.status, 200);
-        assert_eq!(download.body.len() as u64, file["size_bytes"].as_u64().unwrap());
+        assert_eq!(
+            download.body.len() as u64,
+            file["size_bytes"].as_u64().unwrap()
+        );
     }
-    let pcm = decode(&app.get(files[0]["url"].as_str().unwrap()).await.body, "wav");
+    let pcm = decode(
+        &app.get(files[0]["url"].as_str().unwrap()).await.body,
+        "wav",
+    );
     // Two sentences: longer than one short one, and nothing dropped.
     assert!(pcm.duration_seconds() > 1.2, "{}", pcm.duration_seconds());
 }
@@ -111,7 +137,11 @@ async fn every_export_format_is_written_and_return_format_picks_the_stream(b: Ba
     assert_eq!(audio.len(), 6, "{keys:?}");
     assert_eq!(keys.len(), 12, "every file has its sidecar: {keys:?}");
     for key in audio {
-        let bytes = b.store.get(&storage::Key::new(key.as_str()).unwrap()).await.unwrap();
+        let bytes = b
+            .store
+            .get(&storage::Key::new(key.as_str()).unwrap())
+            .await
+            .unwrap();
         let magic_ok = match key.rsplit('.').next().unwrap() {
             "wav" => bytes.starts_with(b"RIFF"),
             "mp3" => bytes.starts_with(b"ID3") || (bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0),
@@ -140,25 +170,57 @@ async fn project_folders_hold_the_outputs(b: Backend) {
     let keys = stored_keys(b.store.as_ref(), "outputs/book/ch1").await;
     assert_eq!(keys.len(), 2, "{keys:?}");
     // `folder` is an alias; the same value is fine, a different one is refused.
-    let same = tts(&app, "", json!({"text": "Again.", "project": "p", "folder": "p", "export_formats": ["wav"]})).await;
+    let same = tts(
+        &app,
+        "",
+        json!({"text": "Again.", "project": "p", "folder": "p", "export_formats": ["wav"]}),
+    )
+    .await;
     assert_eq!(same.status, 200);
-    let clash = tts(&app, "", json!({"text": "Again.", "project": "p", "folder": "q"})).await;
+    let clash = tts(
+        &app,
+        "",
+        json!({"text": "Again.", "project": "p", "folder": "q"}),
+    )
+    .await;
     assert_eq!(clash.status, 422);
 }
 
 async fn speed_changes_duration_and_trim_is_named(b: Backend) {
     let app = TestApp::new(&b);
     let text = "The quick brown fox jumps over the lazy dog.";
-    let normal = tts(&app, "", json!({"text": text, "export_formats": ["wav"], "seed": 7})).await;
-    let fast = tts(&app, "", json!({"text": text, "export_formats": ["wav"], "seed": 7, "speed_factor": 2.0})).await;
+    let normal = tts(
+        &app,
+        "",
+        json!({"text": text, "export_formats": ["wav"], "seed": 7}),
+    )
+    .await;
+    let fast = tts(
+        &app,
+        "",
+        json!({"text": text, "export_formats": ["wav"], "seed": 7, "speed_factor": 2.0}),
+    )
+    .await;
     assert_eq!(fast.status, 200, "{}", fast.text());
     let normal = decode(&normal.body, "wav").duration_seconds();
     let fast_pcm = decode(&fast.body, "wav");
     let ratio = fast_pcm.duration_seconds() / normal;
-    assert!((0.4..0.6).contains(&ratio), "speed 2.0 gave {ratio} of the duration");
-    assert!(fast.header("content-disposition").unwrap().contains("_seed7_speed2.0.wav"));
+    assert!(
+        (0.4..0.6).contains(&ratio),
+        "speed 2.0 gave {ratio} of the duration"
+    );
+    assert!(
+        fast.header("content-disposition")
+            .unwrap()
+            .contains("_seed7_speed2.0.wav")
+    );
 
-    let trimmed = tts(&app, "?response_mode=url", json!({"text": text, "trim": true, "trim_threshold_ms": 100, "export_formats": ["wav"]})).await;
+    let trimmed = tts(
+        &app,
+        "?response_mode=url",
+        json!({"text": text, "trim": true, "trim_threshold_ms": 100, "export_formats": ["wav"]}),
+    )
+    .await;
     assert_eq!(trimmed.status, 200, "{}", trimmed.text());
     let body = trimmed.json();
     let name = body["output_files"][0]["filename"].as_str().unwrap();
@@ -186,8 +248,18 @@ async fn unbuilt_features_are_reported_not_ignored(b: Backend) {
     assert_eq!(warnings.len(), 3, "{warnings:?}");
     let text = serde_json::to_string(&warnings).unwrap();
     assert!(text.contains("Whisper") && text.contains("auto-editor") && text.contains("watermark"));
-    let streamed = tts(&app, "", json!({"text": "Check.", "use_auto_editor": true, "export_formats": ["wav"]})).await;
-    assert!(streamed.header("x-speech-warnings").unwrap().contains("auto-editor"));
+    let streamed = tts(
+        &app,
+        "",
+        json!({"text": "Check.", "use_auto_editor": true, "export_formats": ["wav"]}),
+    )
+    .await;
+    assert!(
+        streamed
+            .header("x-speech-warnings")
+            .unwrap()
+            .contains("auto-editor")
+    );
 }
 
 async fn bad_requests_are_refused_and_leave_nothing(b: Backend) {
@@ -196,22 +268,70 @@ async fn bad_requests_are_refused_and_leave_nothing(b: Backend) {
         (json!({"text": ""}), 422, "text"),
         (json!({"text": "   "}), 422, "text"),
         (json!({"text": "x".repeat(101)}), 422, "text"),
-        (json!({"text": "Hi.", "temperature": 2.5}), 422, "temperature"),
-        (json!({"text": "Hi.", "exaggeration": -0.1}), 422, "exaggeration"),
-        (json!({"text": "Hi.", "speed_factor": 0.1}), 422, "speed_factor"),
-        (json!({"text": "Hi.", "trim_threshold_ms": 20}), 422, "trim_threshold_ms"),
-        (json!({"text": "Hi.", "num_candidates_per_chunk": 0}), 422, "num_candidates_per_chunk"),
+        (
+            json!({"text": "Hi.", "temperature": 2.5}),
+            422,
+            "temperature",
+        ),
+        (
+            json!({"text": "Hi.", "exaggeration": -0.1}),
+            422,
+            "exaggeration",
+        ),
+        (
+            json!({"text": "Hi.", "speed_factor": 0.1}),
+            422,
+            "speed_factor",
+        ),
+        (
+            json!({"text": "Hi.", "trim_threshold_ms": 20}),
+            422,
+            "trim_threshold_ms",
+        ),
+        (
+            json!({"text": "Hi.", "num_candidates_per_chunk": 0}),
+            422,
+            "num_candidates_per_chunk",
+        ),
         (json!({"text": "Hi.", "seed": -1}), 422, "seed"),
-        (json!({"text": "Hi.", "whisper_model_name": "huge"}), 422, "whisper_model_name"),
-        (json!({"text": "Hi.", "normalize_method": "loud"}), 422, "normalize_method"),
+        (
+            json!({"text": "Hi.", "whisper_model_name": "huge"}),
+            422,
+            "whisper_model_name",
+        ),
+        (
+            json!({"text": "Hi.", "normalize_method": "loud"}),
+            422,
+            "normalize_method",
+        ),
         (json!({"text": "Hi.", "model": "bark"}), 422, "model"),
-        (json!({"text": "Hi.", "project": "../escape"}), 422, "project"),
+        (
+            json!({"text": "Hi.", "project": "../escape"}),
+            422,
+            "project",
+        ),
         (json!({"text": "Hi.", "folder": "/abs"}), 422, "folder"),
         (json!({"text": "Hi.", "project": "unnamed"}), 422, "project"),
-        (json!({"text": "Hi.", "reference_audio_filename": "../../etc/passwd"}), 422, "reference_audio_filename"),
-        (json!({"text": "Hi.", "model": "piper", "reference_audio_filename": "someone"}), 422, "reference_audio_filename"),
-        (json!({"text": "Hi.", "export_formats": ["wav", "aiff"]}), 400, ""),
-        (json!({"text": "Hi.", "export_formats": []}), 422, "export_formats"),
+        (
+            json!({"text": "Hi.", "reference_audio_filename": "../../etc/passwd"}),
+            422,
+            "reference_audio_filename",
+        ),
+        (
+            json!({"text": "Hi.", "model": "piper", "reference_audio_filename": "someone"}),
+            422,
+            "reference_audio_filename",
+        ),
+        (
+            json!({"text": "Hi.", "export_formats": ["wav", "aiff"]}),
+            400,
+            "",
+        ),
+        (
+            json!({"text": "Hi.", "export_formats": []}),
+            422,
+            "export_formats",
+        ),
         (json!({"text": 5}), 422, "body"),
     ];
     for (body, status, param) in cases {
@@ -234,22 +354,39 @@ async fn bad_requests_are_refused_and_leave_nothing(b: Backend) {
     assert_eq!(broken.status, 400);
     // A reference voice needs Chatterbox; the voice is looked up first (404), then the
     // missing bundle is a 503 naming the setting.
-    let missing = tts(&app, "", json!({"text": "Hi.", "reference_audio_filename": "nobody"})).await;
+    let missing = tts(
+        &app,
+        "",
+        json!({"text": "Hi.", "reference_audio_filename": "nobody"}),
+    )
+    .await;
     assert_eq!(missing.status, 404, "{}", missing.text());
     assert!(stored_keys(b.store.as_ref(), "").await.is_empty());
 }
 
 async fn cloning_without_the_bundle_is_503_naming_the_setting(b: Backend) {
     let app = TestApp::new(&b);
-    let voice = tests::multipart::Form::new().file("voice_file", "narrator.wav", tests::fixtures::wav_tone(6.0, 24_000, 220.0));
+    let voice = tests::multipart::Form::new().file(
+        "voice_file",
+        "narrator.wav",
+        tests::fixtures::wav_tone(6.0, 24_000, 220.0),
+    );
     assert_eq!(app.post_form("/api/v1/voice", &voice).await.status, 200);
-    let response = tts(&app, "", json!({"text": "Hi.", "reference_audio_filename": "narrator"})).await;
+    let response = tts(
+        &app,
+        "",
+        json!({"text": "Hi.", "reference_audio_filename": "narrator"}),
+    )
+    .await;
     assert_eq!(response.status, 503, "{}", response.text());
     let error = response.json();
     assert_eq!(error["error_code"], "MODEL_NOT_INSTALLED");
     assert_eq!(error["detail"]["engine"], "chatterbox");
     let message = error["error"].as_str().unwrap();
-    assert!(message.contains("SPEECH_CHATTERBOX_DIR") && message.contains("just models chatterbox"), "{message}");
+    assert!(
+        message.contains("SPEECH_CHATTERBOX_DIR") && message.contains("just models chatterbox"),
+        "{message}"
+    );
     assert!(stored_keys(b.store.as_ref(), "outputs").await.is_empty());
 }
 
@@ -259,14 +396,26 @@ async fn a_full_queue_answers_503_with_retry_after(b: Backend) {
         c.engines.max_queued_generations = 0;
     });
     // Load the voice first, so the burst measures the queue and not the loading.
-    assert_eq!(tts(&app, "", json!({"text": "Warm up.", "export_formats": ["wav"]})).await.status, 200);
+    assert_eq!(
+        tts(
+            &app,
+            "",
+            json!({"text": "Warm up.", "export_formats": ["wav"]})
+        )
+        .await
+        .status,
+        200
+    );
     let text = "This sentence is long enough to keep the engine busy for a while. And here is another one.";
     let requests = (0..4).map(|_| tts(&app, "", json!({"text": text, "export_formats": ["wav"]})));
     let responses = futures::future::join_all(requests).await;
     let ok = responses.iter().filter(|r| r.status == 200).count();
     let busy: Vec<_> = responses.iter().filter(|r| r.status == 503).collect();
     assert!(ok >= 1, "at least one request runs");
-    assert!(!busy.is_empty(), "with no queue, overlapping requests are turned away");
+    assert!(
+        !busy.is_empty(),
+        "with no queue, overlapping requests are turned away"
+    );
     for response in busy {
         assert_eq!(response.header("retry-after"), Some("5"));
         assert_eq!(response.json()["error_code"], "SERVER_BUSY");

@@ -72,7 +72,13 @@ pub fn add_warnings(response: &mut Response, warnings: &[String]) {
     let text: String = warnings
         .join("; ")
         .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if let Ok(value) = HeaderValue::from_str(&text) {
         response.headers_mut().insert("x-speech-warnings", value);

@@ -100,7 +100,10 @@ async fn voice_conversion(
             "Either provide JSON body or upload files with form parameters".into(),
         ));
     };
-    let mode = query.response_mode.clone().or_else(|| body.response_mode.clone());
+    let mode = query
+        .response_mode
+        .clone()
+        .or_else(|| body.response_mode.clone());
     let outcome = vc::run(&state, source, body).await?;
     if !audio_response::wants_stream(mode.as_deref()) {
         return Ok(Json(VcResponse {
@@ -125,7 +128,11 @@ const MAX_JSON_BYTES: usize = 64 * 1024;
 async fn json_body(request: Request) -> Result<VcRequest> {
     let bytes = axum::body::to_bytes(request.into_body(), MAX_JSON_BYTES)
         .await
-        .map_err(|_| Error::TooLarge(format!("the JSON body is larger than {MAX_JSON_BYTES} bytes")))?;
+        .map_err(|_| {
+            Error::TooLarge(format!(
+                "the JSON body is larger than {MAX_JSON_BYTES} bytes"
+            ))
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => Error::invalid("body", e.to_string()),
         _ => Error::BadRequest(format!("Invalid JSON: {e}")),
@@ -142,16 +149,20 @@ fn form_request(form: &Form) -> Result<VcRequest> {
         ..VcRequest::default()
     };
     if let Some(raw) = form.text("chunk_sec") {
-        request.chunk_sec = raw
-            .trim()
-            .parse()
-            .map_err(|_| Error::invalid("chunk_sec", format!("chunk_sec must be a whole number (got {raw:?})")))?;
+        request.chunk_sec = raw.trim().parse().map_err(|_| {
+            Error::invalid(
+                "chunk_sec",
+                format!("chunk_sec must be a whole number (got {raw:?})"),
+            )
+        })?;
     }
     if let Some(raw) = form.text("overlap_sec") {
-        request.overlap_sec = raw
-            .trim()
-            .parse()
-            .map_err(|_| Error::invalid("overlap_sec", format!("overlap_sec must be a number (got {raw:?})")))?;
+        request.overlap_sec = raw.trim().parse().map_err(|_| {
+            Error::invalid(
+                "overlap_sec",
+                format!("overlap_sec must be a number (got {raw:?})"),
+            )
+        })?;
     }
     if let Some(raw) = form.text("export_formats") {
         request.export_formats = raw

@@ -114,7 +114,8 @@ async fn update_voice_metadata(
     extract::Json(update): extract::Json<VoiceMetadataUpdate>,
 ) -> Result<Json<VoiceUploadResponse>> {
     Ok(Json(
-        voices::update_metadata(state.store().as_ref(), state.voice_use(), &filename, update).await?,
+        voices::update_metadata(state.store().as_ref(), state.voice_use(), &filename, update)
+            .await?,
     ))
 }
 

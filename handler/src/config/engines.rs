@@ -66,7 +66,12 @@ pub struct EngineArgs {
     pub chatterbox_dir: Option<PathBuf>,
 
     /// Which Chatterbox weights to load.
-    #[arg(long, env = "SPEECH_CHATTERBOX_PRECISION", value_enum, default_value = "fp32")]
+    #[arg(
+        long,
+        env = "SPEECH_CHATTERBOX_PRECISION",
+        value_enum,
+        default_value = "fp32"
+    )]
     pub chatterbox_precision: Precision,
 
     /// Most speech tokens Chatterbox may generate for one text chunk (25 tokens = 1 s).

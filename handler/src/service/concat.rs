@@ -5,12 +5,10 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde::Serialize;
 use serde_json::{Value, json};
 use storage::{Key, ObjectStore};
-use utoipa::ToSchema;
 
-use audio::encode::{EncodedAudio, ExportFormat};
+use audio::encode::ExportFormat;
 use audio::timeline::{
     Clip, ConcatOptions, ConcatReport, ProcessingDetail, SilenceToken, TimelineItem,
 };
@@ -180,15 +178,17 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
     let metadata = report_with_sizes(&report, &sizes, processing_time);
-    let files = publish::store_outputs(store, job.folder.as_deref(), encoded, names, |name_map| OutputSidecar {
-        generation_type: Some("concat".into()),
-        timestamp: Some(timestamp.clone()),
-        duration_seconds: Some(report.total_duration_seconds),
-        parameters: job.parameters.clone(),
-        generation_info: metadata.clone(),
-        files: name_map.clone(),
-        source_files: source_names.clone(),
-        ..OutputSidecar::default()
+    let files = publish::store_outputs(store, job.folder.as_deref(), encoded, names, |name_map| {
+        OutputSidecar {
+            generation_type: Some("concat".into()),
+            timestamp: Some(timestamp.clone()),
+            duration_seconds: Some(report.total_duration_seconds),
+            parameters: job.parameters.clone(),
+            generation_info: metadata.clone(),
+            files: name_map.clone(),
+            source_files: source_names.clone(),
+            ..OutputSidecar::default()
+        }
     })
     .await?;
     Ok(Outcome {

@@ -203,7 +203,11 @@ fn bundle_tag(dir: &std::path::Path, precision: Precision) -> String {
                 .duration_since(std::time::UNIX_EPOCH)
                 .ok()?
                 .as_nanos();
-            Some((entry.file_name().to_string_lossy().into_owned(), meta.len(), modified))
+            Some((
+                entry.file_name().to_string_lossy().into_owned(),
+                meta.len(),
+                modified,
+            ))
         })
         .collect();
     files.sort();

@@ -87,7 +87,6 @@ pub async fn store_outputs(
     Ok(files)
 }
 
-
 /// One output name per format from the enhanced pattern; `wav` and `wav32` share an
 /// extension, so the second gets its format name added to stay distinct.
 pub fn names_per_format(

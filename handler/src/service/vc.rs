@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use models::chatterbox::{Chatterbox, ConversionOptions};
+use models::chatterbox::ConversionOptions;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -103,23 +103,37 @@ pub struct VcOutcome {
 pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Result<VcOutcome> {
     let started = Instant::now();
     if !(1..=300).contains(&request.chunk_sec) {
-        return Err(Error::invalid("chunk_sec", "chunk_sec must be between 1 and 300"));
+        return Err(Error::invalid(
+            "chunk_sec",
+            "chunk_sec must be between 1 and 300",
+        ));
     }
     if !(request.overlap_sec.is_finite() && (0.0..=5.0).contains(&request.overlap_sec)) {
-        return Err(Error::invalid("overlap_sec", "overlap_sec must be between 0 and 5"));
+        return Err(Error::invalid(
+            "overlap_sec",
+            "overlap_sec must be between 0 and 5",
+        ));
     }
     if request.overlap_sec >= request.chunk_sec as f64 {
-        return Err(Error::invalid("overlap_sec", "overlap_sec must be shorter than chunk_sec"));
+        return Err(Error::invalid(
+            "overlap_sec",
+            "overlap_sec must be shorter than chunk_sec",
+        ));
     }
     let target_name = request.target_voice_source.trim();
     if target_name.is_empty() {
-        return Err(Error::invalid("target_voice_source", "target_voice_source is required"));
+        return Err(Error::invalid(
+            "target_voice_source",
+            "target_voice_source is required",
+        ));
     }
     let formats = parse_formats(&request.export_formats)?;
     let folder = output_folder(request.project.as_deref(), request.folder.as_deref())?;
     let mut warnings = Vec::new();
     if !request.disable_watermark {
-        warnings.push("no watermark is applied: the Perth watermark has no ONNX implementation".to_owned());
+        warnings.push(
+            "no watermark is applied: the Perth watermark has no ONNX implementation".to_owned(),
+        );
     }
     let store = state.store().as_ref();
     let limits = state.config().limits.decode_limits();
@@ -127,7 +141,8 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
     let target = voice_use::find_voice(store, "target_voice_source", target_name).await?;
     let (input_label, input_bytes, input_name) = match source {
         VcSource::Stored(name) => {
-            let entry = voice_use::find_in(store, Area::VcInputs, "input_audio_source", &name).await?;
+            let entry =
+                voice_use::find_in(store, Area::VcInputs, "input_audio_source", &name).await?;
             let bytes = store.get(&entry.key).await.map_err(|e| {
                 if e.is_not_found() {
                     Error::not_found(Area::VcInputs.noun(), entry.relative.clone())
@@ -153,8 +168,13 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
             (format!("upload: {name}"), upload.bytes, name)
         }
     };
-    let source_samples =
-        voice_use::decode_mono(input_bytes, input_name, limits, Chatterbox::SAMPLE_RATE).await?;
+    let source_samples = voice_use::decode_mono(
+        input_bytes,
+        input_name,
+        limits,
+        models::chatterbox::SAMPLE_RATE,
+    )
+    .await?;
     if source_samples.len() < 960 {
         return Err(Error::UnsupportedMedia {
             message: "the recording to convert is shorter than 40 ms".into(),
@@ -165,8 +185,15 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
     let engines = state.engines();
     let (engine, model_tag) = engines.chatterbox_with_tag().await?;
     let _slot = engines.admit(EngineKind::Chatterbox).await?;
-    let (conditioning, conditioning_source) =
-        voice_use::conditioning(store, state.voice_use(), &engine, &model_tag, &target, limits).await?;
+    let (conditioning, conditioning_source) = voice_use::conditioning(
+        store,
+        state.voice_use(),
+        &engine,
+        &model_tag,
+        &target,
+        limits,
+    )
+    .await?;
     let options = ConversionOptions {
         chunk_sec: request.chunk_sec as f32,
         overlap_sec: request.overlap_sec as f32,
@@ -183,7 +210,12 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
     .await?;
 
     let now = chrono::Utc::now();
-    let names = publish::names_per_format("vc", &name_params(&request, target.file_name()), &formats, now);
+    let names = publish::names_per_format(
+        "vc",
+        &name_params(&request, target.file_name()),
+        &formats,
+        now,
+    );
     let parameters = match json!({
         "input_audio_source": input_label,
         "target_voice_source": target.relative,
@@ -202,20 +234,22 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
         "input_path": input_label,
         "target_path": target.relative,
         "duration_seconds": duration_seconds,
-        "sample_rate": Chatterbox::SAMPLE_RATE,
+        "sample_rate": models::chatterbox::SAMPLE_RATE,
         "voice_conditioning": conditioning_source,
         "warnings": warnings,
     });
     let timestamp = super::iso(now);
-    let files = publish::store_outputs(store, folder.as_deref(), encoded, names, |files| OutputSidecar {
-        generation_type: Some("vc".into()),
-        timestamp: Some(timestamp.clone()),
-        duration_seconds: Some(duration_seconds),
-        parameters: parameters.clone(),
-        generation_info: generation_info.clone(),
-        files: files.clone(),
-        source_files: vec![input_label.clone(), target.relative.clone()],
-        ..OutputSidecar::default()
+    let files = publish::store_outputs(store, folder.as_deref(), encoded, names, |files| {
+        OutputSidecar {
+            generation_type: Some("vc".into()),
+            timestamp: Some(timestamp.clone()),
+            duration_seconds: Some(duration_seconds),
+            parameters: parameters.clone(),
+            generation_info: generation_info.clone(),
+            files: files.clone(),
+            source_files: vec![input_label.clone(), target.relative.clone()],
+            ..OutputSidecar::default()
+        }
     })
     .await?;
     voice_use::record_use(store, state.voice_use(), &target).await;

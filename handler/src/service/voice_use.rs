@@ -60,7 +60,9 @@ impl VoiceUse {
 
     fn remembered(&self, id: &str) -> Option<Arc<VoiceConditioning>> {
         let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
-        memo.iter().find(|(k, _)| k == id).map(|(_, c)| Arc::clone(c))
+        memo.iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, c)| Arc::clone(c))
     }
 
     fn remember(&self, id: String, conditioning: Arc<VoiceConditioning>) {
@@ -81,7 +83,12 @@ pub async fn find_voice(store: &dyn ObjectStore, param: &str, name: &str) -> Res
 }
 
 /// Like [`find_voice`] in any area (VC inputs use the same rules).
-pub async fn find_in(store: &dyn ObjectStore, area: Area, param: &str, name: &str) -> Result<Entry> {
+pub async fn find_in(
+    store: &dyn ObjectStore,
+    area: Area,
+    param: &str,
+    name: &str,
+) -> Result<Entry> {
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::invalid(param, format!("{param} must not be empty")));
@@ -89,12 +96,17 @@ pub async fn find_in(store: &dyn ObjectStore, area: Area, param: &str, name: &st
     if name.starts_with("http://") || name.starts_with("https://") {
         return Err(Error::invalid(
             param,
-            format!("{param} must name a stored file; URLs are not fetched (upload the file first)"),
+            format!(
+                "{param} must name a stored file; URLs are not fetched (upload the file first)"
+            ),
         ));
     }
     let entries = area::entries(store, area).await?;
     match area::resolve(&entries, area, param, name) {
-        Err(Error::NotFound { .. }) if naming::extension(name).is_none_or(|e| !naming::is_listed_audio(&format!("x.{e}"))) => {
+        Err(Error::NotFound { .. })
+            if naming::extension(name)
+                .is_none_or(|e| !naming::is_listed_audio(&format!("x.{e}"))) =>
+        {
             for extension in VOICE_EXTENSIONS {
                 let candidate = format!("{name}.{extension}");
                 match area::resolve(&entries, area, param, &candidate) {
@@ -182,7 +194,7 @@ pub async fn conditioning(
         bytes,
         entry.file_name().to_owned(),
         limits,
-        Chatterbox::SAMPLE_RATE,
+        models::chatterbox::SAMPLE_RATE,
     )
     .await?;
     let encoder = Arc::clone(engine);

@@ -10,10 +10,9 @@ use std::time::Instant;
 
 use audio::encode::{EncodedAudio, ExportFormat};
 use audio::postprocess::{PostProcess, PostProcessReport};
-use models::chatterbox::{Chatterbox, GenerationParams};
+use models::chatterbox::GenerationParams;
 use models::piper::PiperOptions;
 use models::text::{ChunkOptions, TextOptions};
-use rand::RngExt;
 use serde_json::{Map, Value, json};
 
 use super::area::Entry;
@@ -70,7 +69,8 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         ModelChoice::Auto => EngineKind::Piper,
     };
     let seed = match u64::try_from(request.seed) {
-        Ok(0) | Err(_) => rand::rng().random_range(1..=u64::from(u32::MAX)),
+        // A v4 UUID is 122 bits from the OS's generator; any 32 of them make a fresh seed.
+        Ok(0) | Err(_) => (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1,
         Ok(seed) => seed,
     };
     let text = models::text::preprocess(
@@ -125,7 +125,10 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         "warnings": plan.warnings,
     });
     let timestamp = super::iso(now);
-    let voice_path = spoken.voice.as_ref().map(|(entry, _)| entry.relative.clone());
+    let voice_path = spoken
+        .voice
+        .as_ref()
+        .map(|(entry, _)| entry.relative.clone());
     let files = publish::store_outputs(
         state.store().as_ref(),
         plan.folder.as_deref(),
@@ -223,10 +226,11 @@ async fn speak_chatterbox(
         attempts: request.max_attempts_per_candidate,
     };
     let (samples, reports) =
-        blocking(move || synthesis::chatterbox_speak(&engine, &conditioning, &chunks, &job)).await??;
+        blocking(move || synthesis::chatterbox_speak(&engine, &conditioning, &chunks, &job))
+            .await??;
     Ok(Spoken {
         samples,
-        sample_rate: Chatterbox::SAMPLE_RATE,
+        sample_rate: models::chatterbox::SAMPLE_RATE,
         chunks: reports,
         voice: Some((entry, source)),
     })

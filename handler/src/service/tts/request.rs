@@ -269,14 +269,23 @@ impl TtsRequest {
             return Err(Error::invalid("top_p", "top_p must be in (0, 1]"));
         }
         if !(0..=i64::from(u32::MAX)).contains(&self.seed) {
-            return Err(Error::invalid("seed", "seed must be between 0 and 4294967295"));
+            return Err(Error::invalid(
+                "seed",
+                "seed must be between 0 and 4294967295",
+            ));
         }
         for (param, value) in [
             ("num_candidates_per_chunk", self.num_candidates_per_chunk),
-            ("max_attempts_per_candidate", self.max_attempts_per_candidate),
+            (
+                "max_attempts_per_candidate",
+                self.max_attempts_per_candidate,
+            ),
         ] {
             if !(1..=10).contains(&value) {
-                return Err(Error::invalid(param, format!("{param} must be between 1 and 10")));
+                return Err(Error::invalid(
+                    param,
+                    format!("{param} must be between 1 and 10"),
+                ));
             }
         }
         let model = match self.model.as_deref().map(|m| m.trim().to_ascii_lowercase()) {
@@ -364,12 +373,22 @@ impl TtsRequest {
             ));
         }
         let whisper_fields = [
-            ("bypass_whisper_checking", self.bypass_whisper_checking == Some(false)),
+            (
+                "bypass_whisper_checking",
+                self.bypass_whisper_checking == Some(false),
+            ),
             ("whisper_model_name", self.whisper_model_name.is_some()),
             ("use_faster_whisper", self.use_faster_whisper.is_some()),
-            ("use_longest_transcript_on_fail", self.use_longest_transcript_on_fail.is_some()),
+            (
+                "use_longest_transcript_on_fail",
+                self.use_longest_transcript_on_fail.is_some(),
+            ),
         ];
-        let named: Vec<&str> = whisper_fields.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+        let named: Vec<&str> = whisper_fields
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(n, _)| *n)
+            .collect();
         if !named.is_empty() {
             warnings.push(format!(
                 "Whisper checking is not available on this server; ignored {}. Candidates are chosen by \
@@ -377,14 +396,20 @@ impl TtsRequest {
                 named.join(", ")
             ));
         }
-        for (param, value) in [("ae_threshold", self.ae_threshold), ("ae_margin", self.ae_margin)] {
+        for (param, value) in [
+            ("ae_threshold", self.ae_threshold),
+            ("ae_margin", self.ae_margin),
+        ] {
             if let Some(v) = value {
                 check(param, v, 0.0, 1.0)?;
             }
         }
         let editor: Vec<&str> = [
             ("use_auto_editor", self.use_auto_editor == Some(true)),
-            ("keep_original_wav_ae", self.keep_original_wav_ae == Some(true)),
+            (
+                "keep_original_wav_ae",
+                self.keep_original_wav_ae == Some(true),
+            ),
             ("ae_threshold", self.ae_threshold.is_some()),
             ("ae_margin", self.ae_margin.is_some()),
         ]
@@ -398,7 +423,11 @@ impl TtsRequest {
                 editor.join(", ")
             ));
         }
-        if self.sound_words_field.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        if self
+            .sound_words_field
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
             warnings.push("sound_words_field is not supported yet and was ignored".into());
         }
         match self.speed_factor_library.as_deref().map(|l| l.trim().to_ascii_lowercase()) {
@@ -415,7 +444,9 @@ impl TtsRequest {
             }
         }
         if !self.disable_watermark {
-            warnings.push("no watermark is applied: the Perth watermark has no ONNX implementation".into());
+            warnings.push(
+                "no watermark is applied: the Perth watermark has no ONNX implementation".into(),
+            );
         }
         Ok(warnings)
     }
@@ -424,7 +455,10 @@ impl TtsRequest {
 /// Parses `export_formats` (400 naming the supported formats for an unknown one).
 pub fn parse_formats(names: &[String]) -> Result<Vec<ExportFormat>> {
     if names.is_empty() {
-        return Err(Error::invalid("export_formats", "export_formats must name at least one format"));
+        return Err(Error::invalid(
+            "export_formats",
+            "export_formats must name at least one format",
+        ));
     }
     let mut formats: Vec<ExportFormat> = Vec::with_capacity(names.len());
     for name in names {
@@ -441,14 +475,20 @@ pub fn parse_formats(names: &[String]) -> Result<Vec<ExportFormat>> {
 pub fn output_folder(project: Option<&str>, folder: Option<&str>) -> Result<Option<String>> {
     let (param, raw) = match (project, folder) {
         (Some(p), Some(f)) if p.trim() != f.trim() => {
-            return Err(Error::invalid("folder", "project and folder are aliases; give one, or the same value"));
+            return Err(Error::invalid(
+                "folder",
+                "project and folder are aliases; give one, or the same value",
+            ));
         }
         (Some(p), _) => ("project", Some(p)),
         (None, Some(f)) => ("folder", Some(f)),
         (None, None) => ("project", None),
     };
     if raw.is_some_and(|r| r.trim() == "unnamed") {
-        return Err(Error::invalid(param, "\"unnamed\" is not a valid project name"));
+        return Err(Error::invalid(
+            param,
+            "\"unnamed\" is not a valid project name",
+        ));
     }
     naming::folder_param(param, raw)
 }

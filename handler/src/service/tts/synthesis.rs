@@ -49,7 +49,11 @@ pub struct ChunkReport {
 }
 
 /// Speaks every chunk with the Piper voice and joins them.
-pub fn piper_speak(voice: &PiperVoice, chunks: &[String], options: &PiperOptions) -> Result<Vec<f32>> {
+pub fn piper_speak(
+    voice: &PiperVoice,
+    chunks: &[String],
+    options: &PiperOptions,
+) -> Result<Vec<f32>> {
     let mut samples = Vec::new();
     for chunk in chunks {
         let waveform = voice.synthesize(chunk, options)?;
@@ -82,7 +86,11 @@ pub fn chatterbox_speak(
     let mut samples = Vec::new();
     let mut reports = Vec::with_capacity(chunks.len());
     // Greedy decoding is deterministic: extra candidates would be identical copies.
-    let candidates = if job.params.temperature <= 0.0 { 1 } else { job.candidates };
+    let candidates = if job.params.temperature <= 0.0 {
+        1
+    } else {
+        job.candidates
+    };
     for (index, chunk) in chunks.iter().enumerate() {
         let chars = chunk.chars().count();
         let cap = job.max_new_tokens_cap.min(100 + 8 * chars).max(1);
@@ -102,8 +110,10 @@ pub fn chatterbox_speak(
                     Ok(generation) => {
                         generated += 1;
                         let better = best.as_ref().is_none_or(|(_, _, kept)| {
-                            (generation.stopped, std::cmp::Reverse(generation.waveform.samples.len()))
-                                > (kept.stopped, std::cmp::Reverse(kept.waveform.samples.len()))
+                            (
+                                generation.stopped,
+                                std::cmp::Reverse(generation.waveform.samples.len()),
+                            ) > (kept.stopped, std::cmp::Reverse(kept.waveform.samples.len()))
                         });
                         if better {
                             best = Some((candidate, seed, generation));
