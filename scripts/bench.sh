@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks (`just bench`): listing at scale on the filesystem store and a local S3
 # server, then the audio engine against the Python tools the original used (librosa,
-# audiostretchy, pydub/ffmpeg), installed here from PyPI into .venv-bench. Prints markdown
-# tables; docs/benchmarks.md records a run.
+# audiostretchy, pydub/ffmpeg), then the Piper engine against the piper-tts package (same
+# voice, same sentences), the Python side installed here from PyPI into .venv-bench. Prints
+# markdown tables; docs/benchmarks.md records a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
@@ -18,3 +19,8 @@ cargo bench --locked -q -p tests --bench listing
 echo
 echo "## Audio: Rust vs Python"
 BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p audio --bench audio_vs_python
+echo
+echo "## Piper: Rust vs piper-tts"
+source scripts/lib/assets.sh
+ensure_runtime_assets "$PWD"
+BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p models --bench piper
