@@ -32,6 +32,8 @@ PY
 # Downloads one wheel (no dependencies) into a scratch folder and prints its path.
 download_wheel() {
   local spec="$1" scratch="$2"
+  # Debian's python3 comes without pip; `pip download` honours the user's index settings.
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip >&2
   python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     -d "$scratch" "$spec" >&2
   ls "$scratch"/*.whl | head -n 1
@@ -41,17 +43,22 @@ ensure_espeak() {
   command -v espeak-ng >/dev/null 2>&1 || apt_install espeak-ng
 }
 
+# The CPU library from `onnxruntime`, or with SPEECH_EXECUTION_PROVIDER=cuda the CUDA build
+# from `onnxruntime-gpu` (its provider libraries included; CUDA and cuDNN themselves must be
+# installed on the host, as for any ONNX Runtime GPU install).
 ensure_onnxruntime() {
-  local dest="$1/onnxruntime-$ORT_VERSION"
+  local package="onnxruntime" name="onnxruntime"
+  if [ "${SPEECH_EXECUTION_PROVIDER:-cpu}" = "cuda" ]; then package="onnxruntime-gpu"; name="onnxruntime-gpu"; fi
+  local dest="$1/$name-$ORT_VERSION"
   if [ -f "$dest/libonnxruntime.so" ]; then return 0; fi
-  echo "fetching ONNX Runtime $ORT_VERSION (PyPI onnxruntime wheel)"
+  echo "fetching ONNX Runtime $ORT_VERSION (PyPI $package wheel)"
   local scratch; scratch="$(mktemp -d)"
-  local wheel; wheel="$(download_wheel "onnxruntime==$ORT_VERSION" "$scratch")"
-  extract_from_wheel "$wheel" '/capi/libonnxruntime\.so\.[0-9.]+$' "$scratch/lib"
+  local wheel; wheel="$(download_wheel "$package==$ORT_VERSION" "$scratch")"
+  extract_from_wheel "$wheel" '/capi/libonnxruntime[a-z_]*\.so(\.[0-9.]+)?$' "$scratch/lib"
   mkdir -p "$dest"
-  mv "$scratch"/lib/libonnxruntime.so.* "$dest/"
+  mv "$scratch"/lib/* "$dest/"
   # The stable name last, so its presence means the install is complete.
-  ln -sf "$(basename "$(ls "$dest"/libonnxruntime.so.*)")" "$dest/libonnxruntime.so"
+  ln -sf "$(basename "$(ls "$dest"/libonnxruntime.so.* | head -n 1)")" "$dest/libonnxruntime.so"
   rm -rf "$scratch"
 }
 
@@ -75,5 +82,7 @@ ensure_runtime_assets() {
   ensure_espeak
   ensure_onnxruntime "$SPEECH_MODELS_DIR"
   ensure_piper_voice "$SPEECH_MODELS_DIR"
-  export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$SPEECH_MODELS_DIR/onnxruntime-$ORT_VERSION/libonnxruntime.so}"
+  local name="onnxruntime"
+  if [ "${SPEECH_EXECUTION_PROVIDER:-cpu}" = "cuda" ]; then name="onnxruntime-gpu"; fi
+  export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$SPEECH_MODELS_DIR/$name-$ORT_VERSION/libonnxruntime.so}"
 }

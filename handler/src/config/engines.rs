@@ -30,8 +30,8 @@ pub struct EngineArgs {
     pub models_dir: PathBuf,
 
     /// ONNX Runtime shared library (default: `<models-dir>/onnxruntime-1.32.0/libonnxruntime.so`,
-    /// as fetched by the setup step from the PyPI `onnxruntime` wheel; use the `onnxruntime-gpu`
-    /// wheel's library for CUDA).
+    /// as fetched by the setup step from the PyPI `onnxruntime` wheel, or
+    /// `<models-dir>/onnxruntime-gpu-1.32.0/...` from `onnxruntime-gpu` with `--execution-provider cuda`).
     #[arg(long, env = "ORT_DYLIB_PATH")]
     pub onnxruntime_library: Option<PathBuf>,
 
@@ -96,9 +96,11 @@ impl EngineArgs {
     /// The ONNX Runtime library to load.
     pub fn onnxruntime_library(&self) -> PathBuf {
         self.onnxruntime_library.clone().unwrap_or_else(|| {
-            self.models_dir
-                .join("onnxruntime-1.32.0")
-                .join("libonnxruntime.so")
+            let folder = match self.execution_provider {
+                ExecutionProvider::Cpu => "onnxruntime-1.32.0",
+                ExecutionProvider::Cuda => "onnxruntime-gpu-1.32.0",
+            };
+            self.models_dir.join(folder).join("libonnxruntime.so")
         })
     }
 

@@ -102,9 +102,14 @@ impl BundleFiles {
     }
 }
 
+/// Graph files smaller than this cannot hold a model's weights inline, so they must have
+/// their `.onnx_data` sidecar; larger ones may carry the weights themselves (some
+/// quantised exports do), and ONNX Runtime decides.
+const INLINE_WEIGHTS_MIN_BYTES: u64 = 1024 * 1024;
+
 /// `onnx/<name><suffix>.onnx`, or `<name>.onnx` when `fallback` and the suffixed file is
-/// absent; the chosen file must have its `.onnx_data` sidecar, because ORT's own error for a
-/// missing sidecar names only the bare file name.
+/// absent. A small graph file must have its `.onnx_data` sidecar, checked here because
+/// ORT's own error for a missing sidecar names only the bare file name.
 fn graph_file(
     onnx: &Path,
     name: &str,
@@ -123,7 +128,8 @@ fn graph_file(
     let mut sidecar = chosen.clone().into_os_string();
     sidecar.push("_data");
     let sidecar = PathBuf::from(sidecar);
-    if !sidecar.is_file() {
+    let small = std::fs::metadata(&chosen).map_or(true, |m| m.len() < INLINE_WEIGHTS_MIN_BYTES);
+    if small && !sidecar.is_file() {
         return Err(ModelError::MissingFile(sidecar));
     }
     Ok(chosen)
