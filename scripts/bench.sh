@@ -24,3 +24,6 @@ echo "## Piper: Rust vs piper-tts"
 source scripts/lib/assets.sh
 ensure_runtime_assets "$PWD"
 BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p models --bench piper
+echo
+echo "## OpenAI endpoint: time to first byte and total"
+cargo bench --locked -q -p tests --bench speech_stream

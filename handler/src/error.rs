@@ -24,6 +24,10 @@ pub enum Error {
     #[error("{0} requires confirm=true")]
     ConfirmationRequired(&'static str),
 
+    /// 401: an API key is configured and the request has none or a wrong one.
+    #[error("{0}")]
+    Unauthorized(String),
+
     /// 404: the named file or resource does not exist.
     #[error("{what} not found: {name}")]
     NotFound {
@@ -134,6 +138,7 @@ impl Error {
             Self::BadRequest(_)
             | Self::ConfirmationRequired(_)
             | Self::UnsupportedExportFormat(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -157,6 +162,7 @@ impl Error {
         match self {
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
+            Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::NotFound { .. } => "RESOURCE_NOT_FOUND",
             Self::RouteNotFound { .. } => "ROUTE_NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",

@@ -3,10 +3,12 @@
 //! all serve exactly the same application.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod naming;
+pub mod openai;
 pub mod openapi;
 pub mod request_id;
 pub mod server;
@@ -37,10 +39,15 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config().request_timeout_seconds.max(1));
     let cors = cors_layer(&state.config().cors_allow_origins);
     routes
+        .merge(openai::router())
         .route("/", get(root))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             telemetry::count,
@@ -95,6 +102,11 @@ async fn root() -> impl IntoResponse {
             "vc_inputs": "/api/v1/vc_inputs",
             "outputs": "/api/v1/outputs",
             "downloads": "/outputs/{path}",
+            "tts": "/api/v1/tts",
+            "vc": "/api/v1/vc",
+            "openai_speech": "/v1/audio/speech",
+            "openai_models": "/v1/models",
+            "openai_voices": "/v1/audio/voices",
         }
     }))
 }

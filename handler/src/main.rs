@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     telemetry::init(&args.log, LogFormat::Json);
+    handler::server::check_settings(&args.config).map_err(anyhow::Error::msg)?;
     let state = AppState::from_config(args.config)
         .await
         .context("cannot open the storage")?;

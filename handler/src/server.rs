@@ -51,6 +51,14 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
+/// Checks settings that are read from files or parsed from lists (API keys, voice
+/// aliases), so a typo stops startup with its reason instead of failing requests.
+pub fn check_settings(config: &crate::Config) -> Result<(), String> {
+    crate::auth::ApiKeys::from_settings(&config.access)?;
+    config.access.aliases()?;
+    Ok(())
+}
+
 /// Fails with a readable message when the store cannot be reached, so a bad
 /// endpoint, bucket or credential stops startup instead of failing every request.
 pub async fn check_storage(state: &AppState) -> Result<(), storage::Error> {

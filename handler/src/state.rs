@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use storage::DynStore;
 
+use crate::auth::ApiKeys;
 use crate::config::Config;
 use crate::service::engines::Engines;
 use crate::service::maintenance::CleanupLog;
@@ -27,6 +28,7 @@ struct Inner {
     cleanup: CleanupLog,
     engines: Engines,
     voice_use: VoiceUse,
+    api_keys: ApiKeys,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 engines: Engines::new(config.engines.clone()),
+                api_keys: ApiKeys::from_settings_or_closed(&config.access),
                 voice_use: VoiceUse::default(),
                 config,
                 store,
@@ -43,6 +46,11 @@ impl AppState {
                 cleanup: CleanupLog::default(),
             }),
         }
+    }
+
+    /// The accepted API keys (authentication is off when there are none).
+    pub fn api_keys(&self) -> &ApiKeys {
+        &self.inner.api_keys
     }
 
     /// Opens the store the configuration names and builds the state.

@@ -34,6 +34,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     telemetry::init(&args.log, LogFormat::Pretty);
+    handler::server::check_settings(&args.config).map_err(anyhow::Error::msg)?;
     let state = AppState::from_config(args.config)
         .await
         .context("cannot open the storage")?;

@@ -80,6 +80,16 @@ impl TestApp {
         .await
     }
 
+    /// Sends a request and returns the response without reading its body, for tests that
+    /// time when the body's pieces arrive.
+    pub async fn request_streaming(&self, request: Request<Body>) -> axum::response::Response {
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible")
+    }
+
     /// `GET uri`.
     pub async fn get(&self, uri: &str) -> TestResponse {
         self.send(Method::GET, uri, None, Body::empty()).await

@@ -5,7 +5,7 @@ mod admin;
 mod audio_response;
 mod concat;
 mod download;
-mod form;
+pub(crate) mod form;
 mod outputs;
 mod tts;
 mod vc;

@@ -1,11 +1,13 @@
 //! Service settings: one clap definition serving command-line flags, environment
 //! variables and Lambda (which starts with no argv).
 
+mod access;
 mod engines;
 
 use clap::{Args, Parser};
 use storage::{S3Settings, StorageUrl};
 
+pub use access::AccessArgs;
 pub use engines::{EngineArgs, Precision};
 
 /// Settings shared by every way of running the handler.
@@ -31,6 +33,10 @@ pub struct Config {
     /// Speech engines: ONNX Runtime, the Piper voice, the Chatterbox bundle, concurrency.
     #[command(flatten)]
     pub engines: EngineArgs,
+
+    /// API keys and the OpenAI endpoint's voice aliases.
+    #[command(flatten)]
+    pub access: AccessArgs,
 
     /// Seconds a full listing of voices, VC inputs or outputs is served from memory
     /// (this process's own writes are applied at once; others' appear within this time).

@@ -8,6 +8,7 @@ pub mod maintenance;
 pub mod outputs;
 pub mod pagination;
 pub mod publish;
+pub mod speech_stream;
 pub mod tts;
 pub mod upload;
 pub mod vc;

@@ -1,0 +1,143 @@
+//! Optional API-key authentication for both API dialects: `Authorization: Bearer <key>`
+//! checked against configured keys (kept only as SHA-256 digests). Health and the API
+//! documentation stay open so load balancers and browsers can reach them.
+
+use std::collections::HashSet;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::config::AccessArgs;
+use crate::error::Error;
+use crate::openai::error::OpenAiError;
+use crate::state::AppState;
+
+/// The accepted keys, as SHA-256 digests; empty means authentication is off.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    digests: HashSet<[u8; 32]>,
+    /// Set when the keys could not be read: every protected request is then refused
+    /// (failing closed), and startup reports the reason.
+    broken: Option<String>,
+}
+
+impl ApiKeys {
+    /// Keys from the settings: the plain list and the digests file.
+    pub fn from_settings(settings: &AccessArgs) -> Result<Self, String> {
+        let mut digests: HashSet<[u8; 32]> = settings
+            .api_keys
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+            .map(digest)
+            .collect();
+        if let Some(path) = &settings.api_keys_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the API keys file {}: {e}", path.display()))?;
+            for (number, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or_default().trim();
+                // `sha256sum` prints "<hex>  -"; take the first word.
+                let Some(hex) = line.split_whitespace().next() else {
+                    continue;
+                };
+                digests.insert(parse_hex(hex).ok_or_else(|| {
+                    format!(
+                        "{} line {}: expected a SHA-256 hex digest (64 hex characters)",
+                        path.display(),
+                        number + 1
+                    )
+                })?);
+            }
+        }
+        Ok(Self {
+            digests,
+            broken: None,
+        })
+    }
+
+    /// Keys from the settings, or a set that refuses everything when they cannot be read.
+    pub fn from_settings_or_closed(settings: &AccessArgs) -> Self {
+        Self::from_settings(settings).unwrap_or_else(|reason| {
+            tracing::error!(%reason, "API keys unusable; refusing every protected request");
+            Self {
+                digests: HashSet::new(),
+                broken: Some(reason),
+            }
+        })
+    }
+
+    /// Whether authentication is on.
+    pub fn enabled(&self) -> bool {
+        !self.digests.is_empty() || self.broken.is_some()
+    }
+
+    /// Whether `key` is one of the accepted keys.
+    pub fn accepts(&self, key: &str) -> bool {
+        self.digests.contains(&digest(key))
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn parse_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Paths reachable without a key.
+fn is_open(path: &str) -> bool {
+    path == "/"
+        || path == "/api/v1/health"
+        || path == "/openapi.json"
+        || path == "/docs"
+        || path.starts_with("/docs/")
+}
+
+/// Whether a path belongs to the OpenAI dialect (its errors use the OpenAI envelope).
+pub fn is_openai_path(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/v1" || path.starts_with("/audio/")
+}
+
+/// Middleware: rejects requests without an accepted key when keys are configured.
+pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let keys = state.api_keys();
+    let path = request.uri().path();
+    if !keys.enabled() || is_open(path) || request.method() == axum::http::Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let message = match presented {
+        Some(key) if keys.accepts(key) => return next.run(request).await,
+        Some(_) => "Incorrect API key provided.",
+        None => "You didn't provide an API key. Provide it as Authorization: Bearer <key>.",
+    };
+    if is_openai_path(path) {
+        OpenAiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            message,
+        )
+        .code("invalid_api_key")
+        .into_response()
+    } else {
+        Error::Unauthorized(message.to_owned()).into_response()
+    }
+}

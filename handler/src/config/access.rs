@@ -1,0 +1,51 @@
+//! Settings of the OpenAI-compatible API and of access control (API keys), which applies
+//! to both API dialects.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// API keys and the OpenAI endpoint's voice mapping (flattened into [`super::Config`]).
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// API keys accepted as `Authorization: Bearer <key>`, comma-separated. Unset (and no
+    /// keys file): no authentication, the local default.
+    #[arg(long, env = "SPEECH_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+
+    /// File of accepted keys stored as SHA-256 hex digests, one per line (`#` starts a
+    /// comment), so the keys themselves never sit on disk; create a line with
+    /// `printf %s "$KEY" | sha256sum`.
+    #[arg(long, env = "SPEECH_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// OpenAI voice names mapped to our voices, comma-separated `name=voice` pairs, e.g.
+    /// `alloy=narrators/anna.wav,echo=en_US-joe-medium`. A target is a built-in voice id or a
+    /// stored voice (path, file name or stem). Unmapped OpenAI names speak with the built-in voice.
+    #[arg(long, env = "SPEECH_VOICE_ALIASES", value_delimiter = ',')]
+    pub voice_aliases: Vec<String>,
+
+    /// Voice used when a request names an unknown voice (the response then carries
+    /// `x-speech-voice-fallback`); unset: unknown voices are 404.
+    #[arg(long, env = "SPEECH_FALLBACK_VOICE")]
+    pub fallback_voice: Option<String>,
+}
+
+impl AccessArgs {
+    /// The `name=voice` alias pairs, validated (an entry without `=` is an error).
+    pub fn aliases(&self) -> Result<Vec<(String, String)>, String> {
+        self.voice_aliases
+            .iter()
+            .map(|pair| pair.trim())
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| match pair.split_once('=') {
+                Some((name, voice)) if !name.trim().is_empty() && !voice.trim().is_empty() => {
+                    Ok((name.trim().to_ascii_lowercase(), voice.trim().to_owned()))
+                }
+                _ => Err(format!(
+                    "voice alias {pair:?} must look like name=voice (e.g. alloy=narrators/anna.wav)"
+                )),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,41 @@
+//! `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list shape, showing only the
+//! models the installed engines can serve.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::catalog::installed_models;
+use super::error::OpenAiError;
+use crate::state::AppState;
+
+/// When our model ids were first published (OpenAI's `created`, seconds since the epoch).
+const CREATED: i64 = 1_764_547_200;
+
+fn model_json(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": CREATED, "owned_by": "speech-api"})
+}
+
+/// Every installed model.
+pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
+    let data: Vec<Value> = installed_models(&state).into_iter().map(model_json).collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+/// One model, or 404 `model_not_found`.
+pub async fn get_model(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    if installed_models(&state).contains(&id.as_str()) {
+        Json(model_json(&id)).into_response()
+    } else {
+        OpenAiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("The model `{id}` does not exist or is not installed"),
+        )
+        .param("model")
+        .code("model_not_found")
+        .into_response()
+    }
+}

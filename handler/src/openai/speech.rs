@@ -1,0 +1,350 @@
+//! `POST /v1/audio/speech` (also `/audio/speech`): OpenAI's speech request, validated field by
+//! field into OpenAI-shaped 400s, then streamed: raw audio bytes as each sentence is
+//! synthesised, or Server-Sent Events (`speech.audio.delta` / `speech.audio.done`).
+
+use std::time::Instant;
+
+use audio::encode::ExportFormat;
+use audio::encode::stream::StreamEncoder;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures::StreamExt;
+use models::chatterbox::GenerationParams;
+use serde_json::{Map, Value, json};
+
+use super::catalog;
+use super::error::OpenAiError;
+use crate::error::{Error, Result};
+use crate::service::speech_stream::{self, AudioSink, StreamRequest, StreamSummary};
+use crate::state::AppState;
+
+/// Longest `input` and `instructions`, in characters (OpenAI's limit).
+pub const MAX_INPUT_CHARS: usize = 4096;
+/// Sample rate of every OpenAI-endpoint response (OpenAI's `pcm` is 24 kHz).
+pub const SAMPLE_RATE: u32 = 24_000;
+/// Largest request body accepted.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A validated speech request.
+#[derive(Debug, Clone)]
+pub struct SpeechRequest {
+    /// Model id.
+    pub model: String,
+    /// Text to speak.
+    pub input: String,
+    /// Voice name or id.
+    pub voice: String,
+    /// Container of the answer.
+    pub format: ExportFormat,
+    /// Tempo, 0.25–4.0.
+    pub speed: f64,
+    /// Server-Sent Events instead of raw audio.
+    pub sse: bool,
+    /// Chatterbox sampling (extension fields).
+    pub params: GenerationParams,
+}
+
+/// Reads and checks the JSON body; every problem is a 400 naming its field.
+pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        OpenAiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("We could not parse the JSON body of your request: {e}"),
+        )
+    })?;
+    let Value::Object(top) = value else {
+        return Err(OpenAiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "The request body must be a JSON object.",
+        ));
+    };
+    // Clients that cannot add top-level fields may nest our extensions in `extra_body`.
+    let extra = match top.get("extra_body") {
+        Some(Value::Object(extra)) => extra.clone(),
+        Some(Value::Null) | None => Map::new(),
+        Some(_) => return Err(OpenAiError::invalid("extra_body", "extra_body must be an object")),
+    };
+    let field = |name: &str| top.get(name).or_else(|| extra.get(name)).filter(|v| !v.is_null());
+
+    let model = required_string(field("model"), "model")?;
+    let input = required_string(field("input"), "input")?;
+    if input.trim().is_empty() {
+        return Err(OpenAiError::invalid("input", "input must not be empty").code("empty_string"));
+    }
+    let chars = input.chars().count();
+    if chars > MAX_INPUT_CHARS {
+        return Err(OpenAiError::invalid(
+            "input",
+            format!("input is {chars} characters long; the maximum is {MAX_INPUT_CHARS}"),
+        )
+        .code("string_above_max_length"));
+    }
+    let voice = match field("voice") {
+        None => return Err(missing("voice")),
+        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_owned(),
+        Some(Value::Object(object)) => match (object.get("id"), object.len()) {
+            (Some(Value::String(id)), 1) if !id.trim().is_empty() => id.trim().to_owned(),
+            _ => {
+                return Err(OpenAiError::invalid(
+                    "voice",
+                    "voice must be a name or an object with exactly one key, id",
+                ));
+            }
+        },
+        Some(_) => return Err(OpenAiError::invalid("voice", "voice must be a string or {\"id\": \"...\"}")),
+    };
+    if let Some(instructions) = field("instructions") {
+        let text = instructions
+            .as_str()
+            .ok_or_else(|| OpenAiError::invalid("instructions", "instructions must be a string"))?;
+        if text.chars().count() > MAX_INPUT_CHARS {
+            return Err(OpenAiError::invalid(
+                "instructions",
+                format!("instructions may be at most {MAX_INPUT_CHARS} characters"),
+            )
+            .code("string_above_max_length"));
+        }
+    }
+    let format = match field("response_format").map(|v| v.as_str()) {
+        None => ExportFormat::Mp3 { bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS },
+        Some(Some("mp3")) => ExportFormat::Mp3 { bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS },
+        Some(Some("opus")) => ExportFormat::Opus { bitrate_kbps: audio::encode::DEFAULT_OPUS_KBPS },
+        Some(Some("flac")) => ExportFormat::Flac,
+        Some(Some("wav")) => ExportFormat::Wav,
+        Some(Some("pcm")) => ExportFormat::Pcm,
+        Some(Some("aac")) => {
+            return Err(OpenAiError::invalid(
+                "response_format",
+                "aac is not available on this server (the only maintained AAC encoder is not free software); \
+                 use mp3, opus, flac, wav or pcm",
+            )
+            .code("unsupported_value"));
+        }
+        Some(other) => {
+            return Err(OpenAiError::invalid(
+                "response_format",
+                format!(
+                    "Invalid value {}: response_format must be one of mp3, opus, aac, flac, wav, pcm",
+                    other.map_or_else(|| "(not a string)".to_owned(), |s| format!("'{s}'"))
+                ),
+            )
+            .code("invalid_value"));
+        }
+    };
+    let speed = number(field("speed"), "speed", 1.0, 0.25, 4.0)?;
+    let sse = match field("stream_format").map(|v| v.as_str()) {
+        None | Some(Some("audio")) => false,
+        Some(Some("sse")) => true,
+        Some(_) => {
+            return Err(OpenAiError::invalid("stream_format", "stream_format must be audio or sse")
+                .code("invalid_value"));
+        }
+    };
+    if sse && (model == "tts-1" || model == "tts-1-hd") {
+        return Err(OpenAiError::invalid(
+            "stream_format",
+            "stream_format sse is not supported for tts-1 and tts-1-hd (as with OpenAI); use gpt-4o-mini-tts",
+        )
+        .code("unsupported_value"));
+    }
+    let defaults = crate::service::tts::TtsRequest::default();
+    let seed = number(field("seed"), "seed", 0.0, 0.0, f64::from(u32::MAX))?;
+    let params = GenerationParams {
+        temperature: number(field("temperature"), "temperature", defaults.temperature, 0.0, 2.0)? as f32,
+        exaggeration: number(field("exaggeration"), "exaggeration", defaults.exaggeration, 0.0, 2.0)? as f32,
+        cfg_weight: number(field("cfg_weight"), "cfg_weight", defaults.cfg_weight, 0.0, 2.0)? as f32,
+        top_p: defaults.top_p as f32,
+        min_p: defaults.min_p as f32,
+        top_k: 0,
+        repetition_penalty: defaults.repetition_penalty as f32,
+        seed: if seed == 0.0 {
+            (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1
+        } else {
+            seed as u64
+        },
+        max_new_tokens: 1000,
+    };
+    Ok(SpeechRequest {
+        model,
+        input,
+        voice,
+        format,
+        speed,
+        sse,
+        params,
+    })
+}
+
+fn missing(name: &str) -> OpenAiError {
+    OpenAiError::invalid(name, format!("you must provide a {name} parameter")).code("missing_required_parameter")
+}
+
+fn required_string(value: Option<&Value>, name: &str) -> Result<String, OpenAiError> {
+    match value {
+        None => Err(missing(name)),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(OpenAiError::invalid(name, format!("{name} must be a string")).code("invalid_type")),
+    }
+}
+
+fn number(value: Option<&Value>, name: &str, default: f64, min: f64, max: f64) -> Result<f64, OpenAiError> {
+    let Some(value) = value else { return Ok(default) };
+    let number = value
+        .as_f64()
+        .ok_or_else(|| OpenAiError::invalid(name, format!("{name} must be a number")).code("invalid_type"))?;
+    if !(min..=max).contains(&number) {
+        return Err(OpenAiError::invalid(name, format!("{name} must be between {min} and {max} (got {number})"))
+            .code("invalid_value"));
+    }
+    Ok(number)
+}
+
+/// The endpoint.
+pub async fn create_speech(State(state): State<AppState>, body: Body) -> Response {
+    let started = Instant::now();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return OpenAiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "request body too large")
+                .into_response();
+        }
+    };
+    match respond(&state, &bytes).await {
+        Ok(mut response) => {
+            if let Ok(value) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
+                response.headers_mut().insert("openai-processing-ms", value);
+            }
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError> {
+    let request = parse(body)?;
+    let resolved = catalog::resolve(state, &request.model, &request.voice).await?;
+    let (encoder, header) = StreamEncoder::new(request.format, SAMPLE_RATE).map_err(Error::from)?;
+    let sink: Box<dyn AudioSink> = if request.sse {
+        Box::new(SseSink { encoder: Some(encoder), header })
+    } else {
+        Box::new(RawSink { encoder: Some(encoder), header })
+    };
+    let content_type = if request.sse { "text/event-stream" } else { request.format.content_type() };
+    let receiver = speech_stream::start(
+        state,
+        StreamRequest {
+            engine: resolved.engine,
+            text: request.input.clone(),
+            voice: resolved.voice.clone(),
+            params: request.params.clone(),
+            speed: request.speed,
+            sample_rate: SAMPLE_RATE,
+        },
+        sink,
+    )
+    .await?;
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+    .map(|item| item.map_err(|e| std::io::Error::other(e.to_string())));
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("openai-version", HeaderValue::from_static("2020-10-01"));
+    headers.insert("x-speech-engine", HeaderValue::from_static(resolved.engine.name()));
+    if let Ok(value) = HeaderValue::from_str(&request.params.seed.to_string()) {
+        headers.insert("x-generation-seed", value);
+    }
+    if let Some(requested) = resolved.fell_back_from
+        && let Ok(value) = HeaderValue::from_str(&requested)
+    {
+        headers.insert("x-speech-voice-fallback", value);
+    }
+    Ok(response)
+}
+
+/// Raw audio: the encoder's bytes as they come.
+struct RawSink {
+    encoder: Option<StreamEncoder>,
+    header: Vec<u8>,
+}
+
+impl AudioSink for RawSink {
+    fn start(&mut self) -> Result<Vec<u8>> {
+        Ok(std::mem::take(&mut self.header))
+    }
+
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>> {
+        match self.encoder.as_mut() {
+            Some(encoder) => Ok(encoder.push(samples)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, _summary: &StreamSummary) -> Result<Vec<u8>> {
+        match self.encoder.take() {
+            Some(encoder) => Ok(encoder.finish()?),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// Server-Sent Events: each piece of encoded audio as a base64 `speech.audio.delta`, then
+/// one `speech.audio.done` with usage.
+struct SseSink {
+    encoder: Option<StreamEncoder>,
+    header: Vec<u8>,
+}
+
+fn event(value: &Value) -> Vec<u8> {
+    format!("data: {value}\n\n").into_bytes()
+}
+
+fn delta(bytes: &[u8]) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let audio = base64::engine::general_purpose::STANDARD.encode(bytes);
+    event(&json!({"type": "speech.audio.delta", "audio": audio}))
+}
+
+impl AudioSink for SseSink {
+    fn start(&mut self) -> Result<Vec<u8>> {
+        Ok(delta(&std::mem::take(&mut self.header)))
+    }
+
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>> {
+        match self.encoder.as_mut() {
+            Some(encoder) => Ok(delta(&encoder.push(samples)?)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, summary: &StreamSummary) -> Result<Vec<u8>> {
+        let mut out = match self.encoder.take() {
+            Some(encoder) => delta(&encoder.finish()?),
+            None => Vec::new(),
+        };
+        // OpenAI counts text and audio tokens; we report characters / 4 for the text and
+        // 25 audio tokens per second (the speech codec's rate) for the audio.
+        let input_tokens = summary.input_chars.div_ceil(4);
+        let output_tokens = (summary.output_seconds * 25.0).ceil() as usize;
+        out.extend(event(&json!({
+            "type": "speech.audio.done",
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                      "total_tokens": input_tokens + output_tokens},
+        })));
+        Ok(out)
+    }
+
+    fn fail(self: Box<Self>, error: &Error) -> Vec<u8> {
+        event(&json!({"type": "error", "error": {
+            "message": error.to_string(), "type": "server_error", "param": null, "code": "generation_failed"}}))
+    }
+}

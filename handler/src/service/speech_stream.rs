@@ -1,0 +1,248 @@
+//! Streaming synthesis: speaks a text sentence by sentence on a blocking thread (behind the
+//! engine's gate) and hands each sentence's audio, already resampled and time-stretched, to
+//! an [`AudioSink`] whose bytes flow to the client while later sentences are still being
+//! made. The first bytes go out after the first sentence, not after the whole text.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use models::chatterbox::GenerationParams;
+use models::piper::PiperOptions;
+use models::text::{ChunkOptions, TextOptions};
+use tokio::sync::mpsc;
+
+use super::area::Entry;
+use super::engines::EngineKind;
+use super::tts::synthesis::{self, ChatterboxJob};
+use super::voice_use;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// Blocks in flight between the engine and the client (each is one sentence).
+const CHANNEL_BLOCKS: usize = 4;
+
+/// Turns audio blocks into the bytes of a response (an encoder, or SSE events around one).
+pub trait AudioSink: Send + 'static {
+    /// Bytes to send before any audio (a container header); may be empty.
+    fn start(&mut self) -> Result<Vec<u8>>;
+    /// Bytes for the next block of mono samples at the stream's rate; may be empty.
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>>;
+    /// The last bytes, once every block was pushed.
+    fn finish(self: Box<Self>, summary: &StreamSummary) -> Result<Vec<u8>>;
+    /// Bytes that tell the client the stream failed after it began (empty: just stop).
+    fn fail(self: Box<Self>, _error: &Error) -> Vec<u8> {
+        Vec::new()
+    }
+}
+
+/// What a finished stream produced.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSummary {
+    /// Characters of input text.
+    pub input_chars: usize,
+    /// Seconds of audio sent.
+    pub output_seconds: f64,
+}
+
+/// A streaming synthesis request.
+#[derive(Debug, Clone)]
+pub struct StreamRequest {
+    /// The engine to speak with.
+    pub engine: EngineKind,
+    /// The text (already validated: non-empty, within limits).
+    pub text: String,
+    /// A stored voice to clone (Chatterbox).
+    pub voice: Option<Entry>,
+    /// Chatterbox sampling settings (the seed is the request's).
+    pub params: GenerationParams,
+    /// Tempo factor, 0.25–4.0.
+    pub speed: f64,
+    /// Sample rate of the stream.
+    pub sample_rate: u32,
+}
+
+/// Starts speaking: loads the engine, takes a generation slot and (for a cloned voice)
+/// its conditioning before returning, so those failures are still ordinary error
+/// responses; then returns the bytes as they are produced. A client that goes away
+/// stops the synthesis at the next sentence.
+pub async fn start(
+    state: &AppState,
+    request: StreamRequest,
+    mut sink: Box<dyn AudioSink>,
+) -> Result<mpsc::Receiver<Result<Bytes>>> {
+    let chunks = models::text::chunk_text(
+        &models::text::preprocess(&request.text, &TextOptions::default()),
+        // One sentence per block, so the first bytes wait for one sentence only.
+        &ChunkOptions {
+            enable_batching: false,
+            smart_batch_short_sentences: false,
+            max_chunk_chars: super::tts::MAX_CHUNK_CHARS,
+        },
+    );
+    if chunks.is_empty() {
+        return Err(Error::invalid("input", "the input has nothing to speak"));
+    }
+    let engines = state.engines();
+    let speaker = match request.engine {
+        EngineKind::Piper => Speaker::Piper(engines.piper().await?),
+        EngineKind::Chatterbox => {
+            let voice = request.voice.clone().ok_or_else(|| {
+                Error::invalid("voice", "voice cloning needs a stored voice")
+            })?;
+            let (engine, tag) = engines.chatterbox_with_tag().await?;
+            let (conditioning, _) = voice_use::conditioning(
+                state.store().as_ref(),
+                state.voice_use(),
+                &engine,
+                &tag,
+                &voice,
+                state.config().limits.decode_limits(),
+            )
+            .await?;
+            Speaker::Chatterbox(engine, conditioning)
+        }
+    };
+    let slot = engines.admit(request.engine).await?;
+    let header = sink.start()?;
+    let (sender, receiver) = mpsc::channel(CHANNEL_BLOCKS);
+    let input_chars = request.text.chars().count();
+    let piper_options = PiperOptions {
+        length_scale: engines.settings().piper_length_scale,
+        noise_scale: engines.settings().piper_noise_scale,
+        noise_w: engines.settings().piper_noise_w,
+        ..PiperOptions::default()
+    };
+    let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
+    let worker = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        if !header.is_empty() && sender.blocking_send(Ok(Bytes::from(header))).is_err() {
+            return false;
+        }
+        let mut sent_seconds = 0.0;
+        let mut emit = |samples: Vec<f32>, rate: u32, sink: &mut Box<dyn AudioSink>| -> Result<bool> {
+            let block = shape(samples, rate, request.sample_rate, request.speed)?;
+            sent_seconds += block.len() as f64 / f64::from(request.sample_rate);
+            let bytes = sink.push(&block)?;
+            Ok(bytes.is_empty() || sender.blocking_send(Ok(Bytes::from(bytes))).is_ok())
+        };
+        let outcome = speak(&speaker, &chunks, &piper_options, &request.params, max_new_tokens, &mut |samples, rate| {
+            emit(samples, rate, &mut sink)
+        });
+        match outcome {
+            Ok(true) => {
+                let summary = StreamSummary {
+                    input_chars,
+                    output_seconds: sent_seconds,
+                };
+                match sink.finish(&summary) {
+                    Ok(tail) => sender.blocking_send(Ok(Bytes::from(tail))).is_ok(),
+                    Err(e) => {
+                        let _ = sender.blocking_send(Err(e));
+                        false
+                    }
+                }
+            }
+            // The client went away: nothing more to say.
+            Ok(false) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "speech stream failed after it began");
+                let notice = sink.fail(&e);
+                if !notice.is_empty() {
+                    let _ = sender.blocking_send(Ok(Bytes::from(notice)));
+                }
+                let _ = sender.blocking_send(Err(e));
+                false
+            }
+        }
+    });
+    if let Some(voice) = request.voice {
+        let store = Arc::clone(state.store());
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Ok(true) = worker.await {
+                voice_use::record_use(store.as_ref(), state.voice_use(), &voice).await;
+            }
+        });
+    }
+    Ok(receiver)
+}
+
+/// A loaded engine ready to speak.
+enum Speaker {
+    Piper(Arc<models::piper::PiperVoice>),
+    Chatterbox(
+        Arc<models::chatterbox::Chatterbox>,
+        Arc<models::chatterbox::VoiceConditioning>,
+    ),
+}
+
+/// Speaks every chunk, sentence by sentence, handing each block to `emit` (which returns
+/// false when the client is gone). Returns whether the whole text was spoken.
+fn speak(
+    speaker: &Speaker,
+    chunks: &[String],
+    piper_options: &PiperOptions,
+    params: &GenerationParams,
+    max_new_tokens: usize,
+    emit: &mut dyn FnMut(Vec<f32>, u32) -> Result<bool>,
+) -> Result<bool> {
+    for chunk in chunks {
+        match speaker {
+            Speaker::Piper(voice) => {
+                let mut listening = true;
+                let mut failure = None;
+                let rate = voice.sample_rate();
+                voice.synthesize_each_sentence(chunk, piper_options, &mut |waveform| {
+                    match emit(waveform.samples, rate) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            listening = false;
+                            Err(models::ModelError::InvalidInput("client disconnected".into()))
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            Err(models::ModelError::InvalidInput("stream failed".into()))
+                        }
+                    }
+                })
+                .or_else(|e| if listening && failure.is_none() { Err(e) } else { Ok(()) })?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                if !listening {
+                    return Ok(false);
+                }
+            }
+            Speaker::Chatterbox(engine, conditioning) => {
+                let job = ChatterboxJob {
+                    params: params.clone(),
+                    max_new_tokens_cap: max_new_tokens,
+                    candidates: 1,
+                    attempts: 2,
+                };
+                let (samples, _) = synthesis::chatterbox_speak(
+                    engine,
+                    conditioning,
+                    std::slice::from_ref(chunk),
+                    &job,
+                )?;
+                if !emit(samples, models::chatterbox::SAMPLE_RATE)? {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// One sentence's audio at the stream's rate and tempo.
+fn shape(samples: Vec<f32>, from_rate: u32, to_rate: u32, speed: f64) -> Result<Vec<f32>> {
+    let mut pcm = audio::Pcm::mono(from_rate, samples);
+    if from_rate != to_rate {
+        pcm = audio::resample::resample(&pcm, to_rate)?;
+    }
+    if speed != 1.0 {
+        pcm = audio::tempo::change_speed(pcm, speed)?;
+    }
+    Ok(pcm.samples)
+}
