@@ -128,7 +128,10 @@ def pcm_seconds(data: bytes) -> float:
 
 def error_body(exc: openai.APIStatusError) -> dict:
     """The raw `error` object of an SDK error, checked for OpenAI's four required keys."""
-    body = exc.response.json()
+    return checked_error(exc.response.json())
+
+
+def checked_error(body: dict) -> dict:
     assert set(body) == {"error"}, f"error body must be {{'error': {{...}}}}, got {body}"
     error = body["error"]
     missing = {"message", "type", "param", "code"} - set(error)
@@ -403,9 +406,7 @@ def test_missing_required_field_is_400(client: OpenAI, field: str) -> None:
     assert_bad_request(info.value, field)
 
 
-def assert_unauthorized(exc: openai.AuthenticationError) -> None:
-    assert exc.status_code == 401
-    error = error_body(exc)
+def assert_unauthorized(error: dict) -> None:
     assert error["type"] in {"invalid_request_error", "authentication_error"}, error
     assert error["code"] == "invalid_api_key", error
 
@@ -414,7 +415,8 @@ def test_wrong_api_key_is_401() -> None:
     with make_client(api_key="sk-wrong-key") as c:
         with pytest.raises(openai.AuthenticationError) as info:
             speech(c)
-    assert_unauthorized(info.value)
+    assert info.value.status_code == 401
+    assert_unauthorized(error_body(info.value))
 
 
 def test_missing_api_key_is_401() -> None:
@@ -428,6 +430,4 @@ def test_missing_api_key_is_401() -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=TIMEOUT_S)
     assert info.value.code == 401
-    error = json.loads(info.value.read())["error"]
-    assert {"message", "type", "param", "code"} <= set(error), error
-    assert error["code"] == "invalid_api_key", error
+    assert_unauthorized(checked_error(json.loads(info.value.read())))
