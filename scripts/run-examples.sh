@@ -3,20 +3,13 @@
 # data directory, free port), then stops it. Part of scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/local-runner.sh
 cargo build --locked -q -p local-runner
 workdir=$(mktemp -d)
-log="$workdir/runner.log"
+trap 'stop_local_runner; rm -rf "$workdir"' EXIT
 # The speech walk-through clones voices with the tiny Chatterbox stand-in bundle.
-./target/debug/local-runner --port 0 --storage "file://$workdir/data" --log warn \
-  --chatterbox-dir "$PWD/models/tests/fixtures/chatterbox-standins/original" >"$workdir/stdout" 2>"$log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$workdir"' EXIT
-for _ in $(seq 1 100); do
-  base=$(grep -o 'http://[0-9.:]*' "$workdir/stdout" 2>/dev/null || true)
-  [ -n "$base" ] && break
-  sleep 0.1
-done
-[ -n "$base" ] || { echo "local-runner did not start:"; cat "$log"; exit 1; }
+start_local_runner "$workdir" --chatterbox-dir "$PWD/models/tests/fixtures/chatterbox-standins/original"
+base="$LOCAL_RUNNER_URL"
 for example in examples/*.sh; do
   echo "--- $example against $base"
   bash "$example" "$base" >"$workdir/example.out" 2>&1 || { cat "$workdir/example.out"; echo "FAILED: $example"; exit 1; }

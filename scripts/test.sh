@@ -2,8 +2,8 @@
 # The project's one test command (README, CI): installs what the build needs, then runs
 # the format check, clippy with warnings as errors, every test (the storage and HTTP
 # suites run against a real S3 server the harness starts on 127.0.0.1, and against the
-# filesystem store), the OpenAPI drift check, and the documented curl examples against a
-# running local-runner.
+# filesystem store), the OpenAPI drift check, the documented curl examples against a
+# running local-runner, and the OpenAI SDK conformance suites (Python and Node) against another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
@@ -30,5 +30,8 @@ fi
 
 step "documented examples against a running local-runner"
 bash scripts/run-examples.sh
+
+step "OpenAI SDK conformance (Python and Node)"
+bash scripts/run-sdk-tests.sh
 
 step "all checks passed"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the OpenAI SDK conformance suites (tests/sdk/python with pytest in .venv-sdk,
+# tests/sdk/node with node:test) against a fresh local-runner (debug build, temporary data
+# directory, free port, --api-keys sk-test-123), then stops it. Part of scripts/test.sh;
+# the runner inherits SPEECH_MODELS_DIR / ORT_DYLIB_PATH from there.
+#
+# SDK_TEST_BASE_URL=http://host:port/v1 runs the suites against that server instead
+# (OPENAI_API_KEY as set, default sk-test-123); SDK_TEST_MODEL, SDK_TEST_SSE_MODEL and
+# SDK_TEST_VOICE pass through to the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/prerequisites.sh
+source scripts/lib/local-runner.sh
+
+# Check the tools before the (slow) build.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "error: node and npm not found; the Node SDK tests need Node.js 20 or later with npm" >&2
+  echo "       (Debian: apt-get install nodejs npm, or https://nodejs.org)" >&2
+  exit 1
+fi
+
+# The Python suite's virtual environment. Debian's python3 lacks venv/ensurepip without
+# python3-venv: a failed `venv` leaves a folder without pip, so start again after installing it.
+venv=.venv-sdk
+if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    rm -rf "$venv"
+    apt_install python3-venv
+    python3 -m venv "$venv"
+  fi
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/python/requirements.txt
+(cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+
+workdir=$(mktemp -d)
+trap 'stop_local_runner; rm -rf "$workdir"' EXIT
+if [ -n "${SDK_TEST_BASE_URL:-}" ]; then
+  base_url="${SDK_TEST_BASE_URL%/}"
+  api_key="${OPENAI_API_KEY:-sk-test-123}"
+else
+  cargo build --locked -q -p local-runner
+  api_key=sk-test-123
+  start_local_runner "$workdir" --api-keys "$api_key"
+  base_url="$LOCAL_RUNNER_URL/v1"
+fi
+export OPENAI_BASE_URL="$base_url" OPENAI_API_KEY="$api_key" PYTHONDONTWRITEBYTECODE=1
+
+failed=()
+echo "--- Python SDK ($("$venv/bin/python" -c 'import openai; print(openai.__version__)')) against $base_url"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk/python || failed+=(python)
+echo "--- Node SDK ($(node -p 'require("./tests/sdk/node/node_modules/openai/package.json").version')) against $base_url"
+(cd tests/sdk/node && node --test --test-reporter=spec test.mjs) || failed+=(node)
+
+if [ ${#failed[@]} -gt 0 ]; then
+  if [ -s "$workdir/runner.log" ]; then
+    echo "--- local-runner log (last 40 lines)"
+    tail -n 40 "$workdir/runner.log"
+  fi
+  echo "FAILED: OpenAI SDK conformance (${failed[*]})"
+  exit 1
+fi
+echo "ok"

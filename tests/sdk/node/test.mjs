@@ -1,0 +1,107 @@
+// OpenAI Node SDK conformance tests for the speech server's /v1/audio/speech endpoint
+// (contract: shared/spec/openai-speech.md). Run with `node --test test.mjs` given
+// OPENAI_BASE_URL (including /v1; required, never api.openai.com) and OPENAI_API_KEY
+// (default sk-test-123); SDK_TEST_MODEL (default tts-1) and SDK_TEST_VOICE (default alloy)
+// are optional. scripts/run-sdk-tests.sh starts a local-runner and sets them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const baseURL = process.env.OPENAI_BASE_URL;
+if (!baseURL) {
+  console.error('OPENAI_BASE_URL is not set (e.g. http://127.0.0.1:7860/v1); run scripts/run-sdk-tests.sh or export it');
+  process.exit(2);
+}
+const apiKey = process.env.OPENAI_API_KEY ?? 'sk-test-123';
+const model = process.env.SDK_TEST_MODEL ?? 'tts-1';
+const voice = process.env.SDK_TEST_VOICE ?? 'alloy';
+
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 120_000 });
+
+const TEN_SENTENCES = [
+  'The first sentence is short.',
+  'Here comes the second one.',
+  'A third sentence follows them.',
+  'The fourth keeps the stream going.',
+  'Number five is right in the middle.',
+  'Six sentences are more than half.',
+  'The seventh is nearly the last.',
+  'Eight of ten are now spoken.',
+  'The ninth sentence is almost done.',
+  'And the tenth one ends the test.',
+].join(' ');
+
+function assertMp3(buf) {
+  assert.ok(buf.length > 0, 'mp3: empty body');
+  const id3 = buf.subarray(0, 3).toString('latin1') === 'ID3';
+  const frameSync = buf.length > 1 && buf[0] === 0xff && (buf[1] & 0xe0) === 0xe0;
+  assert.ok(id3 || frameSync, `mp3: neither ID3 nor MPEG frame sync: ${buf.subarray(0, 16).toString('hex')}`);
+}
+
+function assertWav(buf) {
+  assert.ok(
+    buf.subarray(0, 4).toString('latin1') === 'RIFF' && buf.subarray(8, 12).toString('latin1') === 'WAVE',
+    `wav: no RIFF....WAVE: ${buf.subarray(0, 16).toString('hex')}`,
+  );
+  assert.ok(buf.length > 44, `wav: only ${buf.length} bytes`);
+}
+
+test('buffered speech.create returns mp3 by default', async () => {
+  const res = await client.audio.speech.create({ model, voice, input: 'Hello from the Node SDK.' });
+  assert.equal(res.status, 200);
+  assertMp3(Buffer.from(await res.arrayBuffer()));
+  assert.ok(res.headers.get('x-request-id'), 'no x-request-id header');
+});
+
+test('speech.create body streams a 10-sentence wav in several chunks', async () => {
+  const res = await client.audio.speech.create({ model, voice, input: TEN_SENTENCES, response_format: 'wav' });
+  assert.equal(res.status, 200);
+  const chunks = [];
+  for await (const chunk of res.body) {
+    if (chunk.length > 0) chunks.push(Buffer.from(chunk));
+  }
+  assert.ok(chunks.length > 1, `expected more than one chunk, got ${chunks.length}`);
+  const audio = Buffer.concat(chunks);
+  assert.ok(audio.length > 0);
+  assertWav(audio);
+});
+
+test('unknown voice is a 404 APIError with param "voice"', async () => {
+  await assert.rejects(
+    client.audio.speech.create({ model, voice: 'no-such-voice-conformance', input: 'Hi.' }),
+    (err) => {
+      assert.ok(err instanceof OpenAI.APIError, `not an APIError: ${err}`);
+      assert.ok(err instanceof OpenAI.NotFoundError, `not a NotFoundError: ${err}`);
+      assert.equal(err.status, 404);
+      assert.equal(err.error?.param ?? err.param, 'voice');
+      assert.equal(err.code, 'voice_not_found');
+      return true;
+    },
+  );
+});
+
+test('aac is a 400 BadRequestError with param "response_format"', async () => {
+  await assert.rejects(
+    client.audio.speech.create({ model, voice, input: 'Hi.', response_format: 'aac' }),
+    (err) => {
+      assert.ok(err instanceof OpenAI.BadRequestError, `not a BadRequestError: ${err}`);
+      assert.equal(err.status, 400);
+      assert.equal(err.param, 'response_format');
+      assert.equal(err.type, 'invalid_request_error');
+      return true;
+    },
+  );
+});
+
+test('a wrong API key is a 401 AuthenticationError', async () => {
+  const wrong = new OpenAI({ baseURL, apiKey: 'sk-wrong-key', maxRetries: 0 });
+  await assert.rejects(
+    wrong.audio.speech.create({ model, voice, input: 'Hi.' }),
+    (err) => {
+      assert.ok(err instanceof OpenAI.AuthenticationError, `not an AuthenticationError: ${err}`);
+      assert.equal(err.status, 401);
+      assert.equal(err.code, 'invalid_api_key');
+      return true;
+    },
+  );
+});
