@@ -5,7 +5,7 @@
 //! survive resampling to the frame.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Fft, FixedSync, Indexing, Resampler};
 
 use crate::{AudioError, MAX_SAMPLE_RATE, Pcm};
 
@@ -43,14 +43,7 @@ pub fn resample(pcm: &Pcm, to_rate: u32) -> Result<Pcm, AudioError> {
         return Ok(Pcm::new(to_rate, pcm.channels, Vec::new()));
     }
     let channels = usize::from(pcm.channels);
-    let mut resampler = Fft::<f32>::new(
-        pcm.sample_rate as usize,
-        to_rate as usize,
-        CHUNK_FRAMES,
-        channels,
-        FixedSync::Both,
-    )
-    .map_err(|e| AudioError::Resample(e.to_string()))?;
+    let mut resampler = fft(pcm.sample_rate, to_rate, channels)?;
     let input = InterleavedSlice::new(&pcm.samples, channels, frames)
         .map_err(|e| AudioError::Resample(e.to_string()))?;
     let output = resampler
@@ -63,6 +56,142 @@ pub fn resample(pcm: &Pcm, to_rate: u32) -> Result<Pcm, AudioError> {
         0.0,
     );
     Ok(Pcm::new(to_rate, pcm.channels, samples))
+}
+
+/// The resampler both [`resample`] and [`StreamResampler`] use, so a stream resamples
+/// exactly as the one-shot path does.
+fn fft(from_rate: u32, to_rate: u32, channels: usize) -> Result<Fft<f32>, AudioError> {
+    Fft::<f32>::new(
+        from_rate as usize,
+        to_rate as usize,
+        CHUNK_FRAMES,
+        channels,
+        FixedSync::Both,
+    )
+    .map_err(|e| AudioError::Resample(e.to_string()))
+}
+
+/// Incremental resampling for streams whose blocks arrive one at a time.
+///
+/// Feeds rubato whole chunks as they fill, trims the startup delay and, at
+/// [`StreamResampler::finish`], pads the tail so the total is exactly
+/// `ceil(frames * to / from)` frames: the same samples [`resample`] returns for the
+/// concatenated input (same resampler, same chunking).
+pub(crate) struct StreamResampler {
+    resampler: Fft<f32>,
+    channels: usize,
+    from_rate: u32,
+    to_rate: u32,
+    /// Interleaved input not yet handed to rubato (less than one chunk between calls).
+    pending: Vec<f32>,
+    /// Output frames of startup delay still to drop.
+    to_trim: usize,
+    /// Frames received and frames returned so far.
+    frames_in: usize,
+    frames_out: usize,
+    /// Scratch output buffer, one chunk's worst case.
+    scratch: Vec<f32>,
+}
+
+impl StreamResampler {
+    /// A resampler from `from_rate` to `to_rate` Hz for `channels` interleaved channels.
+    pub(crate) fn new(from_rate: u32, to_rate: u32, channels: usize) -> Result<Self, AudioError> {
+        if from_rate == 0 || to_rate == 0 || from_rate > MAX_SAMPLE_RATE || to_rate > MAX_SAMPLE_RATE
+        {
+            return Err(AudioError::param(
+                "sample_rate",
+                format!("{from_rate} -> {to_rate} Hz is outside 1..={MAX_SAMPLE_RATE}"),
+            ));
+        }
+        let channels = channels.max(1);
+        let resampler = fft(from_rate, to_rate, channels)?;
+        let to_trim = resampler.output_delay();
+        let scratch = vec![0.0; resampler.output_frames_max() * channels];
+        Ok(Self {
+            resampler,
+            channels,
+            from_rate,
+            to_rate,
+            pending: Vec::new(),
+            to_trim,
+            frames_in: 0,
+            frames_out: 0,
+            scratch,
+        })
+    }
+
+    /// Takes the next interleaved block (whole frames; a ragged tail is dropped) and
+    /// returns the output frames that are ready.
+    pub(crate) fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, AudioError> {
+        let whole = samples.len() - samples.len() % self.channels;
+        self.pending.extend_from_slice(&samples[..whole]);
+        self.frames_in += whole / self.channels;
+        let mut out = Vec::new();
+        loop {
+            let need = self.resampler.input_frames_next();
+            if self.pending.len() / self.channels < need {
+                break;
+            }
+            let used = self.run(need, &mut out)?;
+            self.pending.drain(..used * self.channels);
+        }
+        Ok(out)
+    }
+
+    /// Resamples what is left, padding with silence, and returns the last frames so the
+    /// stream's total is exactly `ceil(frames_in * to / from)`.
+    pub(crate) fn finish(mut self) -> Result<Vec<f32>, AudioError> {
+        let expected = output_frames(self.frames_in, self.from_rate, self.to_rate);
+        let mut out = Vec::new();
+        let left = self.pending.len() / self.channels;
+        if left > 0 {
+            self.run(left, &mut out)?;
+            self.pending.clear();
+        }
+        // Pump silence until the delay line has given up the last real frame. Each call
+        // yields at least one frame for any sane ratio; the bound only guards the loop.
+        let mut guard = 0usize;
+        while self.frames_out < expected && guard < 1 + expected + self.to_trim {
+            let before = self.frames_out + self.to_trim;
+            self.run(0, &mut out)?;
+            if self.frames_out + self.to_trim == before {
+                guard += 1;
+            }
+        }
+        let excess = self.frames_out.saturating_sub(expected);
+        out.truncate(out.len().saturating_sub(excess * self.channels));
+        out.resize(out.len() + expected.saturating_sub(self.frames_out) * self.channels, 0.0);
+        Ok(out)
+    }
+
+    /// One rubato call on the first `frames` pending frames (fewer than a chunk are
+    /// padded with silence); appends the output after trimming the startup delay and
+    /// returns the input frames consumed.
+    fn run(&mut self, frames: usize, out: &mut Vec<f32>) -> Result<usize, AudioError> {
+        let err = |e: &dyn std::fmt::Display| AudioError::Resample(e.to_string());
+        let need = self.resampler.input_frames_next();
+        let available = self.pending.len() / self.channels;
+        let input = InterleavedSlice::new(&self.pending, self.channels, available)
+            .map_err(|e| err(&e))?;
+        let out_frames = self.scratch.len() / self.channels;
+        let mut output = InterleavedSlice::new_mut(&mut self.scratch, self.channels, out_frames)
+            .map_err(|e| err(&e))?;
+        let indexing = Indexing {
+            input_offset: 0,
+            output_offset: 0,
+            partial_len: (frames < need).then_some(frames.min(available)),
+            active_channels_mask: None,
+        };
+        let (used, produced) = self
+            .resampler
+            .process_into_buffer(&input, &mut output, Some(&indexing))
+            .map_err(|e| err(&e))?;
+        let skip = self.to_trim.min(produced);
+        self.to_trim -= skip;
+        out.extend_from_slice(&self.scratch[skip * self.channels..produced * self.channels]);
+        self.frames_out += produced - skip;
+        Ok(used.min(frames))
+    }
 }
 
 #[cfg(test)]

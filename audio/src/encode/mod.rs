@@ -2,7 +2,8 @@
 //!
 //! Callers parse the client's format strings with [`ExportFormat::from_str`] (so a bad or
 //! refused format becomes a typed 422 before any work is done), produce one [`Pcm`], and
-//! call [`encode`] once per requested format.
+//! call [`encode`] once per requested format. Streams that produce audio block by block
+//! (TTS sentence by sentence) use [`StreamEncoder`] instead, which emits bytes as it goes.
 //!
 //! Format names (case-insensitive):
 //!
@@ -20,7 +21,10 @@
 mod flac;
 mod mp3;
 mod opus;
+pub mod stream;
 mod wav;
+
+pub use stream::StreamEncoder;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -6,7 +6,7 @@
 
 use mp3lame_encoder::{Bitrate, Builder, DualPcm, FlushGap, Mode, MonoPcm, Quality};
 
-use super::{clamp_unit, conform};
+use super::{clamp_unit, codec_rate, conform};
 use crate::{AudioError, Pcm};
 
 /// Bitrates a client may ask for (the values LAME's wrapper exposes).
@@ -56,16 +56,21 @@ fn lame_bitrate(kbps: u16) -> Bitrate {
     }
 }
 
-pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16), AudioError> {
-    let pcm = conform(pcm, &MP3_RATES)?;
+/// A configured LAME encoder for `rate` Hz (one of [`MP3_RATES`]), mono or joint stereo.
+/// `info_tag` reserves the leading Info frame, which only a whole-file encode can fill in.
+fn build(
+    rate: u32,
+    stereo: bool,
+    bitrate_kbps: u16,
+    info_tag: bool,
+) -> Result<mp3lame_encoder::Encoder, AudioError> {
     let err = |e: mp3lame_encoder::BuildError| AudioError::encode("mp3", e);
     let mut builder = Builder::new()
         .ok_or_else(|| AudioError::encode("mp3", "LAME could not allocate an encoder"))?;
-    let stereo = pcm.channels == 2;
     builder
         .set_num_channels(if stereo { 2 } else { 1 })
         .map_err(err)?;
-    builder.set_sample_rate(pcm.sample_rate).map_err(err)?;
+    builder.set_sample_rate(rate).map_err(err)?;
     builder
         .set_mode(if stereo {
             Mode::JointStereo
@@ -74,17 +79,51 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
         })
         .map_err(err)?;
     builder
-        .set_brate(lame_bitrate(effective_kbps(bitrate_kbps, pcm.sample_rate)))
+        .set_brate(lame_bitrate(effective_kbps(bitrate_kbps, rate)))
         .map_err(err)?;
     // LAME's own default quality (-q 3), which is also what ffmpeg/pydub use.
     builder.set_quality(Quality::VeryNice).map_err(err)?;
     // The Info tag carries encoder delay and padding, so decoders return the exact length.
-    builder.set_to_write_vbr_tag(true).map_err(err)?;
-    let mut encoder = builder.build().map_err(err)?;
+    builder.set_to_write_vbr_tag(info_tag).map_err(err)?;
+    builder.build().map_err(err)
+}
+
+fn encode_err(e: mp3lame_encoder::EncodeError) -> AudioError {
+    AudioError::encode("mp3", e)
+}
+
+/// Feeds mono `samples` (clamped, in bounded chunks) to LAME and appends what it emits.
+fn encode_mono(
+    encoder: &mut mp3lame_encoder::Encoder,
+    samples: &[f32],
+    scratch: &mut Vec<f32>,
+    out: &mut Vec<u8>,
+) -> Result<(), AudioError> {
+    for chunk in samples.chunks(CHUNK_FRAMES) {
+        scratch.clear();
+        scratch.extend(chunk.iter().map(|&s| clamp_unit(s)));
+        out.reserve(mp3lame_encoder::max_required_buffer_size(scratch.len()));
+        encoder
+            .encode_to_vec(MonoPcm(scratch), out)
+            .map_err(encode_err)?;
+    }
+    Ok(())
+}
+
+/// Flushes LAME's last frames onto `out`.
+fn flush(encoder: &mut mp3lame_encoder::Encoder, out: &mut Vec<u8>) -> Result<(), AudioError> {
+    out.reserve(FLUSH_RESERVE);
+    encoder.flush_to_vec::<FlushGap>(out).map_err(encode_err)?;
+    Ok(())
+}
+
+pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16), AudioError> {
+    let pcm = conform(pcm, &MP3_RATES)?;
+    let stereo = pcm.channels == 2;
+    let mut encoder = build(pcm.sample_rate, stereo, bitrate_kbps, true)?;
 
     let frames = pcm.frames();
     let mut out: Vec<u8> = Vec::with_capacity(frames / 4 + FLUSH_RESERVE);
-    let encode_err = |e: mp3lame_encoder::EncodeError| AudioError::encode("mp3", e);
     if stereo {
         let (mut left, mut right) = (
             Vec::with_capacity(CHUNK_FRAMES),
@@ -109,22 +148,52 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
                 .map_err(encode_err)?;
         }
     } else {
-        let mut mono = Vec::with_capacity(CHUNK_FRAMES);
-        for chunk in pcm.samples.chunks(CHUNK_FRAMES) {
-            mono.clear();
-            mono.extend(chunk.iter().map(|&s| clamp_unit(s)));
-            out.reserve(mp3lame_encoder::max_required_buffer_size(mono.len()));
-            encoder
-                .encode_to_vec(MonoPcm(&mono), &mut out)
-                .map_err(encode_err)?;
-        }
+        let mut mono = Vec::with_capacity(CHUNK_FRAMES.min(frames));
+        encode_mono(&mut encoder, &pcm.samples, &mut mono, &mut out)?;
     }
-    out.reserve(FLUSH_RESERVE);
-    encoder
-        .flush_to_vec::<FlushGap>(&mut out)
-        .map_err(encode_err)?;
+    flush(&mut encoder, &mut out)?;
     write_info_tag(&encoder, &mut out);
     Ok((out, pcm.sample_rate, if stereo { 2 } else { 1 }))
+}
+
+/// Incremental mono MP3 for [`super::stream`]: frames leave as soon as LAME emits them.
+///
+/// No Info tag: LAME writes it as the stream's first frame but can only fill it in
+/// after the flush, and those bytes are long gone by then. Without it decoders play the
+/// encoder delay and final-frame padding (a few tens of ms) as silence.
+pub(super) struct Mp3Stream {
+    encoder: mp3lame_encoder::Encoder,
+    scratch: Vec<f32>,
+}
+
+impl Mp3Stream {
+    /// The stream's coded rate for an input at `rate` (the input is resampled to it
+    /// when the two differ).
+    pub(super) fn coded_rate(rate: u32) -> u32 {
+        codec_rate(rate, &MP3_RATES)
+    }
+
+    /// A mono encoder at `rate` Hz, which must be [`Mp3Stream::coded_rate`]'s answer.
+    pub(super) fn new(rate: u32, bitrate_kbps: u16) -> Result<Self, AudioError> {
+        Ok(Self {
+            encoder: build(rate, false, bitrate_kbps, false)?,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Encodes `samples` (at the coded rate) and returns the frames LAME has completed.
+    pub(super) fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
+        let mut out = Vec::new();
+        encode_mono(&mut self.encoder, samples, &mut self.scratch, &mut out)?;
+        Ok(out)
+    }
+
+    /// Flushes the last (zero-padded) frames.
+    pub(super) fn finish(mut self) -> Result<Vec<u8>, AudioError> {
+        let mut out = Vec::new();
+        flush(&mut self.encoder, &mut out)?;
+        Ok(out)
+    }
 }
 
 /// LAME starts the stream with a placeholder frame and only knows the tag's contents

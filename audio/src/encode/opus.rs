@@ -6,11 +6,11 @@
 //! included) except the last, whose granule `pre_skip + len * 48000 / rate` tells
 //! decoders where the real audio ends.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 
 use ogg::writing::{PacketWriteEndInfo, PacketWriter};
 
-use super::{clamp_unit, conform};
+use super::{clamp_unit, codec_rate, conform};
 use crate::{AudioError, Pcm};
 
 /// Rates libopus encodes natively.
@@ -29,11 +29,12 @@ const COMPLEXITY: i32 = 6;
 /// Vendor string in OpusTags.
 const VENDOR: &[u8] = b"speech-api audio";
 
-pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16), AudioError> {
-    let pcm = conform(pcm, &OPUS_RATES)?;
-    let err = |e: opus::Error| AudioError::encode("opus", e);
-    let rate = pcm.sample_rate;
-    let channels = usize::from(pcm.channels);
+/// A configured libopus encoder and its lookahead (coded-rate frames).
+fn new_encoder(
+    rate: u32,
+    channels: usize,
+    bitrate_kbps: u16,
+) -> Result<(opus::Encoder, usize), AudioError> {
     let mode = if channels == 2 {
         opus::Channels::Stereo
     } else {
@@ -48,11 +49,24 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
     // that barely matters at 48 kbps, where CELT is already near-transparent for speech.
     encoder.set_complexity(COMPLEXITY).map_err(err)?;
     let lookahead = usize::try_from(encoder.get_lookahead().map_err(err)?).unwrap_or(0);
-    let per_48k = GRANULE_RATE / u64::from(rate);
-    let pre_skip = lookahead as u64 * per_48k;
+    Ok((encoder, lookahead))
+}
 
-    let mut writer = PacketWriter::new(Cursor::new(Vec::new()));
-    let io = |e: std::io::Error| AudioError::encode("opus", e);
+fn err(e: opus::Error) -> AudioError {
+    AudioError::encode("opus", e)
+}
+
+fn io(e: std::io::Error) -> AudioError {
+    AudioError::encode("opus", e)
+}
+
+/// Writes the OpusHead and OpusTags pages (each on its own page, as RFC 7845 requires).
+fn write_headers<W: Write>(
+    writer: &mut PacketWriter<'_, W>,
+    channels: usize,
+    pre_skip: u64,
+    rate: u32,
+) -> Result<(), AudioError> {
     writer
         .write_packet(
             opus_head(channels as u8, pre_skip as u16, rate),
@@ -63,11 +77,28 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
         .map_err(io)?;
     writer
         .write_packet(opus_tags(), SERIAL, PacketWriteEndInfo::EndPage, 0)
-        .map_err(io)?;
+        .map_err(io)
+}
+
+/// How many packets cover `len` frames: the encoder's delay line must be flushed too.
+fn packet_count(len: usize, lookahead: usize, frame: usize) -> usize {
+    (len + lookahead).div_ceil(frame).max(1)
+}
+
+pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16), AudioError> {
+    let pcm = conform(pcm, &OPUS_RATES)?;
+    let rate = pcm.sample_rate;
+    let channels = usize::from(pcm.channels);
+    let (mut encoder, lookahead) = new_encoder(rate, channels, bitrate_kbps)?;
+    let per_48k = GRANULE_RATE / u64::from(rate);
+    let pre_skip = lookahead as u64 * per_48k;
+
+    let mut writer = PacketWriter::new(Cursor::new(Vec::new()));
+    write_headers(&mut writer, channels, pre_skip, rate)?;
 
     let frame = (rate / FRAMES_PER_SECOND) as usize;
     let len = pcm.frames();
-    let packets = (len + lookahead).div_ceil(frame).max(1);
+    let packets = packet_count(len, lookahead, frame);
     let end_granule = pre_skip + len as u64 * per_48k;
     let mut input = vec![0f32; frame * channels];
     let mut packet = vec![0u8; MAX_PACKET_BYTES];
@@ -93,6 +124,127 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
             .map_err(io)?;
     }
     Ok((writer.into_inner().into_inner(), rate, pcm.channels))
+}
+
+/// Incremental mono Ogg Opus for [`super::stream`], packet for packet what [`encode`]
+/// writes for the same samples.
+///
+/// Input is cut into 20 ms frames; the remainder waits for the next push. Each push
+/// ends its last page, so every completed frame leaves at once. Granules are
+/// `(i + 1) * 960` per packet; [`OpusStream::finish`] encodes the remainder and enough
+/// silence to flush the encoder's lookahead, and the end-of-stream page's granule
+/// `pre_skip + len * 48000 / rate` tells decoders where the audio really ends.
+pub(super) struct OpusStream {
+    encoder: opus::Encoder,
+    writer: PacketWriter<'static, Vec<u8>>,
+    lookahead: usize,
+    frame: usize,
+    per_48k: u64,
+    pre_skip: u64,
+    /// Clamped samples not yet encoded (less than one frame between calls).
+    pending: Vec<f32>,
+    /// Frames received and packets written so far.
+    frames_in: usize,
+    packets: usize,
+    packet: Vec<u8>,
+}
+
+impl OpusStream {
+    /// The stream's coded rate for an input at `rate` (the input is resampled to it
+    /// when the two differ).
+    pub(super) fn coded_rate(rate: u32) -> u32 {
+        codec_rate(rate, &OPUS_RATES)
+    }
+
+    /// A mono stream at `rate` Hz (one of [`OpusStream::coded_rate`]'s answers) and its
+    /// OpusHead and OpusTags pages.
+    pub(super) fn new(rate: u32, bitrate_kbps: u16) -> Result<(Self, Vec<u8>), AudioError> {
+        if !OPUS_RATES.contains(&rate) {
+            return Err(AudioError::encode(
+                "opus",
+                format!("{rate} Hz is not a rate libopus encodes"),
+            ));
+        }
+        let (encoder, lookahead) = new_encoder(rate, 1, bitrate_kbps)?;
+        let per_48k = GRANULE_RATE / u64::from(rate);
+        let pre_skip = lookahead as u64 * per_48k;
+        let mut writer = PacketWriter::new(Vec::new());
+        write_headers(&mut writer, 1, pre_skip, rate)?;
+        let header = std::mem::take(writer.inner_mut());
+        Ok((
+            Self {
+                encoder,
+                writer,
+                lookahead,
+                frame: (rate / FRAMES_PER_SECOND) as usize,
+                per_48k,
+                pre_skip,
+                pending: Vec::new(),
+                frames_in: 0,
+                packets: 0,
+                packet: vec![0u8; MAX_PACKET_BYTES],
+            },
+            header,
+        ))
+    }
+
+    /// Encodes every whole frame now available and returns their page(s).
+    pub(super) fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
+        self.frames_in += samples.len();
+        self.pending.extend(samples.iter().map(|&s| clamp_unit(s)));
+        let whole = self.pending.len() / self.frame;
+        for i in 0..whole {
+            let info = if i + 1 == whole {
+                PacketWriteEndInfo::EndPage
+            } else {
+                PacketWriteEndInfo::NormalPacket
+            };
+            let granule = (self.packets as u64 + 1) * self.frame as u64 * self.per_48k;
+            self.write(i * self.frame, info, granule)?;
+        }
+        self.pending.drain(..whole * self.frame);
+        Ok(std::mem::take(self.writer.inner_mut()))
+    }
+
+    /// Encodes the remainder, padded with silence past the encoder's lookahead, and
+    /// returns the last pages, the final one marked end-of-stream.
+    pub(super) fn finish(mut self) -> Result<Vec<u8>, AudioError> {
+        let total = packet_count(self.frames_in, self.lookahead, self.frame).max(self.packets + 1);
+        let end_granule = self.pre_skip + self.frames_in as u64 * self.per_48k;
+        let remaining = total - self.packets;
+        self.pending.resize(remaining * self.frame, 0.0);
+        for i in 0..remaining {
+            let (info, granule) = if i + 1 == remaining {
+                (PacketWriteEndInfo::EndStream, end_granule)
+            } else {
+                (
+                    PacketWriteEndInfo::NormalPacket,
+                    (self.packets as u64 + 1) * self.frame as u64 * self.per_48k,
+                )
+            };
+            self.write(i * self.frame, info, granule)?;
+        }
+        Ok(self.writer.into_inner())
+    }
+
+    /// Encodes the frame at `pending[start..]` as the next packet.
+    fn write(
+        &mut self,
+        start: usize,
+        info: PacketWriteEndInfo,
+        granule: u64,
+    ) -> Result<(), AudioError> {
+        let input = &self.pending[start..start + self.frame];
+        let size = self
+            .encoder
+            .encode_float(input, &mut self.packet)
+            .map_err(err)?;
+        self.writer
+            .write_packet(self.packet[..size].to_vec(), SERIAL, info, granule)
+            .map_err(io)?;
+        self.packets += 1;
+        Ok(())
+    }
 }
 
 /// RFC 7845 §5.1 identification header, channel mapping family 0.

@@ -17,49 +17,102 @@ const GUID_TAIL: [u8; 14] = [
 
 /// RIFF WAVE with 16-bit signed samples.
 pub(super) fn wav16(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
-    let mut out = header(pcm, 16, FORMAT_PCM, "wav")?;
-    let start = out.len();
-    out.resize(start + pcm.samples.len() * 2, 0);
-    for (dst, &s) in out[start..].chunks_exact_mut(2).zip(&pcm.samples) {
-        dst.copy_from_slice(&to_i16(s).to_le_bytes());
-    }
+    let mut out = header(&Spec::of(pcm, 16, FORMAT_PCM, "wav")?);
+    out.reserve(pcm.samples.len() * 2);
+    append_s16(&mut out, &pcm.samples);
     Ok(out)
 }
 
 /// RIFF WAVE with 32-bit IEEE float samples; values are kept (not clamped) because float
 /// WAV is our lossless intermediate, but NaN and infinities become 0.
 pub(super) fn wav_float(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
-    let mut out = header(pcm, 32, FORMAT_IEEE_FLOAT, "wav32")?;
-    let start = out.len();
-    out.resize(start + pcm.samples.len() * 4, 0);
-    for (dst, &s) in out[start..].chunks_exact_mut(4).zip(&pcm.samples) {
-        dst.copy_from_slice(&(if s.is_finite() { s } else { 0.0 }).to_le_bytes());
-    }
+    let mut out = header(&Spec::of(pcm, 32, FORMAT_IEEE_FLOAT, "wav32")?);
+    out.reserve(pcm.samples.len() * 4);
+    append_f32(&mut out, &pcm.samples);
     Ok(out)
 }
 
 /// Signed 16-bit little-endian, interleaved, no header (OpenAI's `pcm`).
 pub(super) fn pcm_s16le(pcm: &Pcm) -> Vec<u8> {
-    let mut out = vec![0u8; pcm.samples.len() * 2];
-    for (dst, &s) in out.chunks_exact_mut(2).zip(&pcm.samples) {
+    let mut out = Vec::with_capacity(pcm.samples.len() * 2);
+    append_s16(&mut out, &pcm.samples);
+    out
+}
+
+/// Appends `samples` as clamped s16le (the body of `wav`, and all of `pcm`).
+pub(super) fn append_s16(out: &mut Vec<u8>, samples: &[f32]) {
+    let start = out.len();
+    out.resize(start + samples.len() * 2, 0);
+    for (dst, &s) in out[start..].chunks_exact_mut(2).zip(samples) {
         dst.copy_from_slice(&to_i16(s).to_le_bytes());
     }
-    out
+}
+
+/// Appends `samples` as f32le, non-finite values as 0 (the body of `wav32`).
+pub(super) fn append_f32(out: &mut Vec<u8>, samples: &[f32]) {
+    let start = out.len();
+    out.resize(start + samples.len() * 4, 0);
+    for (dst, &s) in out[start..].chunks_exact_mut(4).zip(samples) {
+        dst.copy_from_slice(&(if s.is_finite() { s } else { 0.0 }).to_le_bytes());
+    }
+}
+
+/// The header of a WAV stream whose length is not known yet: mono, and the RIFF and
+/// `data` sizes set to `0xFFFFFFFF`, the placeholder OpenAI's streaming WAV uses and that
+/// symphonia, ffmpeg and browsers read as "until end of file". Float streams carry no
+/// `fact` chunk, since its frame count is unknown too (readers take the length from the
+/// data, and a `0xFFFFFFFF` frame count would read as a 49-hour clip).
+pub(super) fn stream_header(sample_rate: u32, float: bool) -> Vec<u8> {
+    header(&Spec {
+        sample_rate,
+        channels: 1,
+        bits: if float { 32 } else { 16 },
+        tag: if float { FORMAT_IEEE_FLOAT } else { FORMAT_PCM },
+        sizes: None,
+    })
+}
+
+/// What a header describes.
+struct Spec {
+    sample_rate: u32,
+    channels: u16,
+    bits: u16,
+    tag: u16,
+    /// `(data bytes, frames)`, or `None` for a stream of unknown length.
+    sizes: Option<(u32, u32)>,
+}
+
+impl Spec {
+    fn of(pcm: &Pcm, bits: u16, tag: u16, name: &'static str) -> Result<Self, AudioError> {
+        let data_len = u32::try_from(pcm.samples.len() * usize::from(bits / 8))
+            .ok()
+            .filter(|&len| len <= u32::MAX - 100)
+            .ok_or_else(|| {
+                AudioError::encode(name, "more than 4 GiB of samples does not fit a WAV file")
+            })?;
+        Ok(Self {
+            sample_rate: pcm.sample_rate,
+            channels: pcm.channels,
+            bits,
+            tag,
+            sizes: Some((data_len, pcm.frames() as u32)),
+        })
+    }
 }
 
 /// The header up to and including the `data` chunk's size field.
 ///
 /// Mono/stereo use the plain format tags (with a `fact` chunk for float, as the spec
 /// asks of non-PCM formats); more channels use WAVE_FORMAT_EXTENSIBLE, as hound does.
-fn header(pcm: &Pcm, bits: u16, tag: u16, name: &'static str) -> Result<Vec<u8>, AudioError> {
-    let channels = pcm.channels;
+fn header(spec: &Spec) -> Vec<u8> {
+    let Spec {
+        sample_rate,
+        channels,
+        bits,
+        tag,
+        sizes,
+    } = *spec;
     let block_align = channels * (bits / 8);
-    let data_len = u32::try_from(pcm.samples.len() * usize::from(bits / 8))
-        .ok()
-        .filter(|&len| len <= u32::MAX - 100)
-        .ok_or_else(|| {
-            AudioError::encode(name, "more than 4 GiB of samples does not fit a WAV file")
-        })?;
     let extensible = channels > 2;
     let fmt_len: u32 = if extensible {
         40
@@ -68,18 +121,25 @@ fn header(pcm: &Pcm, bits: u16, tag: u16, name: &'static str) -> Result<Vec<u8>,
     } else {
         18
     };
-    let fact = tag != FORMAT_PCM;
-    let riff_len = 4 + (8 + fmt_len) + if fact { 12 } else { 0 } + 8 + data_len;
+    let fact = tag != FORMAT_PCM && sizes.is_some();
+    let (riff_len, data_len) = match sizes {
+        Some((data_len, _)) => (
+            4 + (8 + fmt_len) + if fact { 12 } else { 0 } + 8 + data_len,
+            data_len,
+        ),
+        None => (u32::MAX, u32::MAX),
+    };
 
-    let mut h = Vec::with_capacity(80 + data_len as usize);
+    let capacity = sizes.map_or(0, |(len, _)| len as usize);
+    let mut h = Vec::with_capacity(80 + capacity);
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&riff_len.to_le_bytes());
     h.extend_from_slice(b"WAVEfmt ");
     h.extend_from_slice(&fmt_len.to_le_bytes());
     h.extend_from_slice(&(if extensible { FORMAT_EXTENSIBLE } else { tag }).to_le_bytes());
     h.extend_from_slice(&channels.to_le_bytes());
-    h.extend_from_slice(&pcm.sample_rate.to_le_bytes());
-    h.extend_from_slice(&(pcm.sample_rate * u32::from(block_align)).to_le_bytes());
+    h.extend_from_slice(&sample_rate.to_le_bytes());
+    h.extend_from_slice(&sample_rate.saturating_mul(u32::from(block_align)).to_le_bytes());
     h.extend_from_slice(&block_align.to_le_bytes());
     h.extend_from_slice(&bits.to_le_bytes());
     if extensible {
@@ -92,14 +152,14 @@ fn header(pcm: &Pcm, bits: u16, tag: u16, name: &'static str) -> Result<Vec<u8>,
     } else if tag != FORMAT_PCM {
         h.extend_from_slice(&0u16.to_le_bytes());
     }
-    if fact {
+    if let (true, Some((_, frames))) = (fact, sizes) {
         h.extend_from_slice(b"fact");
         h.extend_from_slice(&4u32.to_le_bytes());
-        h.extend_from_slice(&(pcm.frames() as u32).to_le_bytes());
+        h.extend_from_slice(&frames.to_le_bytes());
     }
     h.extend_from_slice(b"data");
     h.extend_from_slice(&data_len.to_le_bytes());
-    Ok(h)
+    h
 }
 
 #[cfg(test)]

@@ -1,0 +1,213 @@
+//! Incremental (streaming) encoders: mono f32 blocks in, bytes out as soon as the format allows.
+//!
+//! A TTS stream synthesises sentence by sentence; [`StreamEncoder`] turns each block into
+//! the bytes that can be sent now, so a client starts playing before the last sentence
+//! exists. Every format reuses its one-shot encoder's pieces (header writer, sample
+//! conversion, codec setup), so a stream and a file of the same audio agree:
+//!
+//! | format | header from [`StreamEncoder::new`] | per [`StreamEncoder::push`] | [`StreamEncoder::finish`] |
+//! |---|---|---|---|
+//! | `pcm` | none | the block as s16le | nothing |
+//! | `wav` / `wav32` | RIFF header, sizes `0xFFFFFFFF` | the block as s16le / f32le | nothing |
+//! | `mp3` | none | the frames LAME completed | the flushed last frames |
+//! | `opus` | OpusHead + OpusTags pages | pages of the whole 20 ms frames | remainder + end-of-stream page |
+//! | `flac` | none | nothing (buffered) | the whole file |
+//!
+//! FLAC is not progressive: flacenc encodes a complete source in one call and writes
+//! STREAMINFO (whose block-size fields symphonia needs corrected, see the one-shot
+//! encoder) only once the whole stream is known, so it is encoded at `finish`.
+//!
+//! MP3 and Opus need rates from a fixed menu; any other input rate is resampled inside
+//! (a streaming version of [`crate::resample::resample`], sample-for-sample the same),
+//! and [`StreamEncoder::sample_rate`] reports the rate written. Samples are sanitised as
+//! the one-shot encoders do: clamped to `[-1, 1]` with NaN as 0 for integer and lossy
+//! formats, non-finite values as 0 for `wav32`.
+
+use super::mp3::Mp3Stream;
+use super::opus::OpusStream;
+use super::{ExportFormat, flac, wav};
+use crate::resample::StreamResampler;
+use crate::{AudioError, MAX_SAMPLE_RATE, Pcm};
+
+/// A mono audio stream being encoded block by block.
+pub struct StreamEncoder {
+    format: ExportFormat,
+    /// Rate of the bytes written (differs from the input's when mp3/opus resample).
+    sample_rate: u32,
+    /// Input rate, for the buffered FLAC.
+    input_rate: u32,
+    state: State,
+}
+
+/// Per-format state.
+enum State {
+    Pcm,
+    Wav16,
+    WavFloat,
+    Mp3 {
+        encoder: Box<Mp3Stream>,
+        resampler: Option<Box<StreamResampler>>,
+    },
+    Opus {
+        encoder: Box<OpusStream>,
+        resampler: Option<Box<StreamResampler>>,
+    },
+    Flac {
+        samples: Vec<f32>,
+    },
+}
+
+impl std::fmt::Debug for StreamEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamEncoder")
+            .field("format", &self.format)
+            .field("sample_rate", &self.sample_rate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resampler from `from` to `to`, or none when they match.
+fn resampler_for(from: u32, to: u32) -> Result<Option<Box<StreamResampler>>, AudioError> {
+    if from == to {
+        Ok(None)
+    } else {
+        Ok(Some(Box::new(StreamResampler::new(from, to, 1)?)))
+    }
+}
+
+/// Runs `samples` through `resampler` when there is one.
+fn conform<'a>(
+    resampler: &mut Option<Box<StreamResampler>>,
+    samples: &'a [f32],
+) -> Result<std::borrow::Cow<'a, [f32]>, AudioError> {
+    match resampler {
+        Some(r) => Ok(std::borrow::Cow::Owned(r.push(samples)?)),
+        None => Ok(std::borrow::Cow::Borrowed(samples)),
+    }
+}
+
+impl StreamEncoder {
+    /// Starts a stream in `format` at `sample_rate` Hz, mono. Returns the header bytes
+    /// to send first (may be empty).
+    pub fn new(format: ExportFormat, sample_rate: u32) -> Result<(Self, Vec<u8>), AudioError> {
+        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
+            return Err(AudioError::InvalidPcm(format!("sample rate {sample_rate} Hz")));
+        }
+        let mut rate = sample_rate;
+        let (state, header) = match format {
+            ExportFormat::Pcm => (State::Pcm, Vec::new()),
+            ExportFormat::Wav => (State::Wav16, wav::stream_header(sample_rate, false)),
+            ExportFormat::WavFloat => (State::WavFloat, wav::stream_header(sample_rate, true)),
+            ExportFormat::Flac => (
+                State::Flac {
+                    samples: Vec::new(),
+                },
+                Vec::new(),
+            ),
+            ExportFormat::Mp3 { bitrate_kbps } => {
+                rate = Mp3Stream::coded_rate(sample_rate);
+                let state = State::Mp3 {
+                    encoder: Box::new(Mp3Stream::new(rate, bitrate_kbps)?),
+                    resampler: resampler_for(sample_rate, rate)?,
+                };
+                (state, Vec::new())
+            }
+            ExportFormat::Opus { bitrate_kbps } => {
+                rate = OpusStream::coded_rate(sample_rate);
+                let (encoder, header) = OpusStream::new(rate, bitrate_kbps)?;
+                let state = State::Opus {
+                    encoder: Box::new(encoder),
+                    resampler: resampler_for(sample_rate, rate)?,
+                };
+                (state, header)
+            }
+        };
+        Ok((
+            Self {
+                format,
+                sample_rate: rate,
+                input_rate: sample_rate,
+                state,
+            },
+            header,
+        ))
+    }
+
+    /// Encodes the next block; returns whatever bytes are ready (may be empty while an
+    /// encoder buffers a frame).
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
+        match &mut self.state {
+            State::Pcm | State::Wav16 => {
+                let mut out = Vec::with_capacity(samples.len() * 2);
+                wav::append_s16(&mut out, samples);
+                Ok(out)
+            }
+            State::WavFloat => {
+                let mut out = Vec::with_capacity(samples.len() * 4);
+                wav::append_f32(&mut out, samples);
+                Ok(out)
+            }
+            State::Mp3 { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
+            State::Opus { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
+            State::Flac { samples: buffer } => {
+                buffer.extend_from_slice(samples);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Flushes and ends the stream; returns the last bytes.
+    ///
+    /// A stream that never received a sample still ends validly: a bare WAV header, an
+    /// Ogg Opus stream with one silent packet whose granule says "no audio", an MP3 of
+    /// LAME's flush, or a FLAC with STREAMINFO only.
+    pub fn finish(self) -> Result<Vec<u8>, AudioError> {
+        match self.state {
+            State::Pcm | State::Wav16 | State::WavFloat => Ok(Vec::new()),
+            State::Mp3 {
+                mut encoder,
+                resampler,
+            } => {
+                let mut out = match resampler {
+                    Some(r) => encoder.push(&r.finish()?)?,
+                    None => Vec::new(),
+                };
+                out.extend(encoder.finish()?);
+                Ok(out)
+            }
+            State::Opus {
+                mut encoder,
+                resampler,
+            } => {
+                let mut out = match resampler {
+                    Some(r) => encoder.push(&r.finish()?)?,
+                    None => Vec::new(),
+                };
+                out.extend(encoder.finish()?);
+                Ok(out)
+            }
+            State::Flac { samples } => flac::encode(&Pcm::mono(self.input_rate, samples)),
+        }
+    }
+
+    /// Whether bytes come out progressively (false for FLAC, which is encoded at finish).
+    pub fn is_progressive(&self) -> bool {
+        !matches!(self.state, State::Flac { .. })
+    }
+
+    /// The format being written.
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+
+    /// The sample rate of the bytes written: the input rate, except for mp3 and opus
+    /// when the input rate is not one the codec takes (then the rate resampled to).
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Channels written: always 1 (the stream is mono).
+    pub fn channels(&self) -> u16 {
+        1
+    }
+}
