@@ -96,7 +96,10 @@ pub(crate) struct StreamResampler {
 impl StreamResampler {
     /// A resampler from `from_rate` to `to_rate` Hz for `channels` interleaved channels.
     pub(crate) fn new(from_rate: u32, to_rate: u32, channels: usize) -> Result<Self, AudioError> {
-        if from_rate == 0 || to_rate == 0 || from_rate > MAX_SAMPLE_RATE || to_rate > MAX_SAMPLE_RATE
+        if from_rate == 0
+            || to_rate == 0
+            || from_rate > MAX_SAMPLE_RATE
+            || to_rate > MAX_SAMPLE_RATE
         {
             return Err(AudioError::param(
                 "sample_rate",
@@ -160,7 +163,10 @@ impl StreamResampler {
         }
         let excess = self.frames_out.saturating_sub(expected);
         out.truncate(out.len().saturating_sub(excess * self.channels));
-        out.resize(out.len() + expected.saturating_sub(self.frames_out) * self.channels, 0.0);
+        out.resize(
+            out.len() + expected.saturating_sub(self.frames_out) * self.channels,
+            0.0,
+        );
         Ok(out)
     }
 
@@ -171,8 +177,8 @@ impl StreamResampler {
         let err = |e: &dyn std::fmt::Display| AudioError::Resample(e.to_string());
         let need = self.resampler.input_frames_next();
         let available = self.pending.len() / self.channels;
-        let input = InterleavedSlice::new(&self.pending, self.channels, available)
-            .map_err(|e| err(&e))?;
+        let input =
+            InterleavedSlice::new(&self.pending, self.channels, available).map_err(|e| err(&e))?;
         let out_frames = self.scratch.len() / self.channels;
         let mut output = InterleavedSlice::new_mut(&mut self.scratch, self.channels, out_frames)
             .map_err(|e| err(&e))?;

@@ -129,7 +129,11 @@ fn all_but_flac_send_bytes_before_finish() {
             assert!(s.pushed_bytes() > 0, "{format}");
             // Most of the audio leaves before finish.
             let total = s.bytes().len() - s.header.len();
-            assert!(s.pushed_bytes() * 10 >= total * 8, "{format}: {} of {total}", s.pushed_bytes());
+            assert!(
+                s.pushed_bytes() * 10 >= total * 8,
+                "{format}: {} of {total}",
+                s.pushed_bytes()
+            );
         }
     }
 }
@@ -169,7 +173,10 @@ fn wav_and_pcm_streams_match_the_one_shot_samples() {
     // wav: same data chunk, only the header differs.
     let s = stream(ExportFormat::Wav, RATE, &samples);
     let one_shot = encode(&pcm, ExportFormat::Wav).unwrap().bytes;
-    assert_eq!(s.bytes()[s.header.len()..], one_shot[one_shot.len() - samples.len() * 2..]);
+    assert_eq!(
+        s.bytes()[s.header.len()..],
+        one_shot[one_shot.len() - samples.len() * 2..]
+    );
 }
 
 #[test]
@@ -230,7 +237,12 @@ fn mp3_streaming_and_one_shot_decode_to_similar_lengths() {
     let one_shot = decode_as(format, one_shot.bytes, RATE);
     let diff = streamed.frames().abs_diff(one_shot.frames());
     // No Info tag in a stream: the encoder delay and padding stay (at most ~2 frames).
-    assert!(diff <= 2 * 576 + 1105, "{} vs {}", streamed.frames(), one_shot.frames());
+    assert!(
+        diff <= 2 * 576 + 1105,
+        "{} vs {}",
+        streamed.frames(),
+        one_shot.frames()
+    );
 }
 
 #[test]

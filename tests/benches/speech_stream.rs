@@ -16,7 +16,8 @@ const RUNS: usize = 5;
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::with_storage(format!("file://{}", dir.path().display()).parse().unwrap()).unwrap();
+    let mut config =
+        Config::with_storage(format!("file://{}", dir.path().display()).parse().unwrap()).unwrap();
     if std::env::var_os("SPEECH_MODELS_DIR").is_none() {
         config.engines.models_dir = tests::engines::models_dir();
     }
@@ -35,7 +36,9 @@ async fn main() {
     // Load the voice before measuring.
     measure(&client, &url, &one, "pcm").await;
 
-    println!("| input | format | time to first byte (median) | total (median) | first byte / total |");
+    println!(
+        "| input | format | time to first byte (median) | total (median) | first byte / total |"
+    );
     println!("|---|---|---|---|---|");
     for (label, text) in [("1 sentence", &one), ("10 sentences", &ten)] {
         for format in ["pcm", "mp3", "opus", "wav"] {
@@ -58,11 +61,18 @@ async fn main() {
     }
 }
 
-async fn measure(client: &reqwest::Client, url: &str, text: &str, format: &str) -> (Duration, Duration) {
+async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    text: &str,
+    format: &str,
+) -> (Duration, Duration) {
     let started = Instant::now();
     let response = client
         .post(url)
-        .json(&json!({"model": "tts-1", "voice": "alloy", "input": text, "response_format": format}))
+        .json(
+            &json!({"model": "tts-1", "voice": "alloy", "input": text, "response_format": format}),
+        )
         .send()
         .await
         .unwrap();

@@ -10,7 +10,12 @@ use clap::Args;
 pub struct AccessArgs {
     /// API keys accepted as `Authorization: Bearer <key>`, comma-separated. Unset (and no
     /// keys file): no authentication, the local default.
-    #[arg(long, env = "SPEECH_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SPEECH_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
 
     /// File of accepted keys stored as SHA-256 hex digests, one per line (`#` starts a

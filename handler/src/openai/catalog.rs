@@ -12,8 +12,8 @@ use crate::state::AppState;
 
 /// OpenAI's built-in voice names; each is an alias (configurable, default: the built-in voice).
 pub const OPENAI_VOICES: [&str; 13] = [
-    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer",
-    "verse", "marin", "cedar",
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
+    "marin", "cedar",
 ];
 
 /// The Piper voice every installation has.
@@ -31,12 +31,30 @@ pub struct ModelInfo {
 /// Every model id we answer to: OpenAI's (`tts-1` is the fast engine, the others the best
 /// installed one) and our engines' own.
 pub const MODELS: [ModelInfo; 6] = [
-    ModelInfo { id: "tts-1", prefers: EngineKind::Piper },
-    ModelInfo { id: "tts-1-hd", prefers: EngineKind::Chatterbox },
-    ModelInfo { id: "gpt-4o-mini-tts", prefers: EngineKind::Chatterbox },
-    ModelInfo { id: "gpt-4o-mini-tts-2025-12-15", prefers: EngineKind::Chatterbox },
-    ModelInfo { id: "piper", prefers: EngineKind::Piper },
-    ModelInfo { id: "chatterbox", prefers: EngineKind::Chatterbox },
+    ModelInfo {
+        id: "tts-1",
+        prefers: EngineKind::Piper,
+    },
+    ModelInfo {
+        id: "tts-1-hd",
+        prefers: EngineKind::Chatterbox,
+    },
+    ModelInfo {
+        id: "gpt-4o-mini-tts",
+        prefers: EngineKind::Chatterbox,
+    },
+    ModelInfo {
+        id: "gpt-4o-mini-tts-2025-12-15",
+        prefers: EngineKind::Chatterbox,
+    },
+    ModelInfo {
+        id: "piper",
+        prefers: EngineKind::Piper,
+    },
+    ModelInfo {
+        id: "chatterbox",
+        prefers: EngineKind::Chatterbox,
+    },
 ];
 
 /// The model ids served by what is installed: OpenAI's ids whenever any engine is, and
@@ -77,18 +95,18 @@ pub struct Resolved {
 /// Resolves `model` and `voice` (404 `model_not_found` / `voice_not_found`; 400 when the
 /// pair cannot work together).
 pub async fn resolve(state: &AppState, model: &str, voice: &str) -> Result<Resolved, OpenAiError> {
-    let info = MODELS
-        .iter()
-        .find(|m| m.id == model)
-        .ok_or_else(|| {
-            OpenAiError::new(
-                StatusCode::NOT_FOUND,
-                "invalid_request_error",
-                format!("The model `{model}` does not exist. Available: {}", installed_models(state).join(", ")),
-            )
-            .param("model")
-            .code("model_not_found")
-        })?;
+    let info = MODELS.iter().find(|m| m.id == model).ok_or_else(|| {
+        OpenAiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!(
+                "The model `{model}` does not exist. Available: {}",
+                installed_models(state).join(", ")
+            ),
+        )
+        .param("model")
+        .code("model_not_found")
+    })?;
     let (found, fell_back_from) = match find_voice(state, voice).await? {
         Some(found) => (found, None),
         None => match state.config().access.fallback_voice.as_deref() {

@@ -95,23 +95,28 @@ impl From<Error> for OpenAiError {
                     .code("invalid_api_key")
             }
             Error::NotFound { .. } | Error::RouteNotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
-                    .code("not_found")
+                Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message).code("not_found")
             }
-            Error::MethodNotAllowed => {
-                Self::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error", message)
-            }
+            Error::MethodNotAllowed => Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                message,
+            ),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "invalid_request_error", message),
-            Error::TooLarge(_) => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", message)
-            }
+            Error::TooLarge(_) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                message,
+            ),
             Error::UnsupportedMedia { code, .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
                     .code(code.to_ascii_lowercase())
             }
-            Error::RangeNotSatisfiable { .. } => {
-                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "invalid_request_error", message)
-            }
+            Error::RangeNotSatisfiable { .. } => Self::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "invalid_request_error",
+                message,
+            ),
             Error::ModelNotInstalled { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
                     .code("model_not_installed")

@@ -20,7 +20,10 @@ fn model_json(id: &str) -> Value {
 
 /// Every installed model.
 pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
-    let data: Vec<Value> = installed_models(&state).into_iter().map(model_json).collect();
+    let data: Vec<Value> = installed_models(&state)
+        .into_iter()
+        .map(model_json)
+        .collect();
     Json(json!({"object": "list", "data": data}))
 }
 

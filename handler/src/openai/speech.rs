@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use audio::encode::ExportFormat;
 use audio::encode::stream::StreamEncoder;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -67,9 +67,18 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
     let extra = match top.get("extra_body") {
         Some(Value::Object(extra)) => extra.clone(),
         Some(Value::Null) | None => Map::new(),
-        Some(_) => return Err(OpenAiError::invalid("extra_body", "extra_body must be an object")),
+        Some(_) => {
+            return Err(OpenAiError::invalid(
+                "extra_body",
+                "extra_body must be an object",
+            ));
+        }
     };
-    let field = |name: &str| top.get(name).or_else(|| extra.get(name)).filter(|v| !v.is_null());
+    let field = |name: &str| {
+        top.get(name)
+            .or_else(|| extra.get(name))
+            .filter(|v| !v.is_null())
+    };
 
     let model = required_string(field("model"), "model")?;
     let input = required_string(field("input"), "input")?;
@@ -96,7 +105,12 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
                 ));
             }
         },
-        Some(_) => return Err(OpenAiError::invalid("voice", "voice must be a string or {\"id\": \"...\"}")),
+        Some(_) => {
+            return Err(OpenAiError::invalid(
+                "voice",
+                "voice must be a string or {\"id\": \"...\"}",
+            ));
+        }
     };
     if let Some(instructions) = field("instructions") {
         let text = instructions
@@ -111,9 +125,15 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         }
     }
     let format = match field("response_format").map(|v| v.as_str()) {
-        None => ExportFormat::Mp3 { bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS },
-        Some(Some("mp3")) => ExportFormat::Mp3 { bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS },
-        Some(Some("opus")) => ExportFormat::Opus { bitrate_kbps: audio::encode::DEFAULT_OPUS_KBPS },
+        None => ExportFormat::Mp3 {
+            bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS,
+        },
+        Some(Some("mp3")) => ExportFormat::Mp3 {
+            bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS,
+        },
+        Some(Some("opus")) => ExportFormat::Opus {
+            bitrate_kbps: audio::encode::DEFAULT_OPUS_KBPS,
+        },
         Some(Some("flac")) => ExportFormat::Flac,
         Some(Some("wav")) => ExportFormat::Wav,
         Some(Some("pcm")) => ExportFormat::Pcm,
@@ -141,8 +161,11 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         None | Some(Some("audio")) => false,
         Some(Some("sse")) => true,
         Some(_) => {
-            return Err(OpenAiError::invalid("stream_format", "stream_format must be audio or sse")
-                .code("invalid_value"));
+            return Err(OpenAiError::invalid(
+                "stream_format",
+                "stream_format must be audio or sse",
+            )
+            .code("invalid_value"));
         }
     };
     if sse && (model == "tts-1" || model == "tts-1-hd") {
@@ -155,9 +178,27 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
     let defaults = crate::service::tts::TtsRequest::default();
     let seed = number(field("seed"), "seed", 0.0, 0.0, f64::from(u32::MAX))?;
     let params = GenerationParams {
-        temperature: number(field("temperature"), "temperature", defaults.temperature, 0.0, 2.0)? as f32,
-        exaggeration: number(field("exaggeration"), "exaggeration", defaults.exaggeration, 0.0, 2.0)? as f32,
-        cfg_weight: number(field("cfg_weight"), "cfg_weight", defaults.cfg_weight, 0.0, 2.0)? as f32,
+        temperature: number(
+            field("temperature"),
+            "temperature",
+            defaults.temperature,
+            0.0,
+            2.0,
+        )? as f32,
+        exaggeration: number(
+            field("exaggeration"),
+            "exaggeration",
+            defaults.exaggeration,
+            0.0,
+            2.0,
+        )? as f32,
+        cfg_weight: number(
+            field("cfg_weight"),
+            "cfg_weight",
+            defaults.cfg_weight,
+            0.0,
+            2.0,
+        )? as f32,
         top_p: defaults.top_p as f32,
         min_p: defaults.min_p as f32,
         top_k: 0,
@@ -181,25 +222,39 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
 }
 
 fn missing(name: &str) -> OpenAiError {
-    OpenAiError::invalid(name, format!("you must provide a {name} parameter")).code("missing_required_parameter")
+    OpenAiError::invalid(name, format!("you must provide a {name} parameter"))
+        .code("missing_required_parameter")
 }
 
 fn required_string(value: Option<&Value>, name: &str) -> Result<String, OpenAiError> {
     match value {
         None => Err(missing(name)),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(OpenAiError::invalid(name, format!("{name} must be a string")).code("invalid_type")),
+        Some(_) => {
+            Err(OpenAiError::invalid(name, format!("{name} must be a string")).code("invalid_type"))
+        }
     }
 }
 
-fn number(value: Option<&Value>, name: &str, default: f64, min: f64, max: f64) -> Result<f64, OpenAiError> {
-    let Some(value) = value else { return Ok(default) };
-    let number = value
-        .as_f64()
-        .ok_or_else(|| OpenAiError::invalid(name, format!("{name} must be a number")).code("invalid_type"))?;
+fn number(
+    value: Option<&Value>,
+    name: &str,
+    default: f64,
+    min: f64,
+    max: f64,
+) -> Result<f64, OpenAiError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let number = value.as_f64().ok_or_else(|| {
+        OpenAiError::invalid(name, format!("{name} must be a number")).code("invalid_type")
+    })?;
     if !(min..=max).contains(&number) {
-        return Err(OpenAiError::invalid(name, format!("{name} must be between {min} and {max} (got {number})"))
-            .code("invalid_value"));
+        return Err(OpenAiError::invalid(
+            name,
+            format!("{name} must be between {min} and {max} (got {number})"),
+        )
+        .code("invalid_value"));
     }
     Ok(number)
 }
@@ -210,8 +265,12 @@ pub async fn create_speech(State(state): State<AppState>, body: Body) -> Respons
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return OpenAiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "request body too large")
-                .into_response();
+            return OpenAiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "request body too large",
+            )
+            .into_response();
         }
     };
     match respond(&state, &bytes).await {
@@ -230,11 +289,21 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     let resolved = catalog::resolve(state, &request.model, &request.voice).await?;
     let (encoder, header) = StreamEncoder::new(request.format, SAMPLE_RATE).map_err(Error::from)?;
     let sink: Box<dyn AudioSink> = if request.sse {
-        Box::new(SseSink { encoder: Some(encoder), header })
+        Box::new(SseSink {
+            encoder: Some(encoder),
+            header,
+        })
     } else {
-        Box::new(RawSink { encoder: Some(encoder), header })
+        Box::new(RawSink {
+            encoder: Some(encoder),
+            header,
+        })
     };
-    let content_type = if request.sse { "text/event-stream" } else { request.format.content_type() };
+    let content_type = if request.sse {
+        "text/event-stream"
+    } else {
+        request.format.content_type()
+    };
     let receiver = speech_stream::start(
         state,
         StreamRequest {
@@ -257,7 +326,10 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("openai-version", HeaderValue::from_static("2020-10-01"));
-    headers.insert("x-speech-engine", HeaderValue::from_static(resolved.engine.name()));
+    headers.insert(
+        "x-speech-engine",
+        HeaderValue::from_static(resolved.engine.name()),
+    );
     if let Ok(value) = HeaderValue::from_str(&request.params.seed.to_string()) {
         headers.insert("x-generation-seed", value);
     }

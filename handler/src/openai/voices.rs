@@ -33,19 +33,26 @@ async fn voices_json(state: &AppState) -> Result<Value, OpenAiError> {
             .map_or(BUILTIN_VOICE, |(_, target)| target.as_str());
         voices.push(json!({"id": name, "name": name, "type": "alias", "voice": target}));
     }
-    for (alias, target) in aliases.iter().filter(|(a, _)| !OPENAI_VOICES.contains(&a.as_str())) {
+    for (alias, target) in aliases
+        .iter()
+        .filter(|(a, _)| !OPENAI_VOICES.contains(&a.as_str()))
+    {
         voices.push(json!({"id": alias, "name": alias, "type": "alias", "voice": target}));
     }
     voices.push(json!({"id": BUILTIN_VOICE, "name": "Joe (Piper, English US)", "type": "builtin", "engine": "piper"}));
     let store = state.store().as_ref();
-    let entries = area::entries(store, Area::Voices).await.map_err(OpenAiError::from)?;
+    let entries = area::entries(store, Area::Voices)
+        .await
+        .map_err(OpenAiError::from)?;
     let listed: Vec<_> = entries.iter().collect();
     let sidecars: Vec<Option<VoiceSidecar>> = area::read_sidecars(store, &listed).await;
     for (entry, sidecar) in entries.iter().zip(sidecars) {
         let name = sidecar
             .and_then(|s| s.name)
             .unwrap_or_else(|| crate::naming::stem(entry.file_name()).to_owned());
-        voices.push(json!({"id": entry.relative, "name": name, "type": "stored", "engine": "chatterbox"}));
+        voices.push(
+            json!({"id": entry.relative, "name": name, "type": "stored", "engine": "chatterbox"}),
+        );
     }
     Ok(json!({ "voices": voices }))
 }
@@ -53,22 +60,28 @@ async fn voices_json(state: &AppState) -> Result<Value, OpenAiError> {
 /// Stores an uploaded voice sample (multipart `name` and `audio_sample`) in the library
 /// and answers `{object: "audio.voice", id, name, created_at}`; the id names the voice in
 /// speech requests (`"voice": {"id": ...}`).
-pub async fn create_voice(State(state): State<AppState>, multipart: axum::extract::Multipart) -> Response {
+pub async fn create_voice(
+    State(state): State<AppState>,
+    multipart: axum::extract::Multipart,
+) -> Response {
     match create(&state, multipart).await {
         Ok(body) => Json(body).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-async fn create(state: &AppState, multipart: axum::extract::Multipart) -> Result<Value, OpenAiError> {
+async fn create(
+    state: &AppState,
+    multipart: axum::extract::Multipart,
+) -> Result<Value, OpenAiError> {
     let limit = state.config().limits.voice_upload_bytes();
     let mut form = Form::read(multipart, &["audio_sample"], limit, limit).await?;
     let name = form
         .text("name")
         .ok_or_else(|| OpenAiError::invalid("name", "you must provide a name parameter"))?;
-    let mut upload = form
-        .take_file("audio_sample")
-        .map_err(|_| OpenAiError::invalid("audio_sample", "you must upload an audio_sample file"))?;
+    let mut upload = form.take_file("audio_sample").map_err(|_| {
+        OpenAiError::invalid("audio_sample", "you must upload an audio_sample file")
+    })?;
     // Stored under the voice's name, keeping the sample's extension (its format).
     let extension = crate::naming::extension(&upload.file_name).unwrap_or_else(|| "wav".into());
     upload.file_name = format!("{}.{extension}", safe_stem(&name));
@@ -83,11 +96,13 @@ async fn create(state: &AppState, multipart: axum::extract::Multipart) -> Result
     )
     .await
     .map_err(|e| match e {
-        crate::Error::Conflict(message) => {
-            OpenAiError::new(axum::http::StatusCode::CONFLICT, "invalid_request_error", message)
-                .param("name")
-                .code("voice_exists")
-        }
+        crate::Error::Conflict(message) => OpenAiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "invalid_request_error",
+            message,
+        )
+        .param("name")
+        .code("voice_exists"),
         other => other.into(),
     })?;
     Ok(json!({
@@ -107,5 +122,9 @@ fn safe_stem(name: &str) -> String {
         .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
         .take(80)
         .collect();
-    if stem.is_empty() { "voice".to_owned() } else { stem }
+    if stem.is_empty() {
+        "voice".to_owned()
+    } else {
+        stem
+    }
 }

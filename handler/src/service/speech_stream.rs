@@ -86,9 +86,10 @@ pub async fn start(
     let speaker = match request.engine {
         EngineKind::Piper => Speaker::Piper(engines.piper().await?),
         EngineKind::Chatterbox => {
-            let voice = request.voice.clone().ok_or_else(|| {
-                Error::invalid("voice", "voice cloning needs a stored voice")
-            })?;
+            let voice = request
+                .voice
+                .clone()
+                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
             let (engine, tag) = engines.chatterbox_with_tag().await?;
             let (conditioning, _) = voice_use::conditioning(
                 state.store().as_ref(),
@@ -119,15 +120,21 @@ pub async fn start(
             return false;
         }
         let mut sent_seconds = 0.0;
-        let mut emit = |samples: Vec<f32>, rate: u32, sink: &mut Box<dyn AudioSink>| -> Result<bool> {
-            let block = shape(samples, rate, request.sample_rate, request.speed)?;
-            sent_seconds += block.len() as f64 / f64::from(request.sample_rate);
-            let bytes = sink.push(&block)?;
-            Ok(bytes.is_empty() || sender.blocking_send(Ok(Bytes::from(bytes))).is_ok())
-        };
-        let outcome = speak(&speaker, &chunks, &piper_options, &request.params, max_new_tokens, &mut |samples, rate| {
-            emit(samples, rate, &mut sink)
-        });
+        let mut emit =
+            |samples: Vec<f32>, rate: u32, sink: &mut Box<dyn AudioSink>| -> Result<bool> {
+                let block = shape(samples, rate, request.sample_rate, request.speed)?;
+                sent_seconds += block.len() as f64 / f64::from(request.sample_rate);
+                let bytes = sink.push(&block)?;
+                Ok(bytes.is_empty() || sender.blocking_send(Ok(Bytes::from(bytes))).is_ok())
+            };
+        let outcome = speak(
+            &speaker,
+            &chunks,
+            &piper_options,
+            &request.params,
+            max_new_tokens,
+            &mut |samples, rate| emit(samples, rate, &mut sink),
+        );
         match outcome {
             Ok(true) => {
                 let summary = StreamSummary {
@@ -192,20 +199,30 @@ fn speak(
                 let mut listening = true;
                 let mut failure = None;
                 let rate = voice.sample_rate();
-                voice.synthesize_each_sentence(chunk, piper_options, &mut |waveform| {
-                    match emit(waveform.samples, rate) {
+                voice
+                    .synthesize_each_sentence(chunk, piper_options, &mut |waveform| match emit(
+                        waveform.samples,
+                        rate,
+                    ) {
                         Ok(true) => Ok(()),
                         Ok(false) => {
                             listening = false;
-                            Err(models::ModelError::InvalidInput("client disconnected".into()))
+                            Err(models::ModelError::InvalidInput(
+                                "client disconnected".into(),
+                            ))
                         }
                         Err(e) => {
                             failure = Some(e);
                             Err(models::ModelError::InvalidInput("stream failed".into()))
                         }
-                    }
-                })
-                .or_else(|e| if listening && failure.is_none() { Err(e) } else { Ok(()) })?;
+                    })
+                    .or_else(|e| {
+                        if listening && failure.is_none() {
+                            Err(e)
+                        } else {
+                            Ok(())
+                        }
+                    })?;
                 if let Some(e) = failure {
                     return Err(e);
                 }
