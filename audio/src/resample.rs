@@ -96,7 +96,10 @@ pub(crate) struct StreamResampler {
 impl StreamResampler {
     /// A resampler from `from_rate` to `to_rate` Hz for `channels` interleaved channels.
     pub(crate) fn new(from_rate: u32, to_rate: u32, channels: usize) -> Result<Self, AudioError> {
-        if from_rate == 0 || to_rate == 0 || from_rate > MAX_SAMPLE_RATE || to_rate > MAX_SAMPLE_RATE
+        if from_rate == 0
+            || to_rate == 0
+            || from_rate > MAX_SAMPLE_RATE
+            || to_rate > MAX_SAMPLE_RATE
         {
             return Err(AudioError::param(
                 "sample_rate",
@@ -160,7 +163,10 @@ impl StreamResampler {
         }
         let excess = self.frames_out.saturating_sub(expected);
         out.truncate(out.len().saturating_sub(excess * self.channels));
-        out.resize(out.len() + expected.saturating_sub(self.frames_out) * self.channels, 0.0);
+        out.resize(
+            out.len() + expected.saturating_sub(self.frames_out) * self.channels,
+            0.0,
+        );
         Ok(out)
     }
 
@@ -171,8 +177,8 @@ impl StreamResampler {
         let err = |e: &dyn std::fmt::Display| AudioError::Resample(e.to_string());
         let need = self.resampler.input_frames_next();
         let available = self.pending.len() / self.channels;
-        let input = InterleavedSlice::new(&self.pending, self.channels, available)
-            .map_err(|e| err(&e))?;
+        let input =
+            InterleavedSlice::new(&self.pending, self.channels, available).map_err(|e| err(&e))?;
         let out_frames = self.scratch.len() / self.channels;
         let mut output = InterleavedSlice::new_mut(&mut self.scratch, self.channels, out_frames)
             .map_err(|e| err(&e))?;
@@ -232,6 +238,40 @@ mod tests {
         assert_eq!(out.frames(), 24_000);
         assert!(out.channel(0).iter().any(|s| s.abs() > 0.4));
         assert!(out.channel(1).iter().all(|s| s.abs() < 1e-3));
+    }
+
+    #[test]
+    fn streaming_matches_one_shot_sample_for_sample() {
+        for (from, to, frames) in [
+            (22_050, 24_000, 30_001),
+            (44_100, 48_000, 700),
+            (7_000, 8_000, 0),
+        ] {
+            let pcm = Pcm::mono(from, sine(440.0, from, frames, 0.5));
+            let one_shot = resample(&pcm, to).unwrap();
+            let mut stream = StreamResampler::new(from, to, 1).unwrap();
+            let mut out = Vec::new();
+            let mut at = 0;
+            for size in [1000, 17, 0, 4096, 3].iter().cycle() {
+                if at >= frames {
+                    break;
+                }
+                let end = (at + size).min(frames);
+                out.extend(stream.push(&pcm.samples[at..end]).unwrap());
+                at = end;
+            }
+            out.extend(stream.finish().unwrap());
+            assert_eq!(
+                out.len(),
+                one_shot.samples.len(),
+                "{from}->{to} of {frames}"
+            );
+            let worst = out
+                .iter()
+                .zip(&one_shot.samples)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(worst < 1e-6, "{from}->{to}: {worst}");
+        }
     }
 
     #[test]

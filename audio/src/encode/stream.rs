@@ -91,7 +91,9 @@ impl StreamEncoder {
     /// to send first (may be empty).
     pub fn new(format: ExportFormat, sample_rate: u32) -> Result<(Self, Vec<u8>), AudioError> {
         if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
-            return Err(AudioError::InvalidPcm(format!("sample rate {sample_rate} Hz")));
+            return Err(AudioError::InvalidPcm(format!(
+                "sample rate {sample_rate} Hz"
+            )));
         }
         let mut rate = sample_rate;
         let (state, header) = match format {

@@ -139,7 +139,11 @@ fn header(spec: &Spec) -> Vec<u8> {
     h.extend_from_slice(&(if extensible { FORMAT_EXTENSIBLE } else { tag }).to_le_bytes());
     h.extend_from_slice(&channels.to_le_bytes());
     h.extend_from_slice(&sample_rate.to_le_bytes());
-    h.extend_from_slice(&sample_rate.saturating_mul(u32::from(block_align)).to_le_bytes());
+    h.extend_from_slice(
+        &sample_rate
+            .saturating_mul(u32::from(block_align))
+            .to_le_bytes(),
+    );
     h.extend_from_slice(&block_align.to_le_bytes());
     h.extend_from_slice(&bits.to_le_bytes());
     if extensible {
