@@ -241,6 +241,40 @@ mod tests {
     }
 
     #[test]
+    fn streaming_matches_one_shot_sample_for_sample() {
+        for (from, to, frames) in [
+            (22_050, 24_000, 30_001),
+            (44_100, 48_000, 700),
+            (7_000, 8_000, 0),
+        ] {
+            let pcm = Pcm::mono(from, sine(440.0, from, frames, 0.5));
+            let one_shot = resample(&pcm, to).unwrap();
+            let mut stream = StreamResampler::new(from, to, 1).unwrap();
+            let mut out = Vec::new();
+            let mut at = 0;
+            for size in [1000, 17, 0, 4096, 3].iter().cycle() {
+                if at >= frames {
+                    break;
+                }
+                let end = (at + size).min(frames);
+                out.extend(stream.push(&pcm.samples[at..end]).unwrap());
+                at = end;
+            }
+            out.extend(stream.finish().unwrap());
+            assert_eq!(
+                out.len(),
+                one_shot.samples.len(),
+                "{from}->{to} of {frames}"
+            );
+            let worst = out
+                .iter()
+                .zip(&one_shot.samples)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(worst < 1e-6, "{from}->{to}: {worst}");
+        }
+    }
+
+    #[test]
     fn same_rate_is_identity_and_zero_rate_is_refused() {
         let pcm = Pcm::mono(24_000, sine(200.0, 24_000, 1000, 0.5));
         assert_eq!(resample(&pcm, 24_000).unwrap(), pcm);

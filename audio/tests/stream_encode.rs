@@ -107,7 +107,6 @@ fn every_format_streams_uneven_blocks_into_a_file_of_the_right_length() {
         assert_eq!(decoded.channels, 1, "{format}");
         assert_eq!(decoded.sample_rate, s.sample_rate, "{format}");
         let ms = decoded.duration_ms();
-        eprintln!("{format}: {ms} ms");
         assert!((ms - 3000.0).abs() <= 50.0, "{format}: {ms} ms");
         // Not silence: the signal survived.
         let peak = decoded.peak();
@@ -308,4 +307,24 @@ fn hostile_wav_samples_are_sanitised() {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     assert_eq!(floats, [0.0, 0.0, 0.0, 2.0]);
+}
+
+#[test]
+fn mp3_stream_starts_with_an_info_frame_carrying_the_encoder_delay() {
+    let format: ExportFormat = "mp3".parse().unwrap();
+    for seconds in [0.3, 1.0, 1.7, 2.51] {
+        let samples = signal(RATE, seconds);
+        let s = stream(format, RATE, &samples);
+        let bytes = s.bytes();
+        // MPEG-2 mono: 4-byte header + 9 bytes of side info, then the tag.
+        assert_eq!(&bytes[13..17], b"Info");
+        assert_eq!(&bytes[21..25], b"LAME");
+        // Decoders drop the delay; only the last frame's padding (< 1 frame) remains.
+        let decoded = decode_as(format, bytes, RATE);
+        let extra = decoded.frames() as i64 - samples.len() as i64;
+        assert!(
+            (0..576).contains(&extra),
+            "{seconds} s: {extra} extra frames"
+        );
+    }
 }

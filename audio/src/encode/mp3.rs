@@ -158,12 +158,19 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
 
 /// Incremental mono MP3 for [`super::stream`]: frames leave as soon as LAME emits them.
 ///
-/// No Info tag: LAME writes it as the stream's first frame but can only fill it in
-/// after the flush, and those bytes are long gone by then. Without it decoders play the
-/// encoder delay and final-frame padding (a few tens of ms) as silence.
+/// LAME writes a blank Info frame first and fills it in after the flush, which a stream
+/// cannot wait for. The blank is filled here instead with what is known up front: an
+/// `Info` tag without frame count, and a LAME extension carrying the encoder delay, so
+/// decoders that honour it (symphonia, ffmpeg, browsers) drop the leading delay. The
+/// final frame's padding stays unknown, so a stream decodes up to one frame (24 ms at
+/// 24 kHz) longer than its input.
 pub(super) struct Mp3Stream {
     encoder: mp3lame_encoder::Encoder,
     scratch: Vec<f32>,
+    /// Whether output is still held back until the first frame is complete and, if it
+    /// is LAME's blank Info frame, filled in.
+    holding: bool,
+    held: Vec<u8>,
 }
 
 impl Mp3Stream {
@@ -176,8 +183,10 @@ impl Mp3Stream {
     /// A mono encoder at `rate` Hz, which must be [`Mp3Stream::coded_rate`]'s answer.
     pub(super) fn new(rate: u32, bitrate_kbps: u16) -> Result<Self, AudioError> {
         Ok(Self {
-            encoder: build(rate, false, bitrate_kbps, false)?,
+            encoder: build(rate, false, bitrate_kbps, true)?,
+            holding: true,
             scratch: Vec::new(),
+            held: Vec::new(),
         })
     }
 
@@ -185,14 +194,105 @@ impl Mp3Stream {
     pub(super) fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
         let mut out = Vec::new();
         encode_mono(&mut self.encoder, samples, &mut self.scratch, &mut out)?;
-        Ok(out)
+        Ok(self.release(out))
     }
 
     /// Flushes the last (zero-padded) frames.
     pub(super) fn finish(mut self) -> Result<Vec<u8>, AudioError> {
         let mut out = Vec::new();
         flush(&mut self.encoder, &mut out)?;
+        let mut out = self.release(out);
+        // Whatever is still held (a stream too short to complete the blank frame) goes as is.
+        out.append(&mut self.held);
         Ok(out)
+    }
+
+    /// Passes `out` through once the Info frame has been filled in.
+    fn release(&mut self, out: Vec<u8>) -> Vec<u8> {
+        if !self.holding {
+            return out;
+        }
+        self.held.extend(out);
+        // LAME's placeholder size is not readable before the first frame (its API answers
+        // 0 until then), so take it from the frame header itself.
+        let size = match frame_len(&self.held) {
+            Some(size) if self.held.len() >= size => size,
+            Some(_) => return Vec::new(),
+            None if self.held.len() < 4 => return Vec::new(),
+            None => 0,
+        };
+        if let Some(frame) = self.held.get_mut(..size) {
+            fill_stream_info_frame(frame);
+        }
+        self.holding = false;
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// LAME's encoder delay in samples (fixed for layer III; the LAME field stores it
+/// without the decoder's own 529).
+const LAME_ENCODER_DELAY: u32 = 576;
+
+/// The byte length of the layer III frame whose header starts `data`.
+fn frame_len(data: &[u8]) -> Option<usize> {
+    const MPEG1_KBPS: [u32; 15] = [
+        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ];
+    const MPEG2_KBPS: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+    const MPEG1_RATES: [u32; 3] = [44_100, 48_000, 32_000];
+    let h = data.get(..4)?;
+    if h[0] != 0xFF || h[1] & 0xE0 != 0xE0 || (h[1] >> 1) & 0b11 != 0b01 {
+        return None;
+    }
+    let version = (h[1] >> 3) & 0b11;
+    let (kbps, rate_div, slots) = match version {
+        0b11 => (&MPEG1_KBPS, 1, 144),
+        0b10 => (&MPEG2_KBPS, 2, 72),
+        0b00 => (&MPEG2_KBPS, 4, 72),
+        _ => return None,
+    };
+    let kbps = *kbps.get(usize::from(h[2] >> 4))?;
+    let rate = *MPEG1_RATES.get(usize::from((h[2] >> 2) & 0b11))? / rate_div;
+    let padding = usize::from((h[2] >> 1) & 1);
+    (kbps > 0).then(|| (slots * kbps * 1000 / rate) as usize + padding)
+}
+
+/// Fills LAME's blank Info frame with an `Info` tag (no fields) and a LAME extension that
+/// records the encoder delay, padding unknown (0), tag CRC 0 ("not checked"). Leaves the
+/// frame alone if it is not the expected blank.
+fn fill_stream_info_frame(frame: &mut [u8]) {
+    if frame.len() < 4 || frame[0] != 0xFF || frame[1] & 0xE0 != 0xE0 {
+        return;
+    }
+    let mpeg1 = (frame[1] >> 3) & 0b11 == 0b11;
+    let mono = frame[3] >> 6 == 0b11;
+    let crc = if frame[1] & 1 == 0 { 2 } else { 0 };
+    let side_info = match (mpeg1, mono) {
+        (true, true) => 17,
+        (true, false) => 32,
+        (false, true) => 9,
+        (false, false) => 17,
+    };
+    let start = 4 + crc + side_info;
+    let mut tag = Vec::with_capacity(44);
+    tag.extend_from_slice(b"Info");
+    tag.extend_from_slice(&0u32.to_be_bytes()); // no frames/bytes/TOC/quality fields
+    tag.extend_from_slice(b"LAME3.100");
+    tag.push(0x01); // tag revision 0, CBR
+    tag.push(0); // lowpass unknown
+    tag.extend_from_slice(&[0; 8]); // no ReplayGain
+    tag.push(0); // encoding flags, ATH type
+    tag.push(0); // bitrate
+    let delay_padding = LAME_ENCODER_DELAY << 12;
+    tag.extend_from_slice(&delay_padding.to_be_bytes()[1..]);
+    tag.extend_from_slice(&[0; 10]); // misc, gain, preset, music length, music CRC
+    tag.extend_from_slice(&[0; 2]); // tag CRC 0: decoders skip the check
+    // The blank is all zeros after its header; a real audio frame is left alone.
+    if frame[4..].iter().any(|&b| b != 0) {
+        return;
+    }
+    if let Some(dst) = frame.get_mut(start..start + tag.len()) {
+        dst.copy_from_slice(&tag);
     }
 }
 
