@@ -12,11 +12,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 source scripts/lib/local-runner.sh
 
-# Check the tools before the (slow) build.
+# Node.js and npm for the Node suite: Debian's packages when they are missing (the SDK
+# runs on Debian's Node 18 as well; Node 20+ is what CI uses).
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-  echo "error: node and npm not found; the Node SDK tests need Node.js 20 or later with npm" >&2
-  echo "       (Debian: apt-get install nodejs npm, or https://nodejs.org)" >&2
-  exit 1
+  apt_install nodejs npm
 fi
 
 # The Python suite's virtual environment. Debian's python3 lacks venv/ensurepip without

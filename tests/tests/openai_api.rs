@@ -158,6 +158,13 @@ async fn speed_scales_duration(b: Backend) {
 
 async fn ten_sentences_stream_progressively(b: Backend) {
     let app = TestApp::new(&b);
+    // Load the voice first: streaming is about synthesis, not the one-time model load.
+    let warm = speech(
+        &app,
+        json!({"model": "tts-1", "input": "Warm up.", "voice": "alloy", "response_format": "pcm"}),
+    )
+    .await;
+    assert_eq!(warm.status, 200);
     let text = (1..=10)
         .map(|i| format!("This is sentence number {i} of the streaming test."))
         .collect::<Vec<_>>()
