@@ -27,7 +27,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{ARGS, join_lines, push_lines};
 use crate::piper::clauses::Clause;
@@ -45,7 +45,7 @@ pub(super) enum Failure {
     /// The program (or a helper thread) could not be started.
     Start(io::Error),
     /// No complete answer before the deadline.
-    Timeout(Duration),
+    Timeout,
     /// The process closed its output (it exited or was killed).
     Closed,
     /// Reading its output failed.
@@ -58,7 +58,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Start(e) => write!(f, "could not start espeak-ng: {e}"),
-            Self::Timeout(after) => write!(f, "espeak-ng timed out after {after:?}"),
+            Self::Timeout => f.write_str("espeak-ng did not answer before the timeout"),
             Self::Closed => f.write_str("espeak-ng closed its output"),
             Self::Read(e) => write!(f, "reading espeak-ng output: {e}"),
             Self::Garbled(why) => write!(f, "unexpected espeak-ng output: {why}"),
@@ -197,30 +197,12 @@ impl EspeakProcess {
             input.push('\n');
         }
         self.send(input)?;
-        let mut groups = Vec::with_capacity(clauses.len());
-        let mut current = Vec::new();
-        loop {
-            let line = self.read_line(deadline)?;
-            if line == self.ends[turn].phonemes {
-                break;
-            }
-            if line == self.ends[1 - turn].phonemes {
-                return Err(Failure::Garbled("output left over from an earlier request"));
-            }
-            if line == self.separator.phonemes {
-                groups.push(join_lines(current.iter().map(String::as_str)));
-                current.clear();
-                if groups.len() >= clauses.len() {
-                    return Err(Failure::Garbled("more clause separators than clauses"));
-                }
-            } else {
-                current.push(line);
-            }
-        }
-        groups.push(join_lines(current.iter().map(String::as_str)));
-        if groups.len() != clauses.len() {
-            return Err(Failure::Garbled("fewer clause separators than clauses"));
-        }
+        let groups = split_reply(
+            &self.separator.phonemes,
+            [&self.ends[turn].phonemes, &self.ends[1 - turn].phonemes],
+            clauses.len(),
+            || self.read_line(deadline),
+        )?;
         self.served += 1;
         Ok(groups)
     }
@@ -238,7 +220,7 @@ impl EspeakProcess {
         let line = match self.lines.recv_timeout(wait) {
             Ok(Ok(line)) => line,
             Ok(Err(e)) => return Err(Failure::Read(e)),
-            Err(RecvTimeoutError::Timeout) => return Err(Failure::Timeout(wait)),
+            Err(RecvTimeoutError::Timeout) => return Err(Failure::Timeout),
             Err(RecvTimeoutError::Disconnected) => return Err(Failure::Closed),
         };
         let line = String::from_utf8(line).map_err(|_| Failure::Garbled("invalid UTF-8"))?;
@@ -253,6 +235,42 @@ impl Drop for EspeakProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads one request's output with `next_line` up to the `end` marker's line and splits it
+/// into `clauses` groups at the `separator` lines. Meeting the `stale` end marker (an
+/// earlier request's) or a separator count that does not fit is a framing error.
+fn split_reply(
+    separator: &str,
+    [end, stale]: [&str; 2],
+    clauses: usize,
+    mut next_line: impl FnMut() -> Result<String, Failure>,
+) -> Result<Vec<String>, Failure> {
+    let mut groups = Vec::with_capacity(clauses);
+    let mut current = Vec::new();
+    loop {
+        let line = next_line()?;
+        if line == end {
+            break;
+        }
+        if line == stale {
+            return Err(Failure::Garbled("output left over from an earlier request"));
+        }
+        if line == separator {
+            groups.push(join_lines(current.iter().map(String::as_str)));
+            current.clear();
+            if groups.len() >= clauses {
+                return Err(Failure::Garbled("more clause separators than clauses"));
+            }
+        } else {
+            current.push(line);
+        }
+    }
+    groups.push(join_lines(current.iter().map(String::as_str)));
+    if groups.len() != clauses {
+        return Err(Failure::Garbled("fewer clause separators than clauses"));
+    }
+    Ok(groups)
 }
 
 /// Starts the threads that write the process's input and read its output lines.
@@ -345,6 +363,32 @@ fn marker_words() -> [String; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `lines` to [`split_reply`] with separator `S`, end `E` and stale end `F`.
+    fn split(lines: &[&str], clauses: usize) -> Result<Vec<String>, Failure> {
+        let mut lines = lines.iter().map(|l| (*l).to_owned());
+        split_reply("S", ["E", "F"], clauses, || {
+            lines.next().ok_or(Failure::Closed)
+        })
+    }
+
+    #[test]
+    fn replies_split_at_separators_up_to_the_end_marker() {
+        assert_eq!(
+            split(&["a", "b", "S", "", "S", "c", "E"], 3).unwrap(),
+            ["a b", "", "c"]
+        );
+        assert_eq!(split(&["E"], 1).unwrap(), [""]);
+    }
+
+    #[test]
+    fn misframed_replies_are_rejected() {
+        let garbled = |r: Result<Vec<String>, Failure>| matches!(r, Err(Failure::Garbled(_)));
+        assert!(garbled(split(&["a", "S", "b", "E"], 1)));
+        assert!(garbled(split(&["a", "E"], 2)));
+        assert!(garbled(split(&["old", "F", "a", "E"], 1)));
+        assert!(matches!(split(&["a", "S"], 2), Err(Failure::Closed)));
+    }
 
     #[test]
     fn marker_words_differ_within_and_across_calls() {
