@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 ensure_build_prerequisites
-venv=.venv-bench
+# Absolute: each benchmark runs from its own package folder.
+venv="$PWD/.venv-bench"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

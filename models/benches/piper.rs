@@ -5,23 +5,28 @@
 //! (median; the voice already loaded, espeak-ng and the graph run included), wall time and
 //! real-time factor for 20 sentences synthesised as separate requests (median of the run
 //! totals; the two sides alternate run by run, since the machine is shared), and peak memory (resident set high-water mark of the measuring process; our
-//! espeak-ng child is reported on its own). The Python side is `bench/python/piper_bench.py`,
-//! run with the interpreter named by `BENCH_PYTHON`; without it only our side is printed.
+//! espeak-ng child is reported on its own). On our side alone it also times phonemising the
+//! short sentence with a long-lived espeak-ng against one process per request. The Python
+//! side is `bench/python/piper_bench.py`, run with the interpreter named by `BENCH_PYTHON`
+//! (an absolute path: benchmarks run from the package folder); without it only our side is
+//! printed.
 //!
-//! Run: `BENCH_PYTHON=.venv-bench/bin/python cargo bench -p models --bench piper`
+//! Run: `BENCH_PYTHON=$PWD/.venv-bench/bin/python cargo bench -p models --bench piper`
 //! (`ORT_DYLIB_PATH` / `SPEECH_MODELS_DIR` as for the tests; `BENCH_RUNS` sets the run count,
-//! default 5; `BENCH_THREADS` the intra-op threads of our session).
+//! default 5; `BENCH_THREADS` the intra-op threads of our session; `BENCH_ESPEAK_ONE_SHOT=1`
+//! starts one espeak-ng process per request instead of keeping one, for comparison).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use models::piper::{PiperOptions, PiperVoice};
+use models::piper::{EspeakPhonemizer, Phonemizer, PiperOptions, PiperVoice};
 use models::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
 
 const SHORT: &str = "Hello world.";
 const TTFA_RUNS: usize = 10;
+const PHONEMIZE_RUNS: usize = 30;
 const SENTENCES: [&str; 20] = [
     "Hello world.",
     "Hello, world! How are you today?",
@@ -82,7 +87,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         intra_threads: env_number("BENCH_THREADS").unwrap_or(0),
     })?;
     let start = Instant::now();
-    let voice = PiperVoice::load(&runtime, &model, None)?;
+    let mut voice = PiperVoice::load(&runtime, &model, None)?;
+    let one_shot = std::env::var_os("BENCH_ESPEAK_ONE_SHOT").is_some_and(|v| v == "1");
+    if one_shot {
+        voice = voice.with_phonemizer(EspeakPhonemizer::new().with_long_lived_processes(false));
+    }
     let mut ours = Figures {
         load: start.elapsed(),
         ..Figures::default()
@@ -135,11 +144,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         PythonSide::Unavailable(why) => Python::Unavailable(why),
     };
     print_report(&ours, espeak_peak_kib(), &theirs, runs);
+    let (long_lived, per_request) = phonemize_times(&voice.config().espeak.voice)?;
+    println!(
+        "Phonemisation alone, {SHORT:?} (median of {PHONEMIZE_RUNS}, alternating): {} with a \
+         long-lived espeak-ng, {} with one process per request.",
+        ms(long_lived),
+        ms(per_request)
+    );
+    println!(
+        "Our side: espeak-ng as {}.",
+        if one_shot {
+            "one process per request"
+        } else {
+            "a long-lived process"
+        }
+    );
     Ok(())
 }
 
 fn env_number(name: &str) -> Option<usize> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// Median time to phonemise [`SHORT`] with a long-lived espeak-ng process and with one
+/// process per request, taking turns.
+fn phonemize_times(voice: &str) -> Result<(Duration, Duration), models::ModelError> {
+    let long_lived = EspeakPhonemizer::new();
+    let per_request = EspeakPhonemizer::new().with_long_lived_processes(false);
+    long_lived.phonemize(voice, SHORT)?; // starts the process
+    let (mut kept, mut fresh) = (Vec::new(), Vec::new());
+    for _ in 0..PHONEMIZE_RUNS {
+        for (phonemizer, times) in [(&long_lived, &mut kept), (&per_request, &mut fresh)] {
+            let start = Instant::now();
+            phonemizer.phonemize(voice, SHORT)?;
+            times.push(start.elapsed());
+        }
+    }
+    Ok((median(&mut kept), median(&mut fresh)))
 }
 
 /// Time from the call to the first sentence's audio for [`SHORT`].

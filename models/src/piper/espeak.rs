@@ -1,16 +1,27 @@
-//! Text → IPA phonemes per sentence, with the `espeak-ng` program as a subprocess (one
-//! process per request), reproducing piper's clause handling (see [`super::clauses`]).
+//! Text → IPA phonemes per sentence, with the `espeak-ng` program as a subprocess,
+//! reproducing piper's clause handling (see [`super::clauses`]).
+//!
+//! Starting the program costs ~12 ms (process and dictionary load), more than phonemising a
+//! short sentence, so each voice keeps long-lived processes ([`process`], [`pool`]) that
+//! answer request after request over their pipes. A process that fails in any way is
+//! killed and the request retried once on a fresh one; if that fails too, the request runs
+//! the stateless way, one process for the request ([`oneshot`]), which also reports the
+//! program's own error message.
 
-use std::io::{Read, Write};
+mod oneshot;
+mod pool;
+mod process;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use unicode_normalization::UnicodeNormalization;
 
 use super::clauses::{Clause, split_clauses};
 use crate::ModelError;
+use pool::Pool;
+use process::{EspeakProcess, Failure};
 
 /// Turns text into phonemes, one string per sentence (Unicode NFD, clause punctuation
 /// included), ready for [`super::phoneme_ids`].
@@ -19,21 +30,22 @@ pub trait Phonemizer: Send + Sync + std::fmt::Debug {
     fn phonemize(&self, voice: &str, text: &str) -> Result<Vec<String>, ModelError>;
 }
 
-/// Marks clause boundaries in the batched input. The program reads standard input line by
-/// line and phonemises each line on its own, so the sentinel's phonemes come out as a line
-/// of their own between any two clauses, however many lines a clause produces.
-const SENTINEL: &str = "qxqxq";
+/// The program's arguments, the voice name following: quiet (no audio), line-by-line input
+/// as UTF-8, IPA phonemes on standard output.
+const ARGS: [&str; 5] = ["-q", "-b", "1", "--ipa", "-v"];
 /// Lines longer than this are broken at spaces before they are sent: the program reads
-/// standard input in fixed-size pieces and would otherwise cut a word (or a UTF-8
-/// character) in two.
+/// standard input in fixed-size pieces (1000 bytes) and would otherwise cut a word (or a
+/// UTF-8 character) in two.
 const MAX_LINE_BYTES: usize = 480;
 
 /// The `espeak-ng` program, run as `espeak-ng -q -b 1 --ipa -v <voice>` with the text on
-/// standard input (never through a shell).
+/// standard input (never through a shell). Clones share their idle processes.
 #[derive(Debug, Clone)]
 pub struct EspeakPhonemizer {
     program: PathBuf,
     timeout: Duration,
+    long_lived: bool,
+    pool: Arc<Pool>,
 }
 
 impl Default for EspeakPhonemizer {
@@ -41,112 +53,94 @@ impl Default for EspeakPhonemizer {
         Self {
             program: PathBuf::from("espeak-ng"),
             timeout: Duration::from_secs(30),
+            long_lived: true,
+            pool: Arc::default(),
         }
     }
 }
 
 impl EspeakPhonemizer {
-    /// Runs `espeak-ng` from `PATH` with a 30 s timeout.
+    /// Runs `espeak-ng` from `PATH` with a 30 s timeout, keeping long-lived processes.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Uses another program path.
+    /// Uses another program path (idle processes of the old one are let go).
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = program.into();
+        self.pool = Arc::default();
         self
     }
 
-    /// Gives up (killing the process) after `timeout`.
+    /// Gives up on a process (killing it) when a request takes longer than `timeout`. A
+    /// request can try up to three processes (its long-lived one, a fresh one, a one-shot
+    /// run), so a program that hangs costs it up to three times `timeout`.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// The program's standard output for `input`, run with `voice`.
-    fn run(&self, voice: &str, input: &str) -> Result<String, ModelError> {
-        let mut child = Command::new(&self.program)
-            .args(["-q", "-b", "1", "--ipa", "-v", voice])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                ModelError::Phonemizer(format!("could not start {}: {e}", self.program.display()))
-            })?;
-        let result = self.collect(&mut child, input);
-        if result.is_err() {
-            // Already exited in the common case; the error below is the one that matters.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        result
+    /// Whether to keep long-lived processes (the default). `false` starts one process per
+    /// request: slower, but nothing outlives a request.
+    pub fn with_long_lived_processes(mut self, long_lived: bool) -> Self {
+        self.long_lived = long_lived;
+        self
     }
 
-    fn collect(&self, child: &mut Child, input: &str) -> Result<String, ModelError> {
-        let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(ModelError::Phonemizer("espeak-ng pipes unavailable".into()));
-        };
-        let input = input.to_owned();
-        // Writing and reading happen on their own threads so a full pipe cannot deadlock.
-        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            let read_out = stdout.read_to_end(&mut out);
-            let read_err = stderr.read_to_end(&mut err);
-            let _ = sender.send((read_out.and(read_err), out, err));
-        });
-        let (read, out, err) = receiver.recv_timeout(self.timeout).map_err(|_| {
-            ModelError::Phonemizer(format!("espeak-ng timed out after {:?}", self.timeout))
-        })?;
-        let stderr_text = String::from_utf8_lossy(&err).trim().to_owned();
-        let status = child
-            .wait()
-            .map_err(|e| ModelError::Phonemizer(format!("waiting for espeak-ng: {e}")))?;
-        let written = writer
-            .join()
-            .map_err(|_| ModelError::Phonemizer("espeak-ng input writer panicked".into()))?;
-        if !status.success() {
-            return Err(ModelError::Phonemizer(format!(
-                "espeak-ng exited with {status}: {stderr_text}"
-            )));
-        }
-        read.map_err(|e| ModelError::Phonemizer(format!("reading espeak-ng output: {e}")))?;
-        written.map_err(|e| ModelError::Phonemizer(format!("writing to espeak-ng: {e}")))?;
-        String::from_utf8(out).map_err(|_| {
-            ModelError::Phonemizer(format!("espeak-ng printed invalid UTF-8: {stderr_text}"))
-        })
-    }
-
-    /// Phonemes of each clause: all clauses in one process, separated by sentinel lines.
+    /// Phonemes of each clause, from a long-lived process if possible.
     fn clause_phonemes(&self, voice: &str, clauses: &[Clause]) -> Result<Vec<String>, ModelError> {
-        let mut input = String::with_capacity(clauses.iter().map(|c| c.text.len() + 8).sum());
-        input.push_str(SENTINEL);
-        input.push('\n');
-        for clause in clauses {
-            push_lines(&mut input, &clause.text);
-            input.push_str(SENTINEL);
-            input.push('\n');
+        if self.long_lived {
+            match self.ask_long_lived(voice, clauses) {
+                Ok(phonemes) => return Ok(phonemes),
+                Err(failure) => tracing::warn!(
+                    %failure,
+                    "espeak-ng failed twice as a long-lived process; running it for this request only"
+                ),
+            }
         }
-        let output = self.run(voice, &input)?;
-        if let Some(groups) = split_at_sentinels(&output, clauses.len()) {
-            return Ok(groups);
-        }
-        // A clause printed the sentinel's own phonemes: fall back to one process per clause.
-        tracing::debug!("espeak-ng output not aligned; phonemising clause by clause");
-        clauses
-            .iter()
-            .map(|clause| {
-                let mut input = String::new();
-                push_lines(&mut input, &clause.text);
-                Ok(join_lines(self.run(voice, &input)?.lines()))
-            })
-            .collect()
+        oneshot::clause_phonemes(&self.program, voice, self.timeout, clauses)
     }
+
+    /// An idle process (or a new one); on any failure it is killed and a fresh one tried.
+    fn ask_long_lived(&self, voice: &str, clauses: &[Clause]) -> Result<Vec<String>, Failure> {
+        match self.attempt(voice, self.pool.take(voice), clauses) {
+            Ok(phonemes) => Ok(phonemes),
+            Err(failure) => {
+                tracing::debug!(%failure, "espeak-ng process dropped; retrying with a fresh one");
+                self.attempt(voice, None, clauses)
+            }
+        }
+    }
+
+    /// One try on `process` (or a process started for it), which goes back to the pool
+    /// only if it answered properly; otherwise dropping it kills it.
+    fn attempt(
+        &self,
+        voice: &str,
+        process: Option<EspeakProcess>,
+        clauses: &[Clause],
+    ) -> Result<Vec<String>, Failure> {
+        let deadline = deadline_after(self.timeout);
+        let mut process = match process {
+            Some(process) => process,
+            None => {
+                let process = EspeakProcess::start(&self.program, voice, deadline)?;
+                tracing::debug!(pid = process.id(), voice, "espeak-ng process started");
+                process
+            }
+        };
+        let phonemes = process.request(clauses, deadline)?;
+        self.pool.give_back(voice, process);
+        Ok(phonemes)
+    }
+}
+
+/// `timeout` from now; a timeout too large to represent waits for a year instead.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 impl Phonemizer for EspeakPhonemizer {
@@ -223,26 +217,6 @@ fn push_lines(input: &mut String, text: &str) {
     input.push('\n');
 }
 
-/// Clause outputs between sentinel lines; `None` unless exactly `clauses + 1` sentinels
-/// frame the output.
-fn split_at_sentinels(output: &str, clauses: usize) -> Option<Vec<String>> {
-    let mut lines = output.lines().map(str::trim);
-    let sentinel = lines.next().filter(|line| !line.is_empty())?;
-    let mut groups = Vec::with_capacity(clauses);
-    let mut current: Vec<&str> = Vec::new();
-    let mut closed = 0;
-    for line in lines {
-        if line == sentinel {
-            groups.push(join_lines(current.drain(..)));
-            closed += 1;
-        } else {
-            current.push(line);
-        }
-    }
-    let trailing = current.iter().any(|line| !line.is_empty());
-    (closed == clauses && groups.len() == clauses && !trailing).then_some(groups)
-}
-
 fn join_lines<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     let mut joined = String::new();
     for line in lines.map(str::trim).filter(|line| !line.is_empty()) {
@@ -281,14 +255,6 @@ mod tests {
             assemble_sentences(&clauses, &["ç".to_owned()]),
             ["c\u{327}"]
         );
-    }
-
-    #[test]
-    fn sentinels_frame_clause_output() {
-        let out = "S\na\nb\nS\n\nS\nc\nS\n";
-        assert_eq!(split_at_sentinels(out, 3).unwrap(), ["a b", "", "c"]);
-        assert!(split_at_sentinels(out, 2).is_none());
-        assert!(split_at_sentinels("S\na\nS\nextra\n", 1).is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Piper (VITS) text-to-speech: the small, fast CPU voice the service embeds by default.
 //!
-//! Text is phonemised by the `espeak-ng` program (one run per request, clause punctuation
+//! Text is phonemised by the `espeak-ng` program (long-lived processes, clause punctuation
 //! kept as piper keeps it), mapped to ids with the voice's `phoneme_id_map`, and each
 //! sentence runs through the ONNX graph once (spec: `chatterbox-onnx.md` §D).
 
