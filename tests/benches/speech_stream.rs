@@ -1,6 +1,7 @@
-//! Time to first byte and total time of `POST /v1/audio/speech` over real HTTP (the app
-//! served on loopback, the built-in Piper voice), for one sentence and for ten, in the
-//! formats that stream (pcm, mp3, opus, wav). Prints a markdown table; run by `just bench`.
+//! Time to first byte, time to first audio (the first bytes after the container header)
+//! and total time of `POST /v1/audio/speech` over real HTTP (the app served on loopback,
+//! the built-in Piper voice), for one sentence and for ten, in the formats that stream
+//! (pcm, mp3, opus, wav). Prints a markdown table; run by `just bench`.
 
 // A benchmark stops on the first failed step.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -37,36 +38,46 @@ async fn main() {
     measure(&client, &url, &one, "pcm").await;
 
     println!(
-        "| input | format | time to first byte (median) | total (median) | first byte / total |"
+        "| input | format | first byte (median) | first audio (median) | total (median) | first audio / total |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for (label, text) in [("1 sentence", &one), ("10 sentences", &ten)] {
         for format in ["pcm", "mp3", "opus", "wav"] {
-            let mut firsts = Vec::new();
-            let mut totals = Vec::new();
+            let mut runs = Vec::new();
             for _ in 0..RUNS {
-                let (first, total) = measure(&client, &url, text, format).await;
-                firsts.push(first);
-                totals.push(total);
+                runs.push(measure(&client, &url, text, format).await);
             }
-            let first = median(firsts);
-            let total = median(totals);
+            let first = median(runs.iter().map(|r| r.0).collect());
+            let audio = median(runs.iter().map(|r| r.1).collect());
+            let total = median(runs.iter().map(|r| r.2).collect());
             println!(
-                "| {label} | {format} | {:.0} ms | {:.0} ms | {:.2} |",
+                "| {label} | {format} | {:.0} ms | {:.0} ms | {:.0} ms | {:.2} |",
                 first.as_secs_f64() * 1000.0,
+                audio.as_secs_f64() * 1000.0,
                 total.as_secs_f64() * 1000.0,
-                first.as_secs_f64() / total.as_secs_f64()
+                audio.as_secs_f64() / total.as_secs_f64()
             );
         }
     }
 }
 
+/// Size of the container header a stream of `format` starts with (sent before any audio).
+fn header_len(format: &str) -> usize {
+    let format: audio::encode::ExportFormat = format.parse().unwrap();
+    audio::encode::StreamEncoder::new(format, 24_000)
+        .unwrap()
+        .1
+        .len()
+}
+
+/// (first byte, first audio byte, end) of one request.
 async fn measure(
     client: &reqwest::Client,
     url: &str,
     text: &str,
     format: &str,
-) -> (Duration, Duration) {
+) -> (Duration, Duration, Duration) {
+    let header = header_len(format);
     let started = Instant::now();
     let response = client
         .post(url)
@@ -79,12 +90,20 @@ async fn measure(
     assert!(response.status().is_success(), "{}", response.status());
     let mut stream = response.bytes_stream();
     let mut first = None;
+    let mut first_audio = None;
+    let mut received = 0;
     while let Some(chunk) = stream.next().await {
-        if !chunk.unwrap().is_empty() {
-            first.get_or_insert_with(|| started.elapsed());
+        let chunk = chunk.unwrap();
+        if chunk.is_empty() {
+            continue;
+        }
+        first.get_or_insert_with(|| started.elapsed());
+        received += chunk.len();
+        if received > header {
+            first_audio.get_or_insert_with(|| started.elapsed());
         }
     }
-    (first.unwrap(), started.elapsed())
+    (first.unwrap(), first_audio.unwrap(), started.elapsed())
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
