@@ -83,14 +83,19 @@ pub async fn start(
         return Err(Error::invalid("input", "the input has nothing to speak"));
     }
     let engines = state.engines();
+    // Load first (a missing model is a quick 503), then wait for a slot, then run the
+    // speech encoder inside it, so the gate bounds every inference.
     let speaker = match request.engine {
-        EngineKind::Piper => Speaker::Piper(engines.piper().await?),
+        EngineKind::Piper => {
+            let voice = engines.piper().await?;
+            (Speaker::Piper(voice), engines.admit(request.engine).await?)
+        }
         EngineKind::Chatterbox => {
-            let voice = request
-                .voice
-                .clone()
-                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
+            let voice = request.voice.clone().ok_or_else(|| {
+                Error::invalid("voice", "voice cloning needs a stored voice")
+            })?;
             let (engine, tag) = engines.chatterbox_with_tag().await?;
+            let slot = engines.admit(request.engine).await?;
             let (conditioning, _) = voice_use::conditioning(
                 state.store().as_ref(),
                 state.voice_use(),
@@ -100,10 +105,10 @@ pub async fn start(
                 state.config().limits.decode_limits(),
             )
             .await?;
-            Speaker::Chatterbox(engine, conditioning)
+            (Speaker::Chatterbox(engine, conditioning), slot)
         }
     };
-    let slot = engines.admit(request.engine).await?;
+    let (speaker, slot) = speaker;
     let header = sink.start()?;
     let (sender, receiver) = mpsc::channel(CHANNEL_BLOCKS);
     let input_chars = request.text.chars().count();
