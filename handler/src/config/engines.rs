@@ -24,8 +24,8 @@ pub enum Precision {
 /// Engine settings (flattened into [`super::Config`]).
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Folder holding the runtime assets the setup step fetches (ONNX Runtime, the Piper
-    /// voice) and, by default, the Chatterbox bundle (`<dir>/chatterbox`).
+    /// Folder holding the runtime assets the setup step fetches (ONNX Runtime, the Piper voice,
+    /// ffmpeg) and, by default, the Chatterbox bundle (`<dir>/chatterbox`).
     #[arg(long, env = "SPEECH_MODELS_DIR", default_value = "./.cache/models")]
     pub models_dir: PathBuf,
 
