@@ -139,7 +139,7 @@ impl AacProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| unavailable(program, &format!("it could not be started: {e}")))?;
+            .map_err(|e| unavailable(program, &format!("could not be started ({e})")))?;
         let (stdin, stdout, stderr) =
             match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
                 (Some(i), Some(o), Some(e)) => (i, o, e),
@@ -332,9 +332,9 @@ impl AacProcess {
         let message = String::from_utf8_lossy(&stderr);
         let message = message.trim();
         if message.is_empty() {
-            unavailable(&self.program, &format!("ffmpeg failed: {why}"))
+            unavailable(&self.program, &format!("failed: {why}"))
         } else {
-            unavailable(&self.program, &format!("ffmpeg failed: {why}: {message}"))
+            unavailable(&self.program, &format!("failed: {why}: {message}"))
         }
     }
 }
