@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 source scripts/lib/assets.sh
 ensure_build_prerequisites
-# ONNX Runtime, the Piper voice and espeak-ng (cached in ./.cache/models).
+# ONNX Runtime, the Piper voice, ffmpeg and espeak-ng (cached in ./.cache/models).
 ensure_runtime_assets "$PWD"
 
 step() { printf '\n==> %s\n' "$*"; }

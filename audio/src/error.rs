@@ -43,7 +43,7 @@ pub enum AudioError {
 
     /// An export format was asked for that we do not write. (422)
     ///
-    /// `aac` lands here on purpose: see `docs/decisions/audio-codecs.md`.
+    /// `m4a` lands here on purpose: see `docs/decisions/audio-codecs.md`.
     #[error("unsupported export format '{requested}': {reason} (supported: {supported})")]
     UnsupportedFormat {
         /// The format string as the client sent it.
@@ -79,6 +79,16 @@ pub enum AudioError {
     /// Resampling failed inside rubato. (500)
     #[error("resampling failed: {0}")]
     Resample(String),
+
+    /// The external program an export format needs (ffmpeg, for `aac`) cannot be started or
+    /// failed; the reason says which program and how to install or point at it. (503)
+    #[error("{format} encoding is unavailable: {reason}")]
+    EncoderUnavailable {
+        /// The export format asked for.
+        format: &'static str,
+        /// What went wrong and how to fix it.
+        reason: String,
+    },
 
     /// An encoder failed. (500)
     #[error("encoding {format} failed: {reason}")]

@@ -113,6 +113,16 @@ pub enum Error {
         message: String,
     },
 
+    /// 503: an export format needs a program that cannot run (ffmpeg, for `aac`); the
+    /// message names it and the `--ffmpeg` setting.
+    #[error("{message}")]
+    EncoderUnavailable {
+        /// The export format asked for.
+        format: &'static str,
+        /// What is missing and how to install or point at it.
+        message: String,
+    },
+
     /// 503: every generation slot is taken and the queue is full.
     #[error("the {engine} engine is busy; retry in {retry_after_seconds} s")]
     Busy {
@@ -148,9 +158,10 @@ impl Error {
             Self::InvalidParameter { .. } | Self::InvalidPath { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::StorageUnavailable(_) | Self::ModelNotInstalled { .. } | Self::Busy { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::StorageUnavailable(_)
+            | Self::ModelNotInstalled { .. }
+            | Self::EncoderUnavailable { .. }
+            | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) | Self::Internal(_) | Self::Generation(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -175,6 +186,7 @@ impl Error {
             Self::InvalidPath { .. } => "INVALID_PATH",
             Self::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
             Self::ModelNotInstalled { .. } => "MODEL_NOT_INSTALLED",
+            Self::EncoderUnavailable { .. } => "ENCODER_UNAVAILABLE",
             Self::Busy { .. } => "SERVER_BUSY",
             Self::Generation(_) => "GENERATION_ERROR",
             Self::Storage(_) | Self::Internal(_) => "INTERNAL_ERROR",
@@ -203,6 +215,7 @@ impl Error {
                 serde_json::json!({ "param": param })
             }
             Self::RangeNotSatisfiable { size } => serde_json::json!({ "size": size }),
+            Self::EncoderUnavailable { format, .. } => serde_json::json!({ "format": format }),
             Self::ModelNotInstalled { engine, .. } | Self::Busy { engine, .. } => {
                 serde_json::json!({ "engine": engine })
             }
@@ -241,6 +254,10 @@ impl From<audio::AudioError> for Error {
             e @ A::InvalidSilenceToken { .. } => Error::invalid("files", e.to_string()),
             e @ A::UnsupportedFormat { .. } => Error::UnsupportedExportFormat(e.to_string()),
             e @ A::TooLong { .. } => Error::TooLarge(e.to_string()),
+            A::EncoderUnavailable { format, reason } => Error::EncoderUnavailable {
+                format,
+                message: format!("{format} output is unavailable on this server: {reason}"),
+            },
             e @ (A::InvalidPcm(_) | A::Resample(_) | A::Encode { .. }) => {
                 Error::Internal(e.to_string())
             }
@@ -296,9 +313,10 @@ impl IntoResponse for Error {
                     "Storage is unavailable; try again shortly".to_owned()
                 }
                 // Operational states the client should read, not faults to hide.
-                Self::ModelNotInstalled { .. } | Self::Busy { .. } | Self::Generation(_) => {
-                    self.to_string()
-                }
+                Self::ModelNotInstalled { .. }
+                | Self::EncoderUnavailable { .. }
+                | Self::Busy { .. }
+                | Self::Generation(_) => self.to_string(),
                 _ => "Internal server error".to_owned(),
             }
         } else {

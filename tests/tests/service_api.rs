@@ -188,7 +188,7 @@ async fn health_config_and_resources_describe_the_service(b: Backend) {
     );
     assert_eq!(
         config["supported_formats"],
-        json!(["wav", "wav32", "mp3", "flac", "opus", "pcm"])
+        json!(["wav", "wav32", "mp3", "flac", "opus", "aac", "pcm"])
     );
     assert_eq!(config["api_limits"]["max_voice_upload_mb"], 100);
     assert_eq!(config["api_limits"]["max_concat_upload_mb"], 100);

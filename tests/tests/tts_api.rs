@@ -118,8 +118,9 @@ async fn url_mode_answers_json_and_every_file_downloads(b: Backend) {
 }
 
 async fn every_export_format_is_written_and_return_format_picks_the_stream(b: Backend) {
+    tests::engines::ffmpeg();
     let app = TestApp::new(&b);
-    let formats = ["wav", "wav32", "mp3", "flac", "opus", "pcm"];
+    let formats = ["wav", "wav32", "mp3", "flac", "opus", "aac", "pcm"];
     let response = tts(
         &app,
         "?return_format=flac",
@@ -130,12 +131,12 @@ async fn every_export_format_is_written_and_return_format_picks_the_stream(b: Ba
     assert_eq!(response.header("content-type"), Some("audio/flac"));
     assert!(response.body.starts_with(b"fLaC"));
     let alternatives = response.header("x-alternative-formats").unwrap();
-    assert_eq!(alternatives.split('|').count(), 5, "{alternatives}");
+    assert_eq!(alternatives.split('|').count(), 6, "{alternatives}");
 
     let keys = stored_keys(b.store.as_ref(), "outputs").await;
     let audio: Vec<&String> = keys.iter().filter(|k| !k.ends_with(".json")).collect();
-    assert_eq!(audio.len(), 6, "{keys:?}");
-    assert_eq!(keys.len(), 12, "every file has its sidecar: {keys:?}");
+    assert_eq!(audio.len(), 7, "{keys:?}");
+    assert_eq!(keys.len(), 14, "every file has its sidecar: {keys:?}");
     for key in audio {
         let bytes = b
             .store
@@ -147,6 +148,9 @@ async fn every_export_format_is_written_and_return_format_picks_the_stream(b: Ba
             "mp3" => bytes.starts_with(b"ID3") || (bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0),
             "flac" => bytes.starts_with(b"fLaC"),
             "opus" => bytes.starts_with(b"OggS"),
+            "aac" => {
+                tests::engines::is_adts(&bytes) && decode(&bytes, "aac").duration_seconds() > 0.3
+            }
             "pcm" => bytes.len() > 1000 && bytes.len() % 2 == 0,
             other => panic!("unexpected extension {other}"),
         };

@@ -1,4 +1,5 @@
-//! Export formats and encoders: WAV (16-bit and float), MP3, FLAC, Ogg Opus and raw PCM.
+//! Export formats and encoders: WAV (16-bit and float), MP3, FLAC, Ogg Opus, AAC (ADTS) and
+//! raw PCM.
 //!
 //! Callers parse the client's format strings with [`ExportFormat::from_str`] (so a bad or
 //! refused format becomes a typed 422 before any work is done), produce one [`Pcm`], and
@@ -14,10 +15,13 @@
 //! | `mp3` | MPEG audio layer III, CBR, 320 kbps unless chosen otherwise | `mp3` | `audio/mpeg` |
 //! | `flac` | native FLAC, 16-bit | `flac` | `audio/flac` |
 //! | `opus` | Opus in Ogg (RFC 7845), 48 kbps VBR | `opus` | `audio/ogg; codecs=opus` |
+//! | `aac` | AAC-LC in ADTS frames, 64 kbps, by the `ffmpeg` program ([`aac`]) | `aac` | `audio/aac` |
 //! | `pcm` | headerless signed 16-bit little-endian, interleaved, at the PCM's own rate | `pcm` | `audio/pcm` |
 //!
-//! `aac` (and `m4a`) are refused on purpose; see `docs/decisions/audio-codecs.md`.
+//! `m4a` (AAC in MP4) is refused: an MP4 needs its index written after the audio, so it
+//! cannot be streamed; see `docs/decisions/audio-codecs.md`.
 
+pub mod aac;
 mod flac;
 mod mp3;
 mod opus;
@@ -33,12 +37,14 @@ use std::str::FromStr;
 use crate::{AudioError, Pcm};
 
 /// The names [`ExportFormat::from_str`] accepts, for error messages and docs.
-pub const SUPPORTED_FORMATS: &str = "wav, wav32, mp3, flac, opus, pcm";
+pub const SUPPORTED_FORMATS: &str = "wav, wav32, mp3, flac, opus, aac, pcm";
 
 /// MP3 bitrate used when the client does not choose one (the original's TTS export).
 pub const DEFAULT_MP3_KBPS: u16 = 320;
 /// Opus bitrate used when the client does not choose one: transparent for speech.
 pub const DEFAULT_OPUS_KBPS: u16 = 48;
+/// AAC bitrate used when the client does not choose one: clean speech at 24 kHz mono.
+pub const DEFAULT_AAC_KBPS: u16 = 64;
 
 /// An audio format we can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +63,11 @@ pub enum ExportFormat {
     /// Opus in an Ogg container (`"opus"`).
     Opus {
         /// Target bitrate in kbit/s (6..=510).
+        bitrate_kbps: u16,
+    },
+    /// AAC-LC in ADTS frames (`"aac"`), encoded by the `ffmpeg` program ([`aac`]).
+    Aac {
+        /// Target bitrate in kbit/s (8..=320; ffmpeg caps what the rate can carry).
         bitrate_kbps: u16,
     },
     /// Raw signed 16-bit little-endian PCM, no header (`"pcm"`).
@@ -91,6 +102,18 @@ impl ExportFormat {
         }
     }
 
+    /// AAC at a chosen bitrate (8..=320 kbit/s).
+    pub fn aac(bitrate_kbps: u16) -> Result<Self, AudioError> {
+        if aac::AAC_KBPS.contains(&bitrate_kbps) {
+            Ok(Self::Aac { bitrate_kbps })
+        } else {
+            Err(AudioError::param(
+                "aac bitrate",
+                format!("{bitrate_kbps} kbps is outside 8..=320"),
+            ))
+        }
+    }
+
     /// The canonical name, as accepted by [`ExportFormat::from_str`].
     pub fn name(self) -> &'static str {
         match self {
@@ -99,6 +122,7 @@ impl ExportFormat {
             Self::Mp3 { .. } => "mp3",
             Self::Flac => "flac",
             Self::Opus { .. } => "opus",
+            Self::Aac { .. } => "aac",
             Self::Pcm => "pcm",
         }
     }
@@ -110,6 +134,7 @@ impl ExportFormat {
             Self::Mp3 { .. } => "mp3",
             Self::Flac => "flac",
             Self::Opus { .. } => "opus",
+            Self::Aac { .. } => "aac",
             Self::Pcm => "pcm",
         }
     }
@@ -126,6 +151,7 @@ impl ExportFormat {
             Self::Mp3 { .. } => "audio/mpeg",
             Self::Flac => "audio/flac",
             Self::Opus { .. } => "audio/ogg; codecs=opus",
+            Self::Aac { .. } => "audio/aac",
             Self::Pcm => "audio/pcm",
         }
     }
@@ -153,11 +179,14 @@ impl FromStr for ExportFormat {
                 bitrate_kbps: DEFAULT_OPUS_KBPS,
             },
             "pcm" => Self::Pcm,
-            "aac" | "m4a" => {
+            "aac" => Self::Aac {
+                bitrate_kbps: DEFAULT_AAC_KBPS,
+            },
+            "m4a" => {
                 return Err(AudioError::UnsupportedFormat {
                     requested: s.to_owned(),
-                    reason: "AAC output is not offered because the only maintained AAC encoder (Fraunhofer FDK AAC) \
-                             is under a non-free licence; use opus or mp3 instead"
+                    reason: "AAC in an MP4 container is not offered (its index follows the audio, so it cannot \
+                             be streamed); use aac for AAC in ADTS frames"
                         .into(),
                     supported: SUPPORTED_FORMATS,
                 });
@@ -180,9 +209,9 @@ pub struct EncodedAudio {
     pub format: ExportFormat,
     /// The file's bytes.
     pub bytes: Vec<u8>,
-    /// The rate actually written (mp3 and opus may resample to a rate the codec allows).
+    /// The rate actually written (mp3, opus and aac may resample to a rate the codec allows).
     pub sample_rate: u32,
-    /// The channel count actually written (mp3 and opus take at most two).
+    /// The channel count actually written (mp3, opus and aac take at most two).
     pub channels: u16,
 }
 
@@ -201,8 +230,10 @@ impl EncodedAudio {
 /// Encodes `pcm` as `format`.
 ///
 /// Integer formats clamp to `[-1, 1]` first (NaN becomes 0). Float WAV keeps values as
-/// they are, except non-finite ones (0). MP3 and Opus resample when the rate is not one
-/// the codec allows and mix more than two channels down to mono.
+/// they are, except non-finite ones (0). MP3, Opus and AAC resample when the rate is not
+/// one the codec allows and mix more than two channels down to mono. AAC runs the `ffmpeg`
+/// program ([`aac::set_ffmpeg_path`]); when it cannot, the error is
+/// [`AudioError::EncoderUnavailable`].
 pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioError> {
     pcm.validate()?;
     let (bytes, sample_rate, channels) = match format {
@@ -212,6 +243,7 @@ pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioErro
         ExportFormat::Flac => (flac::encode(pcm)?, pcm.sample_rate, pcm.channels),
         ExportFormat::Mp3 { bitrate_kbps } => mp3::encode(pcm, bitrate_kbps)?,
         ExportFormat::Opus { bitrate_kbps } => opus::encode(pcm, bitrate_kbps)?,
+        ExportFormat::Aac { bitrate_kbps } => aac::encode(pcm, bitrate_kbps)?,
     };
     Ok(EncodedAudio {
         format,

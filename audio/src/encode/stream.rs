@@ -11,18 +11,24 @@
 //! | `wav` / `wav32` | RIFF header, sizes `0xFFFFFFFF` | the block as s16le / f32le | nothing |
 //! | `mp3` | none | the frames LAME completed | the flushed last frames |
 //! | `opus` | OpusHead + OpusTags pages | pages of the whole 20 ms frames | remainder + end-of-stream page |
+//! | `aac` | none (ffmpeg is started) | the ADTS frames ffmpeg has written so far | the remaining frames |
 //! | `flac` | none | nothing (buffered) | the whole file |
 //!
 //! FLAC is not progressive: flacenc encodes a complete source in one call and writes
 //! STREAMINFO (whose block-size fields symphonia needs corrected, see the one-shot
 //! encoder) only once the whole stream is known, so it is encoded at `finish`.
 //!
-//! MP3 and Opus need rates from a fixed menu; any other input rate is resampled inside
+//! AAC runs an `ffmpeg` subprocess per stream (see [`super::aac`]); a missing ffmpeg fails
+//! [`StreamEncoder::new`] with [`AudioError::EncoderUnavailable`], before any byte is sent.
+//! Dropping the encoder unfinished stops the subprocess.
+//!
+//! MP3, Opus and AAC need rates from a fixed menu; any other input rate is resampled inside
 //! (a streaming version of [`crate::resample::resample`], sample-for-sample the same),
 //! and [`StreamEncoder::sample_rate`] reports the rate written. Samples are sanitised as
 //! the one-shot encoders do: clamped to `[-1, 1]` with NaN as 0 for integer and lossy
 //! formats, non-finite values as 0 for `wav32`.
 
+use super::aac::{self, AacProcess};
 use super::mp3::Mp3Stream;
 use super::opus::OpusStream;
 use super::{ExportFormat, flac, wav};
@@ -32,7 +38,7 @@ use crate::{AudioError, MAX_SAMPLE_RATE, Pcm};
 /// A mono audio stream being encoded block by block.
 pub struct StreamEncoder {
     format: ExportFormat,
-    /// Rate of the bytes written (differs from the input's when mp3/opus resample).
+    /// Rate of the bytes written (differs from the input's when mp3/opus/aac resample).
     sample_rate: u32,
     /// Input rate, for the buffered FLAC.
     input_rate: u32,
@@ -50,6 +56,10 @@ enum State {
     },
     Opus {
         encoder: Box<OpusStream>,
+        resampler: Option<Box<StreamResampler>>,
+    },
+    Aac {
+        encoder: Box<AacProcess>,
         resampler: Option<Box<StreamResampler>>,
     },
     Flac {
@@ -123,6 +133,15 @@ impl StreamEncoder {
                 };
                 (state, header)
             }
+            ExportFormat::Aac { bitrate_kbps } => {
+                rate = AacProcess::coded_rate(sample_rate);
+                let encoder = AacProcess::spawn(&aac::ffmpeg_path(), rate, 1, bitrate_kbps)?;
+                let state = State::Aac {
+                    encoder: Box::new(encoder),
+                    resampler: resampler_for(sample_rate, rate)?,
+                };
+                (state, Vec::new())
+            }
         };
         Ok((
             Self {
@@ -151,6 +170,7 @@ impl StreamEncoder {
             }
             State::Mp3 { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
             State::Opus { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
+            State::Aac { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
             State::Flac { samples: buffer } => {
                 buffer.extend_from_slice(samples);
                 Ok(Vec::new())
@@ -162,7 +182,7 @@ impl StreamEncoder {
     ///
     /// A stream that never received a sample still ends validly: a bare WAV header, an
     /// Ogg Opus stream with one silent packet whose granule says "no audio", an MP3 of
-    /// LAME's flush, or a FLAC with STREAMINFO only.
+    /// LAME's flush, a FLAC with STREAMINFO only, or no bytes at all for AAC.
     pub fn finish(self) -> Result<Vec<u8>, AudioError> {
         match self.state {
             State::Pcm | State::Wav16 | State::WavFloat => Ok(Vec::new()),
@@ -188,6 +208,17 @@ impl StreamEncoder {
                 out.extend(encoder.finish()?);
                 Ok(out)
             }
+            State::Aac {
+                mut encoder,
+                resampler,
+            } => {
+                let mut out = match resampler {
+                    Some(r) => encoder.push(&r.finish()?)?,
+                    None => Vec::new(),
+                };
+                out.extend(encoder.finish()?);
+                Ok(out)
+            }
             State::Flac { samples } => flac::encode(&Pcm::mono(self.input_rate, samples)),
         }
     }
@@ -202,7 +233,7 @@ impl StreamEncoder {
         self.format
     }
 
-    /// The sample rate of the bytes written: the input rate, except for mp3 and opus
+    /// The sample rate of the bytes written: the input rate, except for mp3, opus and aac
     /// when the input rate is not one the codec takes (then the rate resampled to).
     pub fn sample_rate(&self) -> u32 {
         self.sample_rate

@@ -48,7 +48,7 @@ fn default_trim_threshold() -> u32 {
 /// Settings shared by both concat endpoints (the original's names and defaults).
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct ConcatSettings {
-    /// Formats to write: `wav` (16-bit), `wav32` (float), `mp3`, `flac`, `opus`, `pcm`. The first is streamed.
+    /// Formats to write: `wav` (16-bit), `wav32` (float), `mp3`, `flac`, `opus`, `aac`, `pcm`. The first is streamed.
     #[serde(default = "default_formats")]
     #[schema(default = json!(["wav"]))]
     pub export_formats: Vec<String>,

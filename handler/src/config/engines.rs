@@ -24,8 +24,8 @@ pub enum Precision {
 /// Engine settings (flattened into [`super::Config`]).
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Folder holding the runtime assets the setup step fetches (ONNX Runtime, the Piper
-    /// voice) and, by default, the Chatterbox bundle (`<dir>/chatterbox`).
+    /// Folder holding the runtime assets the setup step fetches (ONNX Runtime, the Piper voice,
+    /// ffmpeg) and, by default, the Chatterbox bundle (`<dir>/chatterbox`).
     #[arg(long, env = "SPEECH_MODELS_DIR", default_value = "./.cache/models")]
     pub models_dir: PathBuf,
 
@@ -90,6 +90,12 @@ pub struct EngineArgs {
     /// Longest text one TTS request may carry, in characters; longer gets 422.
     #[arg(long, env = "SPEECH_MAX_TEXT_LENGTH", default_value_t = 10_000)]
     pub max_text_length: usize,
+
+    /// The `ffmpeg` program that writes AAC output (its native `aac` encoder, run as a
+    /// subprocess). Default: `<models-dir>/ffmpeg/ffmpeg` when it exists (fetched by the setup
+    /// step from the PyPI `imageio-ffmpeg` wheel), else `ffmpeg` from `PATH`.
+    #[arg(long, env = "SPEECH_FFMPEG")]
+    pub ffmpeg: Option<PathBuf>,
 }
 
 impl EngineArgs {
@@ -109,6 +115,18 @@ impl EngineArgs {
         self.piper_voice
             .clone()
             .unwrap_or_else(|| self.models_dir.join("piper").join("en_US-joe-medium.onnx"))
+    }
+
+    /// The ffmpeg program AAC output runs.
+    pub fn ffmpeg(&self) -> PathBuf {
+        self.ffmpeg.clone().unwrap_or_else(|| {
+            let installed = self.models_dir.join("ffmpeg").join("ffmpeg");
+            if installed.is_file() {
+                installed
+            } else {
+                PathBuf::from("ffmpeg")
+            }
+        })
     }
 
     /// The Chatterbox bundle folder.

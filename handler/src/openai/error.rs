@@ -122,6 +122,10 @@ impl From<Error> for OpenAiError {
                     .code("model_not_installed")
                     .retry_after(30)
             }
+            Error::EncoderUnavailable { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
+                    .code("encoder_unavailable")
+            }
             Error::Busy {
                 retry_after_seconds,
                 ..

@@ -137,14 +137,9 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         Some(Some("flac")) => ExportFormat::Flac,
         Some(Some("wav")) => ExportFormat::Wav,
         Some(Some("pcm")) => ExportFormat::Pcm,
-        Some(Some("aac")) => {
-            return Err(OpenAiError::invalid(
-                "response_format",
-                "aac is not available on this server (the only maintained AAC encoder is not free software); \
-                 use mp3, opus, flac, wav or pcm",
-            )
-            .code("unsupported_value"));
-        }
+        Some(Some("aac")) => ExportFormat::Aac {
+            bitrate_kbps: audio::encode::DEFAULT_AAC_KBPS,
+        },
         Some(other) => {
             return Err(OpenAiError::invalid(
                 "response_format",

@@ -39,7 +39,7 @@ pub struct VcRequest {
     /// Accepted for compatibility; no watermark is applied (`false` is reported in `warnings`).
     #[schema(default = true)]
     pub disable_watermark: bool,
-    /// Formats to write: wav, wav32, mp3, flac, opus, pcm. The first is streamed.
+    /// Formats to write: wav, wav32, mp3, flac, opus, aac, pcm. The first is streamed.
     #[schema(default = json!(["wav", "mp3"]))]
     pub export_formats: Vec<String>,
     /// Output folder under `outputs/` (the original always wrote to the root).

@@ -80,17 +80,23 @@ test('unknown voice is a 404 APIError with param "voice"', async () => {
   );
 });
 
-test('aac is a 400 BadRequestError with param "response_format"', async () => {
-  await assert.rejects(
-    client.audio.speech.create({ model, voice, input: 'Hi.', response_format: 'aac' }),
-    (err) => {
-      assert.ok(err instanceof OpenAI.BadRequestError, `not a BadRequestError: ${err}`);
-      assert.equal(err.status, 400);
-      assert.equal(err.param, 'response_format');
-      assert.equal(err.type, 'invalid_request_error');
-      return true;
-    },
-  );
+test('aac is ADTS audio served as audio/aac', async () => {
+  const res = await client.audio.speech.create({ model, voice, input: 'Testing the AAC format.', response_format: 'aac' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type')?.split(';')[0], 'audio/aac');
+  const buf = Buffer.from(await res.arrayBuffer());
+  // ADTS: every frame starts with the sync word, 0xFFF1 (MPEG-4) or 0xFFF9 (MPEG-2), no CRC.
+  let at = 0;
+  let frames = 0;
+  while (at + 7 <= buf.length) {
+    assert.ok(buf[at] === 0xff && (buf[at + 1] === 0xf1 || buf[at + 1] === 0xf9), `no ADTS frame at byte ${at}`);
+    const length = ((buf[at + 3] & 0x03) << 11) | (buf[at + 4] << 3) | (buf[at + 5] >> 5);
+    assert.ok(length > 7, `ADTS frame of ${length} bytes at byte ${at}`);
+    at += length;
+    frames += 1;
+  }
+  assert.equal(at, buf.length, `trailing bytes after ${frames} frames`);
+  assert.ok(frames > 10, `only ${frames} ADTS frames`);
 });
 
 test('a wrong API key is a 401 AuthenticationError', async () => {

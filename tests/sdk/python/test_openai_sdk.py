@@ -98,6 +98,9 @@ def assert_audio(data: bytes, fmt: str) -> None:
         assert data[:4] == b"fLaC", f"flac: no fLaC marker: {head[:16]!r}"
     elif fmt == "wav":
         assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", f"wav: no RIFF....WAVE: {head[:16]!r}"
+    elif fmt == "aac":
+        # ADTS: a 12-bit sync word, then MPEG-4 (0xFFF1) or MPEG-2 (0xFFF9) without CRC.
+        assert data[:2] in (b"\xff\xf1", b"\xff\xf9"), f"aac: no ADTS sync word: {head[:16]!r}"
     elif fmt == "pcm":
         assert data[:4] != b"RIFF", "pcm must be raw samples, not a WAV file"
         assert len(data) % 2 == 0, f"pcm: odd length {len(data)} (not 16-bit samples)"
@@ -112,6 +115,7 @@ CONTENT_TYPES = {
     "mp3": {"audio/mpeg", "audio/mp3"},
     "opus": {"audio/opus", "audio/ogg"},
     "flac": {"audio/flac", "audio/x-flac"},
+    "aac": {"audio/aac"},
     "wav": {"audio/wav", "audio/x-wav", "audio/wave"},
     "pcm": {"audio/pcm", "audio/l16", "application/octet-stream"},
 }
@@ -298,18 +302,29 @@ def test_bare_audio_speech_path() -> None:
 # ---- formats and speed ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["mp3", "opus", "flac", "wav", "pcm"])
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav", "pcm"])
 def test_response_format(client: OpenAI, fmt: str) -> None:
     res = speech(client, input="Testing one format.", response_format=fmt)
     assert_audio(res.content, fmt)
     assert_content_type(res.response.headers, fmt)
 
 
-def test_aac_is_rejected(client: OpenAI) -> None:
-    # This server has no AAC encoder: it must say so with a 400 naming the field.
-    with pytest.raises(openai.BadRequestError) as info:
-        speech(client, response_format="aac")
-    assert_bad_request(info.value, "response_format")
+def test_aac_is_adts_audio(client: OpenAI) -> None:
+    # OpenAI serves aac as ADTS (`audio/aac`): a run of frames, each starting with the sync word.
+    res = speech(client, input="Testing the AAC format.", response_format="aac")
+    assert res.response.status_code == 200
+    assert res.response.headers.get("content-type", "").split(";")[0] == "audio/aac"
+    data = res.content
+    frames, at = 0, 0
+    while at + 7 <= len(data):
+        assert data[at] == 0xFF and data[at + 1] in (0xF1, 0xF9), f"no ADTS frame at byte {at}"
+        length = ((data[at + 3] & 0x03) << 11) | (data[at + 4] << 3) | (data[at + 5] >> 5)
+        assert length > 7, f"ADTS frame of {length} bytes at byte {at}"
+        at += length
+        frames += 1
+    assert at == len(data), f"{len(data) - at} trailing bytes after {frames} frames"
+    # 1024 samples per frame at 24 kHz: a short sentence is well over 10 frames.
+    assert frames > 10, f"only {frames} ADTS frames"
 
 
 def test_unknown_response_format_is_rejected(client: OpenAI) -> None:

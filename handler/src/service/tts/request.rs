@@ -114,7 +114,7 @@ pub struct TtsRequest {
     /// Edge silence longer than this is trimmed, 50–1000 ms.
     #[schema(default = 200, minimum = 50, maximum = 1000)]
     pub trim_threshold_ms: u32,
-    /// Formats to write: wav, wav32, mp3, flac, opus, pcm. The first is streamed.
+    /// Formats to write: wav, wav32, mp3, flac, opus, aac, pcm. The first is streamed.
     #[schema(default = json!(["wav", "mp3"]))]
     pub export_formats: Vec<String>,
     /// Accepted for compatibility; no watermark is applied (`false` is reported in `warnings`).
