@@ -2,7 +2,6 @@
 //! Piper voice or the Chatterbox bundle), each behind a gate that bounds how many
 //! generations run and wait, so a burst gets a quick 503 instead of piling up.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -299,13 +298,4 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("engine task failed: {e}")))
-}
-
-/// Paths reported by `/api/v1/config` and the models listing.
-pub fn describe_paths(settings: &EngineArgs) -> [(&'static str, PathBuf); 3] {
-    [
-        ("onnxruntime_library", settings.onnxruntime_library()),
-        ("piper_voice", settings.piper_voice()),
-        ("chatterbox_dir", settings.chatterbox_dir()),
-    ]
 }

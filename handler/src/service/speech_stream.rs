@@ -91,9 +91,10 @@ pub async fn start(
             (Speaker::Piper(voice), engines.admit(request.engine).await?)
         }
         EngineKind::Chatterbox => {
-            let voice = request.voice.clone().ok_or_else(|| {
-                Error::invalid("voice", "voice cloning needs a stored voice")
-            })?;
+            let voice = request
+                .voice
+                .clone()
+                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
             let (engine, tag) = engines.chatterbox_with_tag().await?;
             let slot = engines.admit(request.engine).await?;
             let (conditioning, _) = voice_use::conditioning(
