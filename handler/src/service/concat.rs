@@ -386,22 +386,13 @@ fn output_names(job: &Job, report: &ConcatReport) -> Result<Vec<String>> {
     };
     let mut names: Vec<String> = Vec::with_capacity(job.formats.len());
     for format in &job.formats {
-        let mut name = match &job.output_filename {
+        let name = match &job.output_filename {
             Some(custom) => {
                 naming::custom_output_name("output_filename", custom, format.extension())?
             }
             None => naming::enhanced_filename(kind, &params, format.extension(), now),
         };
-        // wav and wav32 share an extension; keep both files.
-        if names.contains(&name) {
-            name = format!(
-                "{}_{}.{}",
-                naming::stem(&name),
-                format.name(),
-                format.extension()
-            );
-        }
-        names.push(name);
+        names.push(publish::distinct(&names, name, *format));
     }
     Ok(names)
 }

@@ -97,16 +97,23 @@ pub fn names_per_format(
 ) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(formats.len());
     for format in formats {
-        let mut name = naming::enhanced_filename(kind, params, format.extension(), at);
-        if names.contains(&name) {
-            name = format!(
-                "{}_{}.{}",
-                naming::stem(&name),
-                format.name(),
-                format.extension()
-            );
-        }
-        names.push(name);
+        let name = naming::enhanced_filename(kind, params, format.extension(), at);
+        names.push(distinct(&names, name, *format));
     }
     names
+}
+
+/// `name`, or, when an earlier format already took it (`wav` and `wav32` share an
+/// extension), `name` with the format's name added before the extension.
+pub fn distinct(taken: &[String], name: String, format: audio::encode::ExportFormat) -> String {
+    if taken.contains(&name) {
+        format!(
+            "{}_{}.{}",
+            naming::stem(&name),
+            format.name(),
+            format.extension()
+        )
+    } else {
+        name
+    }
 }

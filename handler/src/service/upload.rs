@@ -19,6 +19,24 @@ pub struct AudioUpload {
     pub bytes: Bytes,
 }
 
+/// The upload's file name made safe, refused (415) unless its extension is an audio
+/// format we decode.
+pub fn accepted_name(upload: &AudioUpload) -> Result<String> {
+    let filename = naming::sanitize_file_name(upload.field, &upload.file_name)?;
+    let extension = naming::extension(&filename).unwrap_or_default();
+    if audio::ContainerFormat::from_extension(&extension).is_none() {
+        return Err(Error::UnsupportedMedia {
+            message: format!(
+                "Unsupported file type {:?}; accepted: {}",
+                upload.file_name,
+                audio::ContainerFormat::EXTENSIONS.join(", ")
+            ),
+            code: "UNSUPPORTED_FORMAT",
+        });
+    }
+    Ok(filename)
+}
+
 /// An upload that passed every check and is ready to be written.
 #[derive(Debug)]
 pub struct StoredAudio {
@@ -46,18 +64,8 @@ impl StoredAudio {
         overwrite: bool,
         limits: &audio::DecodeLimits,
     ) -> Result<Self> {
-        let filename = naming::sanitize_file_name(upload.field, &upload.file_name)?;
+        let filename = accepted_name(&upload)?;
         let extension = naming::extension(&filename).unwrap_or_default();
-        if audio::ContainerFormat::from_extension(&extension).is_none() {
-            return Err(Error::UnsupportedMedia {
-                message: format!(
-                    "Unsupported file type {:?}; accepted: {}",
-                    upload.file_name,
-                    audio::ContainerFormat::EXTENSIONS.join(", ")
-                ),
-                code: "UNSUPPORTED_FORMAT",
-            });
-        }
         if upload.bytes.is_empty() {
             return Err(Error::BadRequest(format!(
                 "File is empty: {}",

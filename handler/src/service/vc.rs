@@ -143,28 +143,11 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
         VcSource::Stored(name) => {
             let entry =
                 voice_use::find_in(store, Area::VcInputs, "input_audio_source", &name).await?;
-            let bytes = store.get(&entry.key).await.map_err(|e| {
-                if e.is_not_found() {
-                    Error::not_found(Area::VcInputs.noun(), entry.relative.clone())
-                } else {
-                    e.into()
-                }
-            })?;
+            let bytes = voice_use::read_entry(store, Area::VcInputs, &entry).await?;
             (entry.relative.clone(), bytes, entry.file_name().to_owned())
         }
         VcSource::Upload(upload) => {
-            let name = naming::sanitize_file_name(upload.field, &upload.file_name)?;
-            let extension = naming::extension(&name).unwrap_or_default();
-            if audio::ContainerFormat::from_extension(&extension).is_none() {
-                return Err(Error::UnsupportedMedia {
-                    message: format!(
-                        "Unsupported file type {:?}; accepted: {}",
-                        upload.file_name,
-                        audio::ContainerFormat::EXTENSIONS.join(", ")
-                    ),
-                    code: "UNSUPPORTED_FORMAT",
-                });
-            }
+            let name = super::upload::accepted_name(&upload)?;
             (format!("upload: {name}"), upload.bytes, name)
         }
     };

@@ -121,22 +121,15 @@ pub async fn find_in(
     }
 }
 
-/// Reads a stored audio file and decodes it to mono at `rate`, within the upload limits.
-pub async fn load_audio(
-    store: &dyn ObjectStore,
-    entry: &Entry,
-    limits: audio::DecodeLimits,
-    rate: u32,
-) -> Result<(Bytes, Vec<f32>)> {
-    let bytes = store.get(&entry.key).await.map_err(|e| {
+/// The bytes of a listed file of `area`; a file deleted since the listing is a 404.
+pub async fn read_entry(store: &dyn ObjectStore, area: Area, entry: &Entry) -> Result<Bytes> {
+    store.get(&entry.key).await.map_err(|e| {
         if e.is_not_found() {
-            Error::not_found(Area::Voices.noun(), entry.relative.clone())
+            Error::not_found(area.noun(), entry.relative.clone())
         } else {
             e.into()
         }
-    })?;
-    let samples = decode_mono(bytes.clone(), entry.file_name().to_owned(), limits, rate).await?;
-    Ok((bytes, samples))
+    })
 }
 
 /// Decodes audio bytes (any accepted format) to mono samples at `rate`.
@@ -173,13 +166,7 @@ pub async fn conditioning(
     entry: &Entry,
     limits: audio::DecodeLimits,
 ) -> Result<(Arc<VoiceConditioning>, ConditioningSource)> {
-    let bytes = store.get(&entry.key).await.map_err(|e| {
-        if e.is_not_found() {
-            Error::not_found(Area::Voices.noun(), entry.relative.clone())
-        } else {
-            e.into()
-        }
-    })?;
+    let bytes = read_entry(store, Area::Voices, entry).await?;
     let id = format!("{}:{model_tag}", hex(&Sha256::digest(&bytes)));
     if let Some(found) = voice_use.remembered(&id) {
         return Ok((found, ConditioningSource::Memory));
