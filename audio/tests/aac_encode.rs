@@ -13,6 +13,9 @@ use audio::encode::{ExportFormat, StreamEncoder, aac, encode};
 use audio::{DecodeLimits, Pcm, decode};
 use bytes::Bytes;
 
+mod support;
+use support::signal;
+
 const RATE: u32 = 24_000;
 
 /// The setup step's ffmpeg, made the process-wide choice; fails the test when absent.
@@ -30,19 +33,6 @@ fn use_setup_ffmpeg() {
         )
     });
     aac::set_ffmpeg_path(found.clone());
-}
-
-/// A speech-ish signal: a gliding tone with a syllable-rate envelope.
-fn signal(rate: u32, seconds: f64) -> Vec<f32> {
-    let n = (f64::from(rate) * seconds) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let env = 0.5 + 0.5 * (std::f64::consts::TAU * 4.0 * t).sin();
-            let f = 180.0 + 60.0 * (std::f64::consts::TAU * 0.7 * t).sin();
-            (0.6 * env * (std::f64::consts::TAU * f * t).sin()) as f32
-        })
-        .collect()
 }
 
 fn default_aac() -> ExportFormat {

@@ -5,22 +5,12 @@ use audio::encode::{ExportFormat, StreamEncoder, encode};
 use audio::{DecodeLimits, Pcm, decode};
 use bytes::Bytes;
 
+mod support;
+use support::signal;
+
 const RATE: u32 = 24_000;
 /// Uneven block sizes, cycled until the signal is used up (zero-length pushes included).
 const BLOCKS: [usize; 7] = [1000, 17, 24_000, 0, 333, 4801, 7];
-
-/// A 3 s speech-ish signal: a gliding tone with a syllable-rate envelope.
-fn signal(rate: u32, seconds: f64) -> Vec<f32> {
-    let n = (f64::from(rate) * seconds) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let env = 0.5 + 0.5 * (std::f64::consts::TAU * 4.0 * t).sin();
-            let f = 180.0 + 60.0 * (std::f64::consts::TAU * 0.7 * t).sin();
-            (0.6 * env * (std::f64::consts::TAU * f * t).sin()) as f32
-        })
-        .collect()
-}
 
 fn formats() -> Vec<ExportFormat> {
     ["pcm", "wav", "wav32", "mp3", "opus", "flac"]

@@ -39,6 +39,13 @@ async fn sidecar(b: &Backend, key: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The sidecar of the output a stream-mode response carried (named in Content-Disposition).
+async fn streamed_sidecar(b: &Backend, response: &tests::TestResponse) -> Value {
+    let disposition = response.header("content-disposition").unwrap();
+    let name = disposition.split('"').nth(1).unwrap();
+    sidecar(b, &format!("outputs/{name}.json")).await
+}
+
 async fn cloning_speaks_in_960_sample_tokens_and_caches_the_voice(b: Backend) {
     let app = app_with_bundle(&b);
     seed(&app).await;
@@ -51,14 +58,7 @@ async fn cloning_speaks_in_960_sample_tokens_and_caches_the_voice(b: Backend) {
     assert_eq!(pcm.sample_rate, 24_000);
     assert_eq!(pcm.samples.len(), 9_600, "10 tokens of 960 samples");
 
-    let name = first
-        .header("content-disposition")
-        .unwrap()
-        .split('"')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    let info = sidecar(&b, &format!("outputs/{name}.json")).await;
+    let info = streamed_sidecar(&b, &first).await;
     assert_eq!(info["parameters"]["model"], "chatterbox");
     assert_eq!(info["generation_info"]["voice_conditioning"], "computed");
     assert_eq!(info["generation_info"]["chunks"][0]["speech_tokens"], 10);
@@ -73,14 +73,7 @@ async fn cloning_speaks_in_960_sample_tokens_and_caches_the_voice(b: Backend) {
     let second = app.post_json("/api/v1/tts", &body).await;
     assert_eq!(second.status, 200);
     assert_eq!(second.body, first.body, "greedy decoding is deterministic");
-    let name = second
-        .header("content-disposition")
-        .unwrap()
-        .split('"')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    let info = sidecar(&b, &format!("outputs/{name}.json")).await;
+    let info = streamed_sidecar(&b, &second).await;
     assert_eq!(info["generation_info"]["voice_conditioning"], "memory");
     // A fresh process (same store) reads the stored conditioning instead of encoding again.
     let fresh = app_with_bundle(&b);
@@ -166,8 +159,7 @@ async fn vc_from_a_stored_input_keeps_the_length(b: Backend) {
     let pcm = decode(&response.body, "wav");
     assert_eq!(pcm.sample_rate, 24_000);
     assert_eq!(pcm.samples.len(), 72_000, "3 s in, 3 s out");
-    let name = disposition.split('"').nth(1).unwrap();
-    let info = sidecar(&b, &format!("outputs/{name}.json")).await;
+    let info = streamed_sidecar(&b, &response).await;
     assert_eq!(info["type"], "vc");
     assert_eq!(info["parameters"]["input_audio_source"], "take1.wav");
     assert_eq!(

@@ -50,16 +50,10 @@ enum State {
     Pcm,
     Wav16,
     WavFloat,
-    Mp3 {
-        encoder: Box<Mp3Stream>,
-        resampler: Option<Box<StreamResampler>>,
-    },
-    Opus {
-        encoder: Box<OpusStream>,
-        resampler: Option<Box<StreamResampler>>,
-    },
-    Aac {
-        encoder: Box<AacProcess>,
+    /// MP3, Opus or AAC: a frame encoder at its coded rate, behind a resampler when the
+    /// input rate is not one it takes.
+    Coded {
+        encoder: Box<dyn FrameEncoder>,
         resampler: Option<Box<StreamResampler>>,
     },
     Flac {
@@ -76,6 +70,41 @@ impl std::fmt::Debug for StreamEncoder {
     }
 }
 
+/// The incremental codecs (MP3, Opus, AAC) as the stream drives them.
+trait FrameEncoder: Send {
+    /// Encodes samples at the coded rate; returns the bytes ready.
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError>;
+    /// Flushes and ends the codec stream.
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, AudioError>;
+}
+
+impl FrameEncoder for Mp3Stream {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
+        Mp3Stream::push(self, samples)
+    }
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, AudioError> {
+        Mp3Stream::finish(*self)
+    }
+}
+
+impl FrameEncoder for OpusStream {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
+        OpusStream::push(self, samples)
+    }
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, AudioError> {
+        OpusStream::finish(*self)
+    }
+}
+
+impl FrameEncoder for AacProcess {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
+        AacProcess::push(self, samples)
+    }
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, AudioError> {
+        AacProcess::finish(*self)
+    }
+}
+
 /// A resampler from `from` to `to`, or none when they match.
 fn resampler_for(from: u32, to: u32) -> Result<Option<Box<StreamResampler>>, AudioError> {
     if from == to {
@@ -83,6 +112,18 @@ fn resampler_for(from: u32, to: u32) -> Result<Option<Box<StreamResampler>>, Aud
     } else {
         Ok(Some(Box::new(StreamResampler::new(from, to, 1)?)))
     }
+}
+
+/// The state of a frame codec fed at `coded_rate` from input at `input_rate`.
+fn coded(
+    encoder: Box<dyn FrameEncoder>,
+    input_rate: u32,
+    coded_rate: u32,
+) -> Result<State, AudioError> {
+    Ok(State::Coded {
+        encoder,
+        resampler: resampler_for(input_rate, coded_rate)?,
+    })
 }
 
 /// Runs `samples` through `resampler` when there is one.
@@ -118,29 +159,18 @@ impl StreamEncoder {
             ),
             ExportFormat::Mp3 { bitrate_kbps } => {
                 rate = Mp3Stream::coded_rate(sample_rate);
-                let state = State::Mp3 {
-                    encoder: Box::new(Mp3Stream::new(rate, bitrate_kbps)?),
-                    resampler: resampler_for(sample_rate, rate)?,
-                };
-                (state, Vec::new())
+                let encoder: Box<dyn FrameEncoder> = Box::new(Mp3Stream::new(rate, bitrate_kbps)?);
+                (coded(encoder, sample_rate, rate)?, Vec::new())
             }
             ExportFormat::Opus { bitrate_kbps } => {
                 rate = OpusStream::coded_rate(sample_rate);
                 let (encoder, header) = OpusStream::new(rate, bitrate_kbps)?;
-                let state = State::Opus {
-                    encoder: Box::new(encoder),
-                    resampler: resampler_for(sample_rate, rate)?,
-                };
-                (state, header)
+                (coded(Box::new(encoder), sample_rate, rate)?, header)
             }
             ExportFormat::Aac { bitrate_kbps } => {
                 rate = AacProcess::coded_rate(sample_rate);
                 let encoder = AacProcess::spawn(&aac::ffmpeg_path(), rate, 1, bitrate_kbps)?;
-                let state = State::Aac {
-                    encoder: Box::new(encoder),
-                    resampler: resampler_for(sample_rate, rate)?,
-                };
-                (state, Vec::new())
+                (coded(Box::new(encoder), sample_rate, rate)?, Vec::new())
             }
         };
         Ok((
@@ -168,9 +198,7 @@ impl StreamEncoder {
                 wav::append_f32(&mut out, samples);
                 Ok(out)
             }
-            State::Mp3 { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
-            State::Opus { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
-            State::Aac { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
+            State::Coded { encoder, resampler } => encoder.push(&conform(resampler, samples)?),
             State::Flac { samples: buffer } => {
                 buffer.extend_from_slice(samples);
                 Ok(Vec::new())
@@ -186,29 +214,7 @@ impl StreamEncoder {
     pub fn finish(self) -> Result<Vec<u8>, AudioError> {
         match self.state {
             State::Pcm | State::Wav16 | State::WavFloat => Ok(Vec::new()),
-            State::Mp3 {
-                mut encoder,
-                resampler,
-            } => {
-                let mut out = match resampler {
-                    Some(r) => encoder.push(&r.finish()?)?,
-                    None => Vec::new(),
-                };
-                out.extend(encoder.finish()?);
-                Ok(out)
-            }
-            State::Opus {
-                mut encoder,
-                resampler,
-            } => {
-                let mut out = match resampler {
-                    Some(r) => encoder.push(&r.finish()?)?,
-                    None => Vec::new(),
-                };
-                out.extend(encoder.finish()?);
-                Ok(out)
-            }
-            State::Aac {
+            State::Coded {
                 mut encoder,
                 resampler,
             } => {

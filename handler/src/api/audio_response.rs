@@ -4,10 +4,21 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::service::publish::OutputFile;
+
+/// Query of the generating endpoints (TTS, VC and both concatenations).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GenerationQuery {
+    /// `stream`, `file` or `download` answer with the audio (default); anything else (`url`, `json`) with JSON.
+    pub response_mode: Option<String>,
+    /// Which written format to stream (default: the first of `export_formats`).
+    pub return_format: Option<String>,
+}
 
 /// Whether a `response_mode` asks for the audio (the default) rather than JSON.
 pub fn wants_stream(mode: Option<&str>) -> bool {

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use audio::encode::ExportFormat;
 use audio::timeline::{ConcatOptions, Entry, SilenceToken};
 
-use super::audio_response;
+use super::audio_response::{self, GenerationQuery};
 use super::form::Form;
 use crate::error::{Error, ErrorBody, Result};
 use crate::extract::{self, Multipart, Query};
@@ -123,16 +123,6 @@ pub struct MixedConcatRequest {
     pub response_mode: Option<String>,
 }
 
-/// Query of both endpoints.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ConcatQuery {
-    /// `stream`, `file` or `download` stream the audio (default); anything else (`url`, `json`) answers JSON.
-    pub response_mode: Option<String>,
-    /// Which written format to stream (default: the first of `export_formats`).
-    pub return_format: Option<String>,
-}
-
 /// JSON answer (`response_mode=url`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConcatResponse {
@@ -156,14 +146,14 @@ pub struct ConcatResponse {
 }
 
 /// Concatenate outputs with silences, pauses, crossfades, trimming and levelling.
-#[utoipa::path(post, path = "/concat", tag = "concat", params(ConcatQuery), request_body = ConcatRequest,
+#[utoipa::path(post, path = "/concat", tag = "concat", params(GenerationQuery), request_body = ConcatRequest,
     responses(
         (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON", body = ConcatResponse),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn concat_files(
     State(state): State<AppState>,
-    Query(query): Query<ConcatQuery>,
+    Query(query): Query<GenerationQuery>,
     extract::Json(request): extract::Json<ConcatRequest>,
 ) -> Result<Response> {
     let entries = audio::timeline::parse_entries(&request.files)?;
@@ -199,7 +189,7 @@ struct MixedConcatForm {
 }
 
 /// Concatenate server files, uploads and silences.
-#[utoipa::path(post, path = "/concat/mixed", tag = "concat", params(ConcatQuery),
+#[utoipa::path(post, path = "/concat/mixed", tag = "concat", params(GenerationQuery),
     request_body(content = MixedConcatForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON", body = ConcatResponse),
@@ -207,7 +197,7 @@ struct MixedConcatForm {
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn concat_mixed(
     State(state): State<AppState>,
-    Query(query): Query<ConcatQuery>,
+    Query(query): Query<GenerationQuery>,
     Multipart(multipart): Multipart,
 ) -> Result<Response> {
     let limits = &state.config().limits;

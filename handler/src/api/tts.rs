@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::audio_response;
+use super::audio_response::{self, GenerationQuery};
 use crate::error::{ErrorBody, Result};
 use crate::extract::{self, Query};
 use crate::service::publish::OutputFile;
@@ -19,16 +19,6 @@ use crate::state::AppState;
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(text_to_speech))
-}
-
-/// Query of the generating endpoints.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct GenerationQuery {
-    /// `stream`, `file` or `download` answer with the audio (default); anything else (`url`, `json`) with JSON.
-    pub response_mode: Option<String>,
-    /// Which written format to stream (default: the first of `export_formats`).
-    pub return_format: Option<String>,
 }
 
 /// JSON answer of `POST /api/v1/tts` (`response_mode=url`).

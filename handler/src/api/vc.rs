@@ -10,9 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::audio_response;
+use super::audio_response::{self, GenerationQuery};
 use super::form::Form;
-use super::tts::GenerationQuery;
 use crate::error::{Error, ErrorBody, Result};
 use crate::extract::{Multipart, Query};
 use crate::service::publish::OutputFile;

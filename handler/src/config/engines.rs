@@ -110,6 +110,16 @@ impl EngineArgs {
         })
     }
 
+    /// Piper's synthesis options as configured (unset scales are the voice's own).
+    pub fn piper_options(&self) -> models::piper::PiperOptions {
+        models::piper::PiperOptions {
+            length_scale: self.piper_length_scale,
+            noise_scale: self.piper_noise_scale,
+            noise_w: self.piper_noise_w,
+            ..models::piper::PiperOptions::default()
+        }
+    }
+
     /// The Piper voice model.
     pub fn piper_voice(&self) -> PathBuf {
         self.piper_voice

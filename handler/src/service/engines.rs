@@ -134,12 +134,8 @@ impl Engines {
         Chatterbox::bundle_status(&self.settings.chatterbox_dir(), self.bundle_precision()).is_ok()
     }
 
-    /// The Chatterbox engine, loaded on first use; 503 `MODEL_NOT_INSTALLED` without a bundle.
-    pub async fn chatterbox(&self) -> Result<Arc<Chatterbox>> {
-        Ok(self.chatterbox_with_tag().await?.0)
-    }
-
-    /// The Chatterbox engine and a tag naming the exact weights it loaded (voice
+    /// The Chatterbox engine, loaded on first use (503 `MODEL_NOT_INSTALLED` without a
+    /// bundle), and a tag naming the exact weights it loaded (voice
     /// conditionings are cached per tag, so swapping the bundle never reuses stale ones).
     pub async fn chatterbox_with_tag(&self) -> Result<(Arc<Chatterbox>, String)> {
         let dir = self.settings.chatterbox_dir();

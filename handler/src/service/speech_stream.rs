@@ -95,30 +95,18 @@ pub async fn start(
                 .voice
                 .clone()
                 .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
-            let (engine, tag) = engines.chatterbox_with_tag().await?;
-            let slot = engines.admit(request.engine).await?;
-            let (conditioning, _) = voice_use::conditioning(
-                state.store().as_ref(),
-                state.voice_use(),
-                &engine,
-                &tag,
-                &voice,
-                state.config().limits.decode_limits(),
+            let cloning = voice_use::prepare_cloning(state, &voice).await?;
+            (
+                Speaker::Chatterbox(cloning.engine, cloning.conditioning),
+                cloning.slot,
             )
-            .await?;
-            (Speaker::Chatterbox(engine, conditioning), slot)
         }
     };
     let (speaker, slot) = speaker;
     let header = sink.start()?;
     let (sender, receiver) = mpsc::channel(CHANNEL_BLOCKS);
     let input_chars = request.text.chars().count();
-    let piper_options = PiperOptions {
-        length_scale: engines.settings().piper_length_scale,
-        noise_scale: engines.settings().piper_noise_scale,
-        noise_w: engines.settings().piper_noise_w,
-        ..PiperOptions::default()
-    };
+    let piper_options = engines.settings().piper_options();
     let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
     let worker = tokio::task::spawn_blocking(move || {
         let _slot = slot;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::area::Area;
-use super::engines::{EngineKind, blocking};
+use super::engines::blocking;
 use super::outputs::OutputSidecar;
 use super::publish::{self, OutputFile};
 use super::tts::request::{output_folder, parse_formats};
@@ -165,18 +165,12 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
         });
     }
 
-    let engines = state.engines();
-    let (engine, model_tag) = engines.chatterbox_with_tag().await?;
-    let _slot = engines.admit(EngineKind::Chatterbox).await?;
-    let (conditioning, conditioning_source) = voice_use::conditioning(
-        store,
-        state.voice_use(),
-        &engine,
-        &model_tag,
-        &target,
-        limits,
-    )
-    .await?;
+    let voice_use::Cloning {
+        engine,
+        conditioning,
+        source: conditioning_source,
+        slot: _slot,
+    } = voice_use::prepare_cloning(state, &target).await?;
     let options = ConversionOptions {
         chunk_sec: request.chunk_sec as f32,
         overlap_sec: request.overlap_sec as f32,

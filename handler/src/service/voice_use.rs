@@ -158,7 +158,7 @@ pub async fn decode_mono(
 /// computed by the speech encoder (and then stored beside the voice, best effort).
 /// The cache is keyed by a hash of the voice's bytes and the model, so a replaced voice
 /// file or a different bundle never reuses a stale conditioning.
-pub async fn conditioning(
+async fn conditioning(
     store: &dyn ObjectStore,
     voice_use: &VoiceUse,
     engine: &Arc<Chatterbox>,
@@ -196,6 +196,43 @@ pub async fn conditioning(
     }
     voice_use.remember(id, Arc::clone(&computed));
     Ok((computed, ConditioningSource::Computed))
+}
+
+/// Everything a request needs to speak in a stored voice.
+pub struct Cloning {
+    /// The loaded engine.
+    pub engine: Arc<Chatterbox>,
+    /// The voice's conditioning.
+    pub conditioning: Arc<VoiceConditioning>,
+    /// Where the conditioning came from.
+    pub source: ConditioningSource,
+    /// The generation slot, held until the audio is made.
+    pub slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Loads Chatterbox (a missing bundle is a quick 503), waits for a generation slot, then
+/// gets the voice's conditioning inside it, so the gate bounds the speech encoder too.
+pub async fn prepare_cloning(state: &crate::state::AppState, entry: &Entry) -> Result<Cloning> {
+    let engines = state.engines();
+    let (engine, model_tag) = engines.chatterbox_with_tag().await?;
+    let slot = engines
+        .admit(super::engines::EngineKind::Chatterbox)
+        .await?;
+    let (conditioning, source) = conditioning(
+        state.store().as_ref(),
+        state.voice_use(),
+        &engine,
+        &model_tag,
+        entry,
+        state.config().limits.decode_limits(),
+    )
+    .await?;
+    Ok(Cloning {
+        engine,
+        conditioning,
+        source,
+        slot,
+    })
 }
 
 /// The key of a voice's stored conditioning: `<voice key>.cond`.

@@ -11,7 +11,6 @@ use std::time::Instant;
 use audio::encode::{EncodedAudio, ExportFormat};
 use audio::postprocess::{PostProcess, PostProcessReport};
 use models::chatterbox::GenerationParams;
-use models::piper::PiperOptions;
 use models::text::{ChunkOptions, TextOptions};
 use serde_json::{Map, Value, json};
 
@@ -163,13 +162,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
 async fn speak_piper(state: &AppState, chunks: Vec<String>) -> Result<Spoken> {
     let engines = state.engines();
     let voice = engines.piper().await?;
-    let settings = engines.settings();
-    let options = PiperOptions {
-        length_scale: settings.piper_length_scale,
-        noise_scale: settings.piper_noise_scale,
-        noise_w: settings.piper_noise_w,
-        ..PiperOptions::default()
-    };
+    let options = engines.settings().piper_options();
     let _slot = engines.admit(EngineKind::Piper).await?;
     let sample_rate = voice.sample_rate();
     let samples = blocking(move || synthesis::piper_speak(&voice, &chunks, &options)).await??;
@@ -198,17 +191,12 @@ async fn speak_chatterbox(
     };
     // Find the voice before loading the model, so a typo is a quick 404.
     let entry = voice_use::find_voice(store, "reference_audio_filename", voice_name).await?;
-    let (engine, model_tag) = engines.chatterbox_with_tag().await?;
-    let _slot = engines.admit(EngineKind::Chatterbox).await?;
-    let (conditioning, source) = voice_use::conditioning(
-        store,
-        state.voice_use(),
-        &engine,
-        &model_tag,
-        &entry,
-        state.config().limits.decode_limits(),
-    )
-    .await?;
+    let voice_use::Cloning {
+        engine,
+        conditioning,
+        source,
+        slot: _slot,
+    } = voice_use::prepare_cloning(state, &entry).await?;
     let job = ChatterboxJob {
         params: GenerationParams {
             temperature: request.temperature as f32,
