@@ -24,9 +24,25 @@ pub enum Error {
     #[error("{0} requires confirm=true")]
     ConfirmationRequired(&'static str),
 
+    /// 400: a bulk delete with no filter, without `all=true` (deleting everything must be
+    /// asked for by name, never reached by leaving filters out or misspelling them).
+    #[error("{0}")]
+    ScopeRequired(String),
+
+    /// 408: the request took longer than the configured request timeout.
+    #[error("the request did not finish within {seconds} s")]
+    RequestTimeout {
+        /// The configured limit.
+        seconds: u64,
+    },
+
     /// 401: an API key is configured and the request has none or a wrong one.
     #[error("{0}")]
     Unauthorized(String),
+
+    /// 403: a web page of another origin tried to change state (see `browser`).
+    #[error("requests from the web page origin {0:?} are not allowed; add it to --cors-allow-origins to allow it")]
+    ForbiddenOrigin(String),
 
     /// 404: the named file or resource does not exist.
     #[error("{what} not found: {name}")]
@@ -132,6 +148,10 @@ pub enum Error {
         retry_after_seconds: u64,
     },
 
+    /// 499: the client went away and the work stopped (never seen by a client; logged).
+    #[error("the client went away; the work was stopped")]
+    Abandoned,
+
     /// 500: the engine failed while generating (the message is the engine's).
     #[error("generation failed: {0}")]
     Generation(String),
@@ -147,8 +167,11 @@ impl Error {
         match self {
             Self::BadRequest(_)
             | Self::ConfirmationRequired(_)
+            | Self::ScopeRequired(_)
             | Self::UnsupportedExportFormat(_) => StatusCode::BAD_REQUEST,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -165,6 +188,10 @@ impl Error {
             Self::Storage(_) | Self::Internal(_) | Self::Generation(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            // nginx's "client closed request": only logs and counters see it.
+            Self::Abandoned => {
+                StatusCode::from_u16(499).unwrap_or(StatusCode::REQUEST_TIMEOUT)
+            }
         }
     }
 
@@ -173,7 +200,10 @@ impl Error {
         match self {
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::ConfirmationRequired(_) => "CONFIRMATION_REQUIRED",
+            Self::ScopeRequired(_) => "FILTER_REQUIRED",
+            Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::ForbiddenOrigin(_) => "FORBIDDEN_ORIGIN",
             Self::NotFound { .. } => "RESOURCE_NOT_FOUND",
             Self::RouteNotFound { .. } => "ROUTE_NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -189,6 +219,7 @@ impl Error {
             Self::EncoderUnavailable { .. } => "ENCODER_UNAVAILABLE",
             Self::Busy { .. } => "SERVER_BUSY",
             Self::Generation(_) => "GENERATION_ERROR",
+            Self::Abandoned => "CLIENT_CLOSED_REQUEST",
             Self::Storage(_) | Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -274,6 +305,7 @@ impl From<models::ModelError> for Error {
         use models::ModelError as M;
         match err {
             M::InvalidInput(message) => Error::invalid("text", message),
+            M::Stopped => Error::Abandoned,
             e @ (M::RuntimeUnavailable { .. } | M::MissingFile(_) | M::BadModel { .. }) => {
                 Error::ModelNotInstalled {
                     engine: "models",
@@ -307,7 +339,14 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let message = if status.is_server_error() {
-            tracing::error!(error = %self, source = ?std::error::Error::source(&self).map(error_chain), "request failed");
+            // Shed load and known outages are expected under pressure: WARN, so real
+            // faults stay visible at ERROR.
+            let source = std::error::Error::source(&self).map(error_chain);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::warn!(error = %self, source = ?source, "request refused");
+            } else {
+                tracing::error!(error = %self, source = ?source, "request failed");
+            }
             match &self {
                 Self::StorageUnavailable(_) => {
                     "Storage is unavailable; try again shortly".to_owned()
@@ -355,6 +394,59 @@ impl IntoResponse for Error {
         }
         response
     }
+}
+
+/// Renders `err` in the envelope of the dialect `path` belongs to (OpenAI's for `/v1/…`
+/// and `/audio/…`, the native one elsewhere).
+pub fn respond_for_path(path: &str, err: Error) -> Response {
+    if crate::auth::is_openai_path(path) {
+        crate::openai::error::OpenAiError::from(err).into_response()
+    } else {
+        err.into_response()
+    }
+}
+
+/// Middleware: an error answer with an empty body (from a layer or a library route such
+/// as the docs' static files) gets the envelope its status implies, so every error a
+/// client sees is parseable. `HEAD` answers stay bodiless, as HTTP requires.
+pub async fn fill_empty_error_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let empty = axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
+    if !(status.is_client_error() || status.is_server_error())
+        || !empty
+        || method == axum::http::Method::HEAD
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let err = match status {
+        StatusCode::NOT_FOUND => Error::RouteNotFound {
+            method: method.to_string(),
+            path: path.clone(),
+        },
+        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge("Request body is too large".into()),
+        s if s.is_client_error() => Error::BadRequest(
+            s.canonical_reason()
+                .unwrap_or("The request was refused")
+                .to_owned(),
+        ),
+        _ => Error::Internal(format!("empty {status} answer")),
+    };
+    let mut filled = respond_for_path(&path, err);
+    *filled.status_mut() = status;
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_LENGTH && !filled.headers().contains_key(name) {
+            filled.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    filled
 }
 
 /// Renders an error and its sources as one line for logs.

@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod browser;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod naming;
+pub mod notices;
 pub mod openai;
 pub mod openapi;
 pub mod request_id;
@@ -19,25 +21,24 @@ pub mod telemetry;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::{Method, Uri};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use config::Config;
 pub use error::Error;
 pub use state::AppState;
 
-/// Builds the application: every route, the docs, and the middleware stack
-/// (request id, CORS, timeout, tracing, counters).
+/// Builds the application: every route, the docs, and the middleware stack (outermost
+/// first): request id, CORS, tracing, counters, warnings header, the empty-error-body
+/// net, the origin guard, the request timeout and authentication.
 pub fn app(state: AppState) -> Router {
     let (routes, document) = api::routes().split_for_parts();
-    let timeout = Duration::from_secs(state.config().request_timeout_seconds.max(1));
-    let cors = cors_layer(&state.config().cors_allow_origins);
+    let cors = browser::cors_layer(state.origin_policy());
     routes
         .merge(openai::router())
         .route("/", get(root))
@@ -50,43 +51,37 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            browser::guard_origin,
+        ))
+        .layer(middleware::from_fn(error::fill_empty_error_body))
+        .layer(middleware::from_fn(notices::collect))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             telemetry::count,
         ))
         .layer(telemetry::trace_layer())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
         .layer(cors)
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let exposed = [
-        request_id::HEADER.clone(),
-        HeaderName::from_static("x-alternative-formats"),
-        HeaderName::from_static("content-disposition"),
-    ];
-    let layer = CorsLayer::new()
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers(Any)
-        .expose_headers(exposed);
-    if origins.iter().any(|o| o == "*") {
-        layer.allow_origin(Any)
-    } else {
-        let list: Vec<HeaderValue> = origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-            .collect();
-        layer.allow_origin(AllowOrigin::list(list))
+/// Middleware: answers 408 in the route's envelope when a request runs past the
+/// configured timeout. The request's future is dropped, which stops its generation work
+/// (see `service::work`); the 408 is counted and logged like any other answer.
+async fn request_timeout(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let seconds = state.config().request_timeout_seconds.max(1);
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(Duration::from_secs(seconds), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::respond_for_path(&path, Error::RequestTimeout { seconds }),
     }
 }
 
@@ -111,13 +106,16 @@ async fn root() -> impl IntoResponse {
     }))
 }
 
-async fn route_not_found(method: Method, uri: Uri) -> Error {
-    Error::RouteNotFound {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-    }
+async fn route_not_found(method: Method, uri: Uri) -> axum::response::Response {
+    error::respond_for_path(
+        uri.path(),
+        Error::RouteNotFound {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+        },
+    )
 }
 
-async fn method_not_allowed() -> Error {
-    Error::MethodNotAllowed
+async fn method_not_allowed(uri: Uri) -> axum::response::Response {
+    error::respond_for_path(uri.path(), Error::MethodNotAllowed)
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use storage::DynStore;
 
 use crate::auth::ApiKeys;
+use crate::browser::OriginPolicy;
 use crate::config::Config;
 use crate::service::engines::Engines;
 use crate::service::maintenance::CleanupLog;
@@ -29,6 +30,7 @@ struct Inner {
     engines: Engines,
     voice_use: VoiceUse,
     api_keys: ApiKeys,
+    origins: OriginPolicy,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 engines: Engines::new(config.engines.clone()),
                 api_keys: ApiKeys::from_settings_or_closed(&config.access),
+                origins: OriginPolicy::from_settings(&config.cors_allow_origins),
                 voice_use: VoiceUse::default(),
                 config,
                 store,
@@ -55,9 +58,15 @@ impl AppState {
         &self.inner.api_keys
     }
 
+    /// Which web page origins may call the API.
+    pub fn origin_policy(&self) -> &OriginPolicy {
+        &self.inner.origins
+    }
+
     /// Opens the store the configuration names and builds the state.
     pub async fn from_config(config: Config) -> Result<Self, storage::Error> {
-        let store = storage::open(&config.storage, &config.s3.settings()).await?;
+        let s3 = config.s3.settings();
+        let store = storage::open(&config.storage, &s3, &s3.timeouts).await?;
         Ok(Self::with_store(config, store))
     }
 

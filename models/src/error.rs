@@ -42,6 +42,9 @@ pub enum ModelError {
     /// (the handler answers 4xx).
     #[error("{0}")]
     InvalidInput(String),
+    /// The caller withdrew the work (its client went away) and it stopped early.
+    #[error("generation stopped: nobody is waiting for it any more")]
+    Stopped,
     /// Reading a model or config file failed.
     #[error("could not read {path}: {source}")]
     Io {

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ErrorBody, Result};
+use crate::extract::{NoParams, StrictQuery};
 use crate::service::engines::EngineStatus;
 use crate::service::maintenance::{self, CleanupStatus, CleanupSummary, ResourcesReport};
 use crate::state::AppState;
@@ -213,8 +214,12 @@ async fn resources(State(state): State<AppState>) -> Result<Json<ResourcesReport
 }
 
 /// Run the cleanup now: zero-byte files and stale sidecars are removed, missing sidecars created.
-#[utoipa::path(post, path = "/cleanup", tag = "service", responses((status = 200, body = CleanupSummary)))]
-async fn cleanup(State(state): State<AppState>) -> Json<CleanupSummary> {
+#[utoipa::path(post, path = "/cleanup", tag = "service", params(NoParams),
+    responses((status = 200, body = CleanupSummary), (status = 422, body = ErrorBody)))]
+async fn cleanup(
+    State(state): State<AppState>,
+    StrictQuery(_no_params): StrictQuery<NoParams>,
+) -> Json<CleanupSummary> {
     Json(maintenance::run_cleanup(&state, true).await)
 }
 

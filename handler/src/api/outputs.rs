@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use super::voices::ConfirmQuery;
 use crate::error::{ErrorBody, Result};
-use crate::extract::{Path, Query};
+use crate::extract::{Path, Query, StrictQuery};
 use crate::service::area::{self, Area};
 use crate::service::folders::{self, FoldersResponse};
 use crate::service::outputs::{self, DeleteOutputsQuery, GeneratedFilesResponse, ListOutputsQuery};
@@ -40,7 +40,7 @@ async fn list_outputs(
 async fn delete_output(
     State(state): State<AppState>,
     Path(filename): Path<String>,
-    Query(query): Query<ConfirmQuery>,
+    StrictQuery(query): StrictQuery<ConfirmQuery>,
 ) -> Result<Json<DeletionResponse>> {
     Ok(Json(
         service::delete_one(
@@ -58,7 +58,7 @@ async fn delete_output(
     responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_outputs(
     State(state): State<AppState>,
-    Query(query): Query<DeleteOutputsQuery>,
+    StrictQuery(query): StrictQuery<DeleteOutputsQuery>,
 ) -> Result<Json<DeletionResponse>> {
     Ok(Json(
         outputs::delete_many(state.store().as_ref(), &query).await?,

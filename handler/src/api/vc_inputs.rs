@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use super::form::Form;
 use super::voices::ConfirmQuery;
 use crate::error::{ErrorBody, Result};
-use crate::extract::{Multipart, Path, Query};
+use crate::extract::{Multipart, Path, Query, StrictQuery};
 use crate::service::area::{self, Area};
 use crate::service::folders::{self, FoldersResponse};
 use crate::service::vc_inputs::{
@@ -102,7 +102,7 @@ async fn upload_vc_input(
 async fn delete_vc_input(
     State(state): State<AppState>,
     Path(filename): Path<String>,
-    Query(query): Query<ConfirmQuery>,
+    StrictQuery(query): StrictQuery<ConfirmQuery>,
 ) -> Result<Json<DeletionResponse>> {
     Ok(Json(
         service::delete_one(
@@ -120,7 +120,7 @@ async fn delete_vc_input(
     responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_vc_inputs(
     State(state): State<AppState>,
-    Query(query): Query<DeleteVcInputsQuery>,
+    StrictQuery(query): StrictQuery<DeleteVcInputsQuery>,
 ) -> Result<Json<DeletionResponse>> {
     Ok(Json(
         vc_inputs::delete_many(state.store().as_ref(), &query).await?,

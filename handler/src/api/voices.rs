@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::form::Form;
 use crate::error::{ErrorBody, Result};
-use crate::extract::{self, Multipart, Path, Query};
+use crate::extract::{self, Multipart, Path, Query, StrictQuery};
 use crate::service::area::{self, Area};
 use crate::service::folders::{self, FoldersResponse};
 use crate::service::voices::{
@@ -134,7 +134,7 @@ pub struct ConfirmQuery {
 async fn delete_voice(
     State(state): State<AppState>,
     Path(filename): Path<String>,
-    Query(query): Query<ConfirmQuery>,
+    StrictQuery(query): StrictQuery<ConfirmQuery>,
 ) -> Result<Json<DeletionResponse>> {
     Ok(Json(
         service::delete_one(
@@ -152,7 +152,7 @@ async fn delete_voice(
     responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_voices(
     State(state): State<AppState>,
-    Query(query): Query<DeleteVoicesQuery>,
+    StrictQuery(query): StrictQuery<DeleteVoicesQuery>,
 ) -> Result<Json<DeletionResponse>> {
     Ok(Json(
         voices::delete_many(state.store().as_ref(), &query).await?,

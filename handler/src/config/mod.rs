@@ -44,12 +44,15 @@ pub struct Config {
     #[arg(long, env = "SPEECH_LISTING_CACHE_SECONDS")]
     pub listing_cache_seconds: Option<f64>,
 
-    /// Origins allowed by CORS, comma-separated; `*` allows any origin (without credentials).
+    /// Web page origins allowed to call the API from a browser, comma-separated: exact
+    /// origins (`https://app.example`), `loopback` (any `localhost`/`127.0.0.1`/`[::1]` page)
+    /// or `*` (any page). Default: none, so other sites can neither read the library nor
+    /// change it (pages served by this API itself are always allowed).
     #[arg(
         long,
         env = "SPEECH_CORS_ALLOW_ORIGINS",
         value_delimiter = ',',
-        default_value = "*"
+        default_value = ""
     )]
     pub cors_allow_origins: Vec<String>,
 
@@ -92,6 +95,7 @@ impl S3Args {
             path_style: self.s3_path_style.unwrap_or(self.s3_endpoint.is_some()),
             access_key_id: self.s3_access_key_id.clone(),
             secret_access_key: self.s3_secret_access_key.clone(),
+            timeouts: storage::StoreTimeouts::default(),
         }
     }
 }

@@ -84,11 +84,15 @@ impl From<Error> for OpenAiError {
             Error::InvalidParameter { param, .. } | Error::InvalidPath { param, .. } => {
                 Self::invalid(&param, message).code("invalid_value")
             }
-            Error::BadRequest(_) | Error::ConfirmationRequired(_) => {
+            Error::BadRequest(_) | Error::ConfirmationRequired(_) | Error::ScopeRequired(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
             }
             Error::UnsupportedExportFormat(_) => {
                 Self::invalid("response_format", message).code("unsupported_value")
+            }
+            Error::ForbiddenOrigin(_) => {
+                Self::new(StatusCode::FORBIDDEN, "invalid_request_error", message)
+                    .code("forbidden_origin")
             }
             Error::Unauthorized(_) => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
@@ -103,6 +107,14 @@ impl From<Error> for OpenAiError {
                 message,
             ),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "invalid_request_error", message),
+            Error::Abandoned => Self::new(
+                StatusCode::from_u16(499).unwrap_or(StatusCode::REQUEST_TIMEOUT),
+                "invalid_request_error",
+                message,
+            ),
+            Error::RequestTimeout { .. } => {
+                Self::new(StatusCode::REQUEST_TIMEOUT, "server_error", message).code("timeout")
+            }
             Error::TooLarge(_) => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request_error",

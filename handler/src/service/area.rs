@@ -423,6 +423,27 @@ pub fn require_confirm(confirm: Option<bool>, what: &'static str) -> Result<()> 
     }
 }
 
+/// Checks the scope of a bulk delete: with no filter it deletes everything, which needs
+/// `all=true`; `all=true` beside a filter is refused as contradictory.
+pub fn require_scope(has_filter: bool, all: Option<bool>, noun: &str) -> Result<()> {
+    match (has_filter, all == Some(true)) {
+        (true, true) => Err(Error::invalid(
+            "all",
+            "all=true deletes everything and cannot be combined with filters; drop one of them",
+        )),
+        (false, false) => Err(Error::ScopeRequired(format!(
+            "No filter was given, which would delete every {noun}: add all=true (with confirm=true) \
+             to do that, or give folder, search, filenames or another filter"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a filter parameter was given with a value (blank values filter nothing).
+pub fn given(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.trim().is_empty())
+}
+
 /// Folders (relative paths) that held entries before a deletion and hold none after.
 pub fn emptied_folders(before: &[Entry], deleted: &[&Entry]) -> usize {
     let deleted_keys: HashSet<&str> = deleted.iter().map(|e| e.key.as_str()).collect();

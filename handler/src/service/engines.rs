@@ -10,6 +10,7 @@ use models::piper::PiperVoice;
 use models::{OnnxRuntime, RuntimeSettings};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
+use super::work::Slot;
 use crate::config::{EngineArgs, Precision};
 use crate::error::{Error, Result};
 
@@ -43,6 +44,7 @@ pub struct Engines {
     chatterbox: OnceCell<(Arc<Chatterbox>, String)>,
     piper_gate: Gate,
     chatterbox_gate: Gate,
+    abandoned: std::sync::atomic::AtomicU64,
 }
 
 impl Engines {
@@ -60,6 +62,7 @@ impl Engines {
             runtime: OnceCell::new(),
             piper: OnceCell::new(),
             chatterbox: OnceCell::new(),
+            abandoned: std::sync::atomic::AtomicU64::new(0),
             settings,
         }
     }
@@ -126,6 +129,7 @@ impl Engines {
             piper_loaded: self.piper.initialized(),
             chatterbox_installed: runtime && self.chatterbox_installed(),
             chatterbox_loaded: self.chatterbox.initialized(),
+            generations_abandoned: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
@@ -161,11 +165,18 @@ impl Engines {
     }
 
     /// Waits for a generation slot of `engine` (503 `SERVER_BUSY` when the queue is full).
-    pub async fn admit(&self, engine: EngineKind) -> Result<OwnedSemaphorePermit> {
-        match engine {
+    /// The slot is shared with the work it admits (see `service::work`).
+    pub async fn admit(&self, engine: EngineKind) -> Result<Slot> {
+        let permit = match engine {
             EngineKind::Piper => self.piper_gate.enter(engine).await,
             EngineKind::Chatterbox => self.chatterbox_gate.enter(engine).await,
-        }
+        }?;
+        Ok(Arc::new(permit))
+    }
+
+    /// Counts one generation stopped because its client went away.
+    pub fn note_abandoned(&self) {
+        self.abandoned.fetch_add(1, Ordering::Relaxed);
     }
 
     fn bundle_precision(&self) -> BundlePrecision {
@@ -242,6 +253,8 @@ pub struct EngineStatus {
     pub chatterbox_installed: bool,
     /// Chatterbox is loaded in this process.
     pub chatterbox_loaded: bool,
+    /// Generations this process stopped early because their client went away.
+    pub generations_abandoned: u64,
 }
 
 /// Bounds running and waiting generations of one engine.

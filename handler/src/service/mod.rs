@@ -15,6 +15,7 @@ pub mod vc;
 pub mod vc_inputs;
 pub mod voice_use;
 pub mod voices;
+pub mod work;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;

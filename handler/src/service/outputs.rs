@@ -222,6 +222,8 @@ pub struct DeleteOutputsQuery {
     pub search: Option<String>,
     /// Only these comma-separated names or paths.
     pub filenames: Option<String>,
+    /// Must be `true` to delete every file when no filter is given (with `confirm=true`).
+    pub all: Option<bool>,
 }
 
 /// Bulk-deletes outputs matching every given filter (all outputs when none is given).
@@ -230,9 +232,11 @@ pub async fn delete_many(
     query: &DeleteOutputsQuery,
 ) -> Result<DeletionResponse> {
     area::require_confirm(query.confirm, "Deletion")?;
+    let names = area::comma_list(query.filenames.as_deref());
+    let has_filter = !names.is_empty() || area::given(query.folder.as_deref()) || area::given(query.project.as_deref()) || area::given(query.generation_type.as_deref()) || area::given(query.search.as_deref());
+    area::require_scope(has_filter, query.all, "output")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::Outputs).await?;
-    let names = area::comma_list(query.filenames.as_deref());
     let search = query
         .search
         .as_deref()

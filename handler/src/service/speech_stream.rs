@@ -15,6 +15,7 @@ use super::area::Entry;
 use super::engines::EngineKind;
 use super::tts::synthesis::{self, ChatterboxJob};
 use super::voice_use;
+use super::work::{self, StopSignal};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -108,10 +109,9 @@ pub async fn start(
     let input_chars = request.text.chars().count();
     let piper_options = engines.settings().piper_options();
     let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
-    let worker = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
+    let work = work::run(slot, super::tts::abandoned(state), move |stop| {
         if !header.is_empty() && sender.blocking_send(Ok(Bytes::from(header))).is_err() {
-            return false;
+            return Ok(false);
         }
         let mut sent_seconds = 0.0;
         let mut emit =
@@ -127,9 +127,10 @@ pub async fn start(
             &piper_options,
             &request.params,
             max_new_tokens,
+            stop,
             &mut |samples, rate| emit(samples, rate, &mut sink),
         );
-        match outcome {
+        Ok(match outcome {
             Ok(true) => {
                 let summary = StreamSummary {
                     input_chars,
@@ -144,7 +145,7 @@ pub async fn start(
                 }
             }
             // The client went away: nothing more to say.
-            Ok(false) => false,
+            Ok(false) | Err(Error::Abandoned) => false,
             Err(e) => {
                 tracing::error!(error = %e, "speech stream failed after it began");
                 let notice = sink.fail(&e);
@@ -154,13 +155,16 @@ pub async fn start(
                 let _ = sender.blocking_send(Err(e));
                 false
             }
-        }
+        })
     });
+    // The stream outlives this call: the work runs on its own task, and a client that goes
+    // away closes the channel, which stops it at the next sentence.
+    let worker = tokio::spawn(work);
     if let Some(voice) = request.voice {
         let store = Arc::clone(state.store());
         let state = state.clone();
         tokio::spawn(async move {
-            if let Ok(true) = worker.await {
+            if let Ok(Ok(true)) = worker.await {
                 voice_use::record_use(store.as_ref(), state.voice_use(), &voice).await;
             }
         });
@@ -185,9 +189,11 @@ fn speak(
     piper_options: &PiperOptions,
     params: &GenerationParams,
     max_new_tokens: usize,
+    stop: &StopSignal,
     emit: &mut dyn FnMut(Vec<f32>, u32) -> Result<bool>,
 ) -> Result<bool> {
     for chunk in chunks {
+        stop.check()?;
         match speaker {
             Speaker::Piper(voice) => {
                 let mut listening = true;
@@ -236,6 +242,7 @@ fn speak(
                     conditioning,
                     std::slice::from_ref(chunk),
                     &job,
+                    stop,
                 )?;
                 if !emit(samples, models::chatterbox::SAMPLE_RATE)? {
                     return Ok(false);

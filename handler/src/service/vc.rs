@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::area::Area;
-use super::engines::blocking;
 use super::outputs::OutputSidecar;
 use super::publish::{self, OutputFile};
 use super::tts::request::{output_folder, parse_formats};
 use super::upload::AudioUpload;
 use super::voice_use;
+use super::work;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::state::AppState;
@@ -169,14 +169,16 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
         engine,
         conditioning,
         source: conditioning_source,
-        slot: _slot,
+        slot,
     } = voice_use::prepare_cloning(state, &target).await?;
     let options = ConversionOptions {
         chunk_sec: request.chunk_sec as f32,
         overlap_sec: request.overlap_sec as f32,
     };
-    let waveform =
-        blocking(move || engine.convert(&source_samples, &conditioning, &options)).await??;
+    let waveform = work::run(slot, super::tts::abandoned(state), move |stop| {
+        Ok(engine.convert_until(&source_samples, &conditioning, &options, stop.flag())?)
+    })
+    .await?;
     let duration_seconds = waveform.duration_seconds();
     let (encoded, _) = super::tts::encode(
         waveform.samples,

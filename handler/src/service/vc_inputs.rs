@@ -228,6 +228,8 @@ pub struct DeleteVcInputsQuery {
     pub search: Option<String>,
     /// Only these comma-separated names or paths.
     pub filenames: Option<String>,
+    /// Must be `true` to delete every file when no filter is given (with `confirm=true`).
+    pub all: Option<bool>,
 }
 
 /// Bulk-deletes VC inputs matching every given filter (all when none is given).
@@ -236,9 +238,11 @@ pub async fn delete_many(
     query: &DeleteVcInputsQuery,
 ) -> Result<DeletionResponse> {
     area::require_confirm(query.confirm, "Deletion")?;
+    let names = area::comma_list(query.filenames.as_deref());
+    let has_filter = !names.is_empty() || area::given(query.folder.as_deref()) || area::given(query.project.as_deref()) || area::given(query.search.as_deref());
+    area::require_scope(has_filter, query.all, "VC input")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::VcInputs).await?;
-    let names = area::comma_list(query.filenames.as_deref());
     let by_name: Option<Vec<&Entry>> = if names.is_empty() {
         None
     } else {

@@ -15,6 +15,7 @@ use storage::{Key, ObjectStore};
 use super::area::{self, Area, Entry};
 use super::engines::blocking;
 use super::voices::VoiceSidecar;
+use super::work::{self, Slot};
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -165,6 +166,7 @@ async fn conditioning(
     model_tag: &str,
     entry: &Entry,
     limits: audio::DecodeLimits,
+    slot: &Slot,
 ) -> Result<(Arc<VoiceConditioning>, ConditioningSource)> {
     let bytes = read_entry(store, Area::Voices, entry).await?;
     let id = format!("{}:{model_tag}", hex(&Sha256::digest(&bytes)));
@@ -185,7 +187,10 @@ async fn conditioning(
     )
     .await?;
     let encoder = Arc::clone(engine);
-    let computed = Arc::new(blocking(move || encoder.encode_voice(&samples)).await??);
+    // The encoder runs inside the request's slot, which it keeps until it finishes.
+    let computed = Arc::new(
+        work::run(Arc::clone(slot), || {}, move |_| Ok(encoder.encode_voice(&samples)?)).await?,
+    );
     let mut body = Vec::with_capacity(COND_MAGIC.len() + id.len() + 1);
     body.extend_from_slice(COND_MAGIC);
     body.extend_from_slice(id.as_bytes());
@@ -207,7 +212,7 @@ pub struct Cloning {
     /// Where the conditioning came from.
     pub source: ConditioningSource,
     /// The generation slot, held until the audio is made.
-    pub slot: tokio::sync::OwnedSemaphorePermit,
+    pub slot: Slot,
 }
 
 /// Loads Chatterbox (a missing bundle is a quick 503), waits for a generation slot, then
@@ -225,6 +230,7 @@ pub async fn prepare_cloning(state: &crate::state::AppState, entry: &Entry) -> R
         &model_tag,
         entry,
         state.config().limits.decode_limits(),
+        &slot,
     )
     .await?;
     Ok(Cloning {

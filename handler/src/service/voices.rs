@@ -424,6 +424,8 @@ pub struct DeleteVoicesQuery {
     pub search: Option<String>,
     /// Comma-separated file names or paths; when given, only these are deleted and the other filters are ignored.
     pub filenames: Option<String>,
+    /// Must be `true` to delete every file when no filter is given (with `confirm=true`).
+    pub all: Option<bool>,
 }
 
 /// Bulk-deletes voices. With no filter at all, every voice is deleted (confirm=true is required).
@@ -432,9 +434,11 @@ pub async fn delete_many(
     query: &DeleteVoicesQuery,
 ) -> Result<super::DeletionResponse> {
     area::require_confirm(query.confirm, "Deletion")?;
+    let names = area::comma_list(query.filenames.as_deref());
+    let has_filter = !names.is_empty() || area::given(query.folder.as_deref()) || area::given(query.project.as_deref()) || area::given(query.tag.as_deref()) || area::given(query.search.as_deref());
+    area::require_scope(has_filter, query.all, "voice")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::Voices).await?;
-    let names = area::comma_list(query.filenames.as_deref());
     let (selected, not_found) = if !names.is_empty() {
         super::select_by_names(&entries, Area::Voices, &names)?
     } else {

@@ -2,6 +2,8 @@
 //! the source's speech tokens decoded with the target's speaker tensors, chunk by chunk,
 //! joined with a linear crossfade.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::{Chatterbox, SAMPLE_RATE, SAMPLES_PER_TOKEN, VoiceConditioning};
 use crate::{ModelError, Waveform};
 
@@ -79,6 +81,18 @@ impl Chatterbox {
         target: &VoiceConditioning,
         options: &ConversionOptions,
     ) -> Result<Waveform, ModelError> {
+        self.convert_until(source_24k, target, options, &AtomicBool::new(false))
+    }
+
+    /// [`Self::convert`] that checks `stop` before every chunk and returns
+    /// [`ModelError::Stopped`] once it is set.
+    pub fn convert_until(
+        &self,
+        source_24k: &[f32],
+        target: &VoiceConditioning,
+        options: &ConversionOptions,
+        stop: &AtomicBool,
+    ) -> Result<Waveform, ModelError> {
         self.check_voice(target)?;
         let (chunk, overlap) = options.in_samples()?;
         if source_24k.len() < SAMPLES_PER_TOKEN {
@@ -91,6 +105,9 @@ impl Chatterbox {
         let mut output: Vec<f32> = Vec::with_capacity(source_24k.len());
         let mut start = 0;
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(ModelError::Stopped);
+            }
             let end = (start + chunk).min(source_24k.len());
             let decoded = self.convert_chunk(&source_24k[start..end], target)?;
             // Everything already written from `start` on is the previous chunk's tail.

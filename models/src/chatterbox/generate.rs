@@ -2,6 +2,8 @@
 //! `language_model`, then the conditional decoder. Mirrors
 //! `tests/fixtures/chatterbox-standins/reference_generate.py` step for step.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ort::value::DynValue;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -128,15 +130,29 @@ impl Chatterbox {
         voice: &VoiceConditioning,
         params: &GenerationParams,
     ) -> Result<Generation, ModelError> {
-        self.generate_with_faults(text, voice, params, LoopFaults::default())
+        let never = AtomicBool::new(false);
+        self.generate_with_faults(text, voice, params, &never, LoopFaults::default())
     }
 
-    /// [`Self::generate`] with optional wiring faults (tests only pass non-default ones).
+    /// [`Self::generate`] that checks `stop` before every token and returns
+    /// [`ModelError::Stopped`] once it is set, so abandoned work ends within one step.
+    pub fn generate_until(
+        &self,
+        text: &str,
+        voice: &VoiceConditioning,
+        params: &GenerationParams,
+        stop: &AtomicBool,
+    ) -> Result<Generation, ModelError> {
+        self.generate_with_faults(text, voice, params, stop, LoopFaults::default())
+    }
+
+    /// [`Self::generate_until`] with optional wiring faults (tests only pass non-default ones).
     pub(crate) fn generate_with_faults(
         &self,
         text: &str,
         voice: &VoiceConditioning,
         params: &GenerationParams,
+        stop: &AtomicBool,
         faults: LoopFaults,
     ) -> Result<Generation, ModelError> {
         self.check_voice(voice)?;
@@ -192,6 +208,9 @@ impl Chatterbox {
         let mut stopped = false;
 
         for step in 0..params.max_new_tokens {
+            if stop.load(Ordering::Relaxed) {
+                return Err(ModelError::Stopped);
+            }
             // Cache rows after this step's run: the prefill, then one more per step.
             let total = prompt_length + step;
             let mut feed: Feed = Vec::with_capacity(past.len() + 3);
@@ -396,7 +415,7 @@ mod tests {
             ..LoopFaults::default()
         };
         let error = model
-            .generate_with_faults("Hi.", &voice, &greedy(), longer_mask)
+            .generate_with_faults("Hi.", &voice, &greedy(), &AtomicBool::new(false), longer_mask)
             .unwrap_err();
         assert!(matches!(error, ModelError::Inference { .. }), "{error}");
 
@@ -405,7 +424,7 @@ mod tests {
             ..LoopFaults::default()
         };
         let crossed = model
-            .generate_with_faults("Hi.", &voice, &greedy(), swapped)
+            .generate_with_faults("Hi.", &voice, &greedy(), &AtomicBool::new(false), swapped)
             .unwrap();
         assert_ne!(crossed.speech_tokens.len(), correct.speech_tokens.len());
     }

@@ -19,6 +19,7 @@ use super::engines::{EngineKind, blocking};
 use super::outputs::OutputSidecar;
 use super::publish::{self, OutputFile};
 use super::voice_use::{self, ConditioningSource};
+use super::work;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::state::AppState;
@@ -163,9 +164,12 @@ async fn speak_piper(state: &AppState, chunks: Vec<String>) -> Result<Spoken> {
     let engines = state.engines();
     let voice = engines.piper().await?;
     let options = engines.settings().piper_options();
-    let _slot = engines.admit(EngineKind::Piper).await?;
+    let slot = engines.admit(EngineKind::Piper).await?;
     let sample_rate = voice.sample_rate();
-    let samples = blocking(move || synthesis::piper_speak(&voice, &chunks, &options)).await??;
+    let samples = work::run(slot, abandoned(state), move |stop| {
+        synthesis::piper_speak(&voice, &chunks, &options, stop)
+    })
+    .await?;
     Ok(Spoken {
         samples,
         sample_rate,
@@ -195,7 +199,7 @@ async fn speak_chatterbox(
         engine,
         conditioning,
         source,
-        slot: _slot,
+        slot,
     } = voice_use::prepare_cloning(state, &entry).await?;
     let job = ChatterboxJob {
         params: GenerationParams {
@@ -213,15 +217,22 @@ async fn speak_chatterbox(
         candidates: request.num_candidates_per_chunk,
         attempts: request.max_attempts_per_candidate,
     };
-    let (samples, reports) =
-        blocking(move || synthesis::chatterbox_speak(&engine, &conditioning, &chunks, &job))
-            .await??;
+    let (samples, reports) = work::run(slot, abandoned(state), move |stop| {
+        synthesis::chatterbox_speak(&engine, &conditioning, &chunks, &job, stop)
+    })
+    .await?;
     Ok(Spoken {
         samples,
         sample_rate: models::chatterbox::SAMPLE_RATE,
         chunks: reports,
         voice: Some((entry, source)),
     })
+}
+
+/// What to do when a generation of this request stops because its client left: count it.
+pub fn abandoned(state: &AppState) -> impl FnOnce() + Send + 'static {
+    let state = state.clone();
+    move || state.engines().note_abandoned()
 }
 
 /// Post-processes and encodes off the async threads.

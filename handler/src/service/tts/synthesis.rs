@@ -13,6 +13,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::service::work::StopSignal;
 
 /// What the sampler is asked for, per request (the seed is the request's).
 #[derive(Debug, Clone)]
@@ -48,16 +49,25 @@ pub struct ChunkReport {
     pub failed_attempts: u32,
 }
 
-/// Speaks every chunk with the Piper voice and joins them.
+/// Speaks every chunk with the Piper voice and joins them, stopping between sentences
+/// once `stop` is raised.
 pub fn piper_speak(
     voice: &PiperVoice,
     chunks: &[String],
     options: &PiperOptions,
+    stop: &StopSignal,
 ) -> Result<Vec<f32>> {
     let mut samples = Vec::new();
     for chunk in chunks {
-        let waveform = voice.synthesize(chunk, options)?;
-        samples.extend_from_slice(&waveform.samples);
+        stop.check()?;
+        voice.synthesize_each_sentence(chunk, options, &mut |sentence| {
+            samples.extend_from_slice(&sentence.samples);
+            if stop.is_raised() {
+                Err(models::ModelError::Stopped)
+            } else {
+                Ok(())
+            }
+        })?;
     }
     Ok(samples)
 }
@@ -82,6 +92,7 @@ pub fn chatterbox_speak(
     voice: &VoiceConditioning,
     chunks: &[String],
     job: &ChatterboxJob,
+    stop: &StopSignal,
 ) -> Result<(Vec<f32>, Vec<ChunkReport>)> {
     let mut samples = Vec::new();
     let mut reports = Vec::with_capacity(chunks.len());
@@ -106,7 +117,8 @@ pub fn chatterbox_speak(
                     max_new_tokens: cap,
                     ..job.params.clone()
                 };
-                match engine.generate(chunk, voice, &params) {
+                stop.check()?;
+                match engine.generate_until(chunk, voice, &params, stop.flag()) {
                     Ok(generation) => {
                         generated += 1;
                         let better = best.as_ref().is_none_or(|(_, _, kept)| {
@@ -120,6 +132,7 @@ pub fn chatterbox_speak(
                         }
                         break;
                     }
+                    Err(models::ModelError::Stopped) => return Err(Error::Abandoned),
                     Err(e) => {
                         failed += 1;
                         tracing::warn!(chunk = index, candidate, attempt, error = %e, "generation attempt failed");

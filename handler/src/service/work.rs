@@ -1,0 +1,93 @@
+//! Engine work that holds its generation slot for as long as it runs and stops once
+//! nobody waits for it.
+//!
+//! A request's future is dropped when its client disconnects or the request times out;
+//! the blocking thread doing the synthesis is not. So the slot (a semaphore permit) is
+//! moved into the blocking closure, where it stays until the work really ends, and a
+//! [`StopSignal`] raised by the dropped future tells the work to stop at its next
+//! sentence, chunk or token. Admission control therefore counts abandoned work until it
+//! has stopped, and abandoned work stops within one step.
+//!
+//! This applies to every response mode: a `response_mode=url` generation whose client
+//! has gone stops too, since nobody will read its answer (a request that finished its
+//! audio and began publishing finishes the publish: see `service::publish`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::error::{Error, Result};
+
+/// A generation slot, shared by the request and the work it started: released when both
+/// have let go of it.
+pub type Slot = Arc<OwnedSemaphorePermit>;
+
+/// Raised when the request that started some work is gone.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    /// Whether the work should stop.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Error::Abandoned)` once raised: the check between steps.
+    pub fn check(&self) -> Result<()> {
+        if self.is_raised() {
+            Err(Error::Abandoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The flag the engines poll between tokens and chunks.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.0
+    }
+
+    fn raise(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Raises the signal when dropped unless disarmed: dropped with the request's future.
+struct RaiseOnDrop(Option<StopSignal>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        if let Some(signal) = self.0.take() {
+            signal.raise();
+        }
+    }
+}
+
+/// Runs `work` on a blocking thread inside the caller's tracing span, holding `slot`
+/// until `work` returns. If the awaiting future is dropped, `work`'s [`StopSignal`] is
+/// raised; `work` should check it between steps and give up with [`Error::Abandoned`].
+/// `on_abandoned` runs (on the blocking thread) when work stopped that way.
+pub async fn run<T, F>(slot: Slot, on_abandoned: impl FnOnce() + Send + 'static, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&StopSignal) -> Result<T> + Send + 'static,
+{
+    let signal = StopSignal::default();
+    let mut guard = RaiseOnDrop(Some(signal.clone()));
+    let span = tracing::Span::current();
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let _entered = span.enter();
+        let outcome = work(&signal);
+        if signal.is_raised() && outcome.is_err() {
+            tracing::info!("generation stopped: the client went away");
+            on_abandoned();
+        }
+        outcome
+    });
+    let outcome = task
+        .await
+        .map_err(|e| Error::Internal(format!("engine task failed: {e}")));
+    guard.0 = None;
+    outcome?
+}
