@@ -32,8 +32,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let unknown = unknown_parameters::<T>(parts.uri.query());
         if let Some(notices) = parts.extensions.get::<Notices>() {
+            notices.mark_query_read();
             for name in unknown {
-                notices.push(format!("ignored unknown query parameter {name:?}"));
+                notices.push(crate::notices::ignored_parameter(&name));
             }
         }
         let axum::extract::Query(value) =
@@ -52,6 +53,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let unknown = unknown_parameters::<T>(parts.uri.query());
+        if let Some(notices) = parts.extensions.get::<Notices>() {
+            notices.mark_query_read();
+        }
         if let Some(first) = unknown.first() {
             let known = field_names::<T>();
             let accepted = if known.is_empty() {
@@ -78,7 +82,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
     }
 }
 
-/// The query of a route that takes no parameters (so unknown ones are still reported).
+/// The query of a route that takes no parameters, for destructive routes that must refuse
+/// any (other routes need no extractor: what they never read is reported as ignored).
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NoParams {}

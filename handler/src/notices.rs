@@ -1,6 +1,7 @@
 //! Warnings gathered while a request is served (ignored parameters, unbuilt features) and
 //! sent back as one `X-Speech-Warnings` header, so every route reports them the same way.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::Request;
@@ -14,13 +15,20 @@ pub const HEADER: &str = "x-speech-warnings";
 /// The warnings of one request, shared between its extractors, its handler and the
 /// middleware that writes the header.
 #[derive(Debug, Clone, Default)]
-pub struct Notices(Arc<Mutex<Vec<String>>>);
+pub struct Notices(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    warnings: Mutex<Vec<String>>,
+    /// Set by the query extractors; a route that never read its query ignored all of it.
+    query_read: AtomicBool,
+}
 
 impl Notices {
     /// Records one warning (duplicates are kept once).
     pub fn push(&self, warning: impl Into<String>) {
         let warning = warning.into();
-        let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut list = self.0.warnings.lock().unwrap_or_else(PoisonError::into_inner);
         if !list.contains(&warning) {
             list.push(warning);
         }
@@ -28,8 +36,26 @@ impl Notices {
 
     /// The warnings so far.
     pub fn list(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .warnings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
+
+    /// Notes that the route read its query string (and reported what it ignored).
+    pub fn mark_query_read(&self) {
+        self.0.query_read.store(true, Ordering::Relaxed);
+    }
+
+    fn query_read(&self) -> bool {
+        self.0.query_read.load(Ordering::Relaxed)
+    }
+}
+
+/// The warning for one ignored query parameter.
+pub fn ignored_parameter(name: &str) -> String {
+    format!("ignored unknown query parameter {name:?}")
 }
 
 /// Middleware: gives the request a [`Notices`] and merges what it gathered into the
@@ -37,7 +63,18 @@ impl Notices {
 pub async fn collect(mut request: Request, next: Next) -> Response {
     let notices = Notices::default();
     request.extensions_mut().insert(notices.clone());
+    let query = request.uri().query().map(str::to_owned);
     let mut response = next.run(request).await;
+    if !notices.query_read()
+        && let Some(query) = query
+    {
+        // The route takes no query parameters: every one given was ignored.
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(&query).unwrap_or_default();
+        for (name, _) in pairs {
+            notices.push(ignored_parameter(&name));
+        }
+    }
     let gathered = notices.list();
     if gathered.is_empty() {
         return response;

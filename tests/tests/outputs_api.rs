@@ -324,7 +324,13 @@ async fn output_deletion_single_and_bulk(b: Backend) {
             "outputs/book2/mixed_2026-01-01_100004_000001_default.wav.json",
         ]
     );
-    let rest = app.delete("/api/v1/outputs?confirm=true").await.ok_json();
+    app.delete("/api/v1/outputs?confirm=true")
+        .await
+        .assert_error(400, "FILTER_REQUIRED");
+    let rest = app
+        .delete("/api/v1/outputs?confirm=true&all=true")
+        .await
+        .ok_json();
     assert_eq!(
         rest["message"],
         "Deleted 2 output file(s) and cleaned up 2 empty folder(s)"
@@ -447,7 +453,10 @@ async fn vc_inputs_upload_list_search_and_delete(b: Backend) {
         json!(["scene1/line1.wav", "scene1/line1.wav.json"])
     );
     assert!(stored_keys(store, "").await.is_empty());
-    let clean = app.delete("/api/v1/vc_inputs?confirm=true").await.ok_json();
+    let clean = app
+        .delete("/api/v1/vc_inputs?confirm=true&all=true")
+        .await
+        .ok_json();
     assert_eq!(clean["deleted_count"], 0);
 }
 

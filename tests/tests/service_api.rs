@@ -267,7 +267,7 @@ async fn request_ids_are_echoed_or_generated() {
 #[tokio::test]
 async fn cors_follows_the_configured_origins() {
     let backend = Backend::memory();
-    let open = TestApp::new(&backend);
+    let open = TestApp::with_config(&backend, |c| c.cors_allow_origins = vec!["*".into()]);
     let any = open
         .get_with("/api/v1/health", &[("origin", "https://example.com")])
         .await;

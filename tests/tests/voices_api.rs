@@ -454,9 +454,15 @@ async fn bulk_voice_deletion_by_each_filter(b: Backend) {
         stored_keys(store, "").await,
         ["voices/en/a.wav", "voices/en/a.wav.json"]
     );
-    // No filter at all deletes everything (confirm=true is the safety).
+    // No filter at all deletes everything only with all=true besides confirm=true.
+    app.delete("/api/v1/voices?confirm=true")
+        .await
+        .assert_error(400, "FILTER_REQUIRED");
+    assert_eq!(stored_keys(store, "").await.len(), 2);
     assert_eq!(
-        app.delete("/api/v1/voices?confirm=true").await.ok_json()["deleted_count"],
+        app.delete("/api/v1/voices?confirm=true&all=true")
+            .await
+            .ok_json()["deleted_count"],
         1
     );
     assert!(stored_keys(store, "").await.is_empty());
