@@ -108,6 +108,24 @@ pub fn is_openai_path(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path.starts_with("/audio/")
 }
 
+/// The bearer token of a request, if it carries one.
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+/// Whether a request may see protected details: authentication is off, or it carries an
+/// accepted key. Open routes (health) use it to decide how much to tell.
+pub fn is_trusted(keys: &ApiKeys, headers: &axum::http::HeaderMap) -> bool {
+    !keys.enabled() || bearer(headers).is_some_and(|key| keys.accepts(key))
+}
+
 /// Middleware: rejects requests without an accepted key when keys are configured.
 pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let keys = state.api_keys();
@@ -115,15 +133,7 @@ pub async fn require_key(State(state): State<AppState>, request: Request, next: 
     if !keys.enabled() || is_open(path) || request.method() == axum::http::Method::OPTIONS {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let presented = bearer(request.headers());
     let message = match presented {
         Some(key) if keys.accepts(key) => return next.run(request).await,
         Some(_) => "Incorrect API key provided.",

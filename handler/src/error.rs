@@ -307,9 +307,13 @@ impl From<models::ModelError> for Error {
             M::InvalidInput(message) => Error::invalid("text", message),
             M::Stopped => Error::Abandoned,
             e @ (M::RuntimeUnavailable { .. } | M::MissingFile(_) | M::BadModel { .. }) => {
+                // The message names server paths: the operator reads it in the log.
+                tracing::warn!(error = %e, "speech engine unavailable");
                 Error::ModelNotInstalled {
                     engine: "models",
-                    message: e.to_string(),
+                    message: "a model file of the speech engine is missing or unusable; \
+                              the server log says which"
+                        .into(),
                 }
             }
             other => Error::Generation(other.to_string()),

@@ -335,6 +335,7 @@ async fn storage_outage_answers_503_with_retry_after() {
     let health = app.get("/api/v1/health").await;
     assert_eq!(health.status, 503);
     assert_eq!(health.json()["status"], "unhealthy");
+    assert_eq!(health.header("retry-after"), Some("5"));
     let listing = app.get("/api/v1/voices").await;
     listing.assert_error(503, "STORAGE_UNAVAILABLE");
     assert_eq!(listing.header("retry-after"), Some("5"));

@@ -44,13 +44,14 @@ pub struct ModelsLoaded {
 pub struct StorageHealth {
     /// `filesystem`, `s3` or `memory`.
     pub backend: String,
-    /// Where the objects live.
-    pub location: String,
+    /// Where the objects live (null for callers without an API key when keys are on).
+    pub location: Option<String>,
     /// Whether a one-key listing succeeded.
     pub reachable: bool,
     /// How long that listing took.
     pub latency_ms: f64,
-    /// Why it failed, when it did.
+    /// Why it failed, when it did (without details for callers without an API key when
+    /// keys are on).
     pub error: Option<String>,
 }
 
@@ -86,23 +87,40 @@ pub struct HealthResponse {
     pub warnings: Option<Vec<String>>,
 }
 
-/// Liveness and readiness: 200 when the store answers, 503 otherwise.
+/// Longest the health check waits for the store: a stalled store must not stall the
+/// load balancer's probe.
+const HEALTH_PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Liveness and readiness: 200 when the store answers, 503 (with `Retry-After`) otherwise.
+/// Open without an API key; the store's location and failure details are shown only to
+/// callers with a key when keys are on.
 #[utoipa::path(get, path = "/health", tag = "service",
     responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
-async fn health(State(state): State<AppState>) -> Response {
+async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let trusted = crate::auth::is_trusted(state.api_keys(), &headers);
     let store = state.store();
     let started = Instant::now();
-    let probe = store
-        .list(
+    let probe = tokio::time::timeout(
+        HEALTH_PROBE_DEADLINE,
+        store.list(
             &storage::KeyPrefix::root(),
             storage::ListOptions {
                 max_keys: Some(1),
                 ..Default::default()
             },
-        )
-        .await;
+        ),
+    )
+    .await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let error = probe.err().map(|e| e.to_string());
+    let error = match probe {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!(
+            "no answer within {} s",
+            HEALTH_PROBE_DEADLINE.as_secs()
+        )),
+    }
+    .map(|e| if trusted { e } else { "the store did not answer".to_owned() });
     let reachable = error.is_none();
     let mut warnings = Vec::new();
     if let Some(error) = &error {
@@ -126,7 +144,7 @@ async fn health(State(state): State<AppState>) -> Response {
         engines,
         storage: StorageHealth {
             backend: store.kind().to_owned(),
-            location: store.describe(),
+            location: trusted.then(|| store.describe()),
             reachable,
             latency_ms: (latency_ms * 1000.0).round() / 1000.0,
             error,
@@ -138,12 +156,16 @@ async fn health(State(state): State<AppState>) -> Response {
         },
         warnings: (!warnings.is_empty()).then_some(warnings),
     };
-    let status = if reachable {
-        StatusCode::OK
+    if reachable {
+        (StatusCode::OK, Json(body)).into_response()
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(body)).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(body),
+        )
+            .into_response()
+    }
 }
 
 /// Limits that apply to requests.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -188,9 +188,20 @@ struct MixedConcatForm {
     uploaded_files: Vec<Vec<u8>>,
 }
 
-/// Concatenate server files, uploads and silences.
+/// The URL-encoded form of a mixed concatenation without uploads (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct MixedConcatFields {
+    /// A `MixedConcatRequest` as a JSON string (server files and silences only).
+    request_json: String,
+}
+
+/// Concatenate server files, uploads and silences (a multipart form; a URL-encoded form
+/// when nothing is uploaded).
 #[utoipa::path(post, path = "/concat/mixed", tag = "concat", params(GenerationQuery),
-    request_body(content = MixedConcatForm, content_type = "multipart/form-data"),
+    request_body(content(
+        (MixedConcatForm = "multipart/form-data"),
+        (MixedConcatFields = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON", body = ConcatResponse),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
@@ -198,16 +209,9 @@ struct MixedConcatForm {
 async fn concat_mixed(
     State(state): State<AppState>,
     Query(query): Query<GenerationQuery>,
-    Multipart(multipart): Multipart,
+    body: axum::extract::Request,
 ) -> Result<Response> {
-    let limits = &state.config().limits;
-    let form = Form::read(
-        multipart,
-        &["uploaded_files", "uploaded_files[]"],
-        limits.concat_upload_bytes(),
-        limits.concat_upload_bytes(),
-    )
-    .await?;
+    let form = read_mixed_form(&state, body).await?;
     let raw = form
         .texts
         .get("request_json")
@@ -232,6 +236,48 @@ async fn concat_mixed(
         mode,
         query.return_format.as_deref(),
     )
+}
+
+/// Longest URL-encoded body of a mixed concatenation (it carries only `request_json`).
+const MAX_URLENCODED_BYTES: usize = 1024 * 1024;
+
+/// The fields of a mixed concatenation: a multipart form (with uploads), or, as the
+/// original accepted and as `curl --data-urlencode` and `requests.post(data=…)` send when
+/// there is nothing to upload, a URL-encoded form.
+async fn read_mixed_form(state: &AppState, body: axum::extract::Request) -> Result<Form> {
+    let urlencoded = body
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if urlencoded {
+        let bytes = axum::body::to_bytes(body.into_body(), MAX_URLENCODED_BYTES)
+            .await
+            .map_err(|_| {
+                Error::TooLarge(format!(
+                    "a URL-encoded form may be at most {} KB; upload files as multipart/form-data",
+                    MAX_URLENCODED_BYTES / 1024
+                ))
+            })?;
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| Error::BadRequest(format!("Malformed URL-encoded form: {e}")))?;
+        let mut form = Form::default();
+        form.texts.extend(fields);
+        return Ok(form);
+    }
+    let Multipart(multipart) = Multipart::from_request(body, state).await?;
+    let limits = &state.config().limits;
+    Form::read(
+        multipart,
+        &["uploaded_files", "uploaded_files[]"],
+        limits.concat_upload_bytes(),
+        limits.concat_upload_bytes(),
+    )
+    .await
 }
 
 /// Validates segments and pairs upload indices with the uploaded files.

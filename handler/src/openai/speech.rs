@@ -85,6 +85,13 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
     if input.trim().is_empty() {
         return Err(OpenAiError::invalid("input", "input must not be empty").code("empty_string"));
     }
+    if !models::text::is_speakable(&input) {
+        return Err(OpenAiError::invalid(
+            "input",
+            "input has nothing to speak: it needs at least one letter or digit",
+        )
+        .code("invalid_value"));
+    }
     let chars = input.chars().count();
     if chars > MAX_INPUT_CHARS {
         return Err(OpenAiError::invalid(

@@ -62,8 +62,13 @@ async fn voices_json(state: &AppState) -> Result<Value, OpenAiError> {
 /// speech requests (`"voice": {"id": ...}`).
 pub async fn create_voice(
     State(state): State<AppState>,
-    multipart: axum::extract::Multipart,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
+    // A body that is not a multipart form is the client's mistake, in OpenAI's envelope.
+    let multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(rejection) => return OpenAiError::from(crate::error::Error::from(rejection)).into_response(),
+    };
     match create(&state, multipart).await {
         Ok(body) => Json(body).into_response(),
         Err(error) => error.into_response(),

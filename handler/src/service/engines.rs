@@ -83,11 +83,13 @@ impl Engines {
                 };
                 blocking(move || OnnxRuntime::load(settings))
                     .await?
-                    .map_err(|e| Error::ModelNotInstalled {
-                        engine: "onnxruntime",
-                        message: format!(
-                            "{e}. Set --onnxruntime-library / ORT_DYLIB_PATH, or run ./scripts/serve.sh, which fetches it"
-                        ),
+                    .map_err(|e| {
+                        model_missing(
+                            "onnxruntime",
+                            "ONNX Runtime could not be loaded. Set --onnxruntime-library / \
+                             ORT_DYLIB_PATH, or run ./scripts/serve.sh, which fetches it",
+                            &e,
+                        )
                     })
             })
             .await
@@ -101,19 +103,20 @@ impl Engines {
             .get_or_try_init(|| async {
                 let model = self.settings.piper_voice();
                 if !model.is_file() {
-                    return Err(Error::ModelNotInstalled {
-                        engine: "piper",
-                        message: format!(
-                            "the Piper voice {} is not installed. Set --piper-voice / SPEECH_PIPER_VOICE, \
-                             or run ./scripts/serve.sh, which fetches the default voice",
-                            model.display()
-                        ),
-                    });
+                    return Err(model_missing(
+                        "piper",
+                        "the Piper voice is not installed. Set --piper-voice / SPEECH_PIPER_VOICE, \
+                         or run ./scripts/serve.sh, which fetches the default voice",
+                        &format!("{} is not a file", model.display()),
+                    ));
                 }
                 let loaded = blocking(move || PiperVoice::load(&runtime, &model, None)).await?;
-                loaded.map(Arc::new).map_err(|e| Error::ModelNotInstalled {
-                    engine: "piper",
-                    message: format!("the Piper voice could not be loaded: {e}"),
+                loaded.map(Arc::new).map_err(|e| {
+                    model_missing(
+                        "piper",
+                        "the Piper voice could not be loaded; the server log says why",
+                        &e,
+                    )
                 })
             })
             .await
@@ -229,14 +232,23 @@ fn bundle_tag(dir: &std::path::Path, precision: Precision) -> String {
 }
 
 fn not_installed(dir: &std::path::Path, reason: &str) -> Error {
+    model_missing(
+        "chatterbox",
+        "voice cloning and voice conversion need the Chatterbox ONNX bundle, which is not \
+         installed (or is incomplete). Install it with `just models chatterbox`, or point \
+         --chatterbox-dir / SPEECH_CHATTERBOX_DIR at a bundle",
+        &format!("{}: {reason}", dir.display()),
+    )
+}
+
+/// A 503 `MODEL_NOT_INSTALLED` whose message names the setting to fix but no server path
+/// (clients must not learn the layout of the server); the details, paths included, go to
+/// the log for the operator.
+fn model_missing(engine: &'static str, message: &str, detail: &dyn std::fmt::Display) -> Error {
+    tracing::warn!(engine, %detail, "speech engine unavailable");
     Error::ModelNotInstalled {
-        engine: "chatterbox",
-        message: format!(
-            "voice cloning and voice conversion need the Chatterbox ONNX bundle, which is not installed \
-             in {} ({reason}). Install it with `just models chatterbox`, or point \
-             --chatterbox-dir / SPEECH_CHATTERBOX_DIR at a bundle",
-            dir.display()
-        ),
+        engine,
+        message: message.to_owned(),
     }
 }
 

@@ -96,7 +96,7 @@ pub async fn start(
                 .voice
                 .clone()
                 .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
-            let cloning = voice_use::prepare_cloning(state, &voice).await?;
+            let cloning = voice_use::prepare_cloning(state, &voice, "voice").await?;
             (
                 Speaker::Chatterbox(cloning.engine, cloning.conditioning),
                 cloning.slot,

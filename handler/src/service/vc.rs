@@ -170,7 +170,7 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
         conditioning,
         source: conditioning_source,
         slot,
-    } = voice_use::prepare_cloning(state, &target).await?;
+    } = voice_use::prepare_cloning(state, &target, "target_voice_source").await?;
     let options = ConversionOptions {
         chunk_sec: request.chunk_sec as f32,
         overlap_sec: request.overlap_sec as f32,

@@ -167,6 +167,7 @@ async fn conditioning(
     entry: &Entry,
     limits: audio::DecodeLimits,
     slot: &Slot,
+    param: &str,
 ) -> Result<(Arc<VoiceConditioning>, ConditioningSource)> {
     let bytes = read_entry(store, Area::Voices, entry).await?;
     let id = format!("{}:{model_tag}", hex(&Sha256::digest(&bytes)));
@@ -187,9 +188,19 @@ async fn conditioning(
     )
     .await?;
     let encoder = Arc::clone(engine);
+    let param = param.to_owned();
     // The encoder runs inside the request's slot, which it keeps until it finishes.
     let computed = Arc::new(
-        work::run(Arc::clone(slot), || {}, move |_| Ok(encoder.encode_voice(&samples)?)).await?,
+        work::run(Arc::clone(slot), || {}, move |_| {
+            encoder.encode_voice(&samples).map_err(|e| match e {
+                // The voice is what is wrong (too short, silent): name the field that chose it.
+                models::ModelError::InvalidInput(message) => {
+                    Error::invalid(param, format!("the voice cannot be used: {message}"))
+                }
+                other => other.into(),
+            })
+        })
+        .await?,
     );
     let mut body = Vec::with_capacity(COND_MAGIC.len() + id.len() + 1);
     body.extend_from_slice(COND_MAGIC);
@@ -217,7 +228,12 @@ pub struct Cloning {
 
 /// Loads Chatterbox (a missing bundle is a quick 503), waits for a generation slot, then
 /// gets the voice's conditioning inside it, so the gate bounds the speech encoder too.
-pub async fn prepare_cloning(state: &crate::state::AppState, entry: &Entry) -> Result<Cloning> {
+/// `param` names the request field that chose the voice, for errors about the voice.
+pub async fn prepare_cloning(
+    state: &crate::state::AppState,
+    entry: &Entry,
+    param: &str,
+) -> Result<Cloning> {
     let engines = state.engines();
     let (engine, model_tag) = engines.chatterbox_with_tag().await?;
     let slot = engines
@@ -231,6 +247,7 @@ pub async fn prepare_cloning(state: &crate::state::AppState, entry: &Entry) -> R
         entry,
         state.config().limits.decode_limits(),
         &slot,
+        param,
     )
     .await?;
     Ok(Cloning {

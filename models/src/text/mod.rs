@@ -10,5 +10,5 @@ mod preprocess;
 mod sentences;
 
 pub use chunk::{ChunkOptions, chunk_text, split_long};
-pub use preprocess::{TextOptions, preprocess};
+pub use preprocess::{TextOptions, is_speakable, preprocess, strip_invisible};
 pub use sentences::split_sentences;

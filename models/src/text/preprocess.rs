@@ -26,12 +26,14 @@ impl Default for TextOptions {
 }
 
 /// Applies the enabled steps in the original's order (lowercase, spacing, dotted letters,
-/// reference numbers) and trims the ends.
+/// reference numbers) and trims the ends. Invisible characters are always removed first
+/// (see [`strip_invisible`]).
 pub fn preprocess(text: &str, options: &TextOptions) -> String {
+    let text = strip_invisible(text);
     let mut text = if options.to_lowercase {
         text.to_lowercase()
     } else {
-        text.to_owned()
+        text
     };
     if options.normalize_spacing {
         text = collapse_whitespace_runs(&text);
@@ -43,6 +45,49 @@ pub fn preprocess(text: &str, options: &TextOptions) -> String {
         text = remove_reference_numbers(&text);
     }
     text.trim().to_owned()
+}
+
+/// Removes what cannot be spoken and must not reach a phonemizer: control characters
+/// (NUL, escapes; tabs and line breaks become spaces and newlines stay) and invisible
+/// format characters (zero-width spaces and joiners, byte-order marks, bidirectional
+/// overrides such as U+202E, soft hyphens, tag characters).
+pub fn strip_invisible(text: &str) -> String {
+    text.chars()
+        .filter(|c| !is_format_character(*c))
+        .map(|c| match c {
+            '\n' => '\n',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// Whether the text has anything to say: at least one letter or digit once invisible
+/// characters are gone ("...", "!!!", "()" and a lone BOM have not).
+pub fn is_speakable(text: &str) -> bool {
+    text.chars()
+        .any(|c| !is_format_character(c) && c.is_alphanumeric())
+}
+
+/// Unicode's format characters (general category Cf) that occur in pasted text.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// A single whitespace character is kept as is (the original only touched runs of two or
@@ -165,6 +210,23 @@ mod tests {
         };
         step(&mut options);
         options
+    }
+
+    #[test]
+    fn nothing_to_speak_is_recognised() {
+        for text in ["...", "-", "()", "!!!", "\0", "\u{200B}", "\u{FEFF}", "\u{202E}", "\u{7}\u{1b}", " \n\t "] {
+            assert!(!is_speakable(text), "{text:?}");
+        }
+        for text in ["a", "42", "Hi.", "\u{202E}ok", "日本"] {
+            assert!(is_speakable(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn invisible_characters_never_reach_the_engines() {
+        assert_eq!(strip_invisible("a\0b\u{200B}c\u{FEFF}\u{202E}d\te\nf"), "a bcd e\nf");
+        let cleaned = preprocess("\u{FEFF}Hello\u{200B} world\0.", &TextOptions::default());
+        assert_eq!(cleaned, "hello world .");
     }
 
     #[test]

@@ -200,7 +200,7 @@ async fn speak_chatterbox(
         conditioning,
         source,
         slot,
-    } = voice_use::prepare_cloning(state, &entry).await?;
+    } = voice_use::prepare_cloning(state, &entry, "reference_audio_filename").await?;
     let job = ChatterboxJob {
         params: GenerationParams {
             temperature: request.temperature as f32,

@@ -253,6 +253,12 @@ impl TtsRequest {
         if text.is_empty() {
             return Err(Error::invalid("text", "text must not be empty"));
         }
+        if !models::text::is_speakable(text) {
+            return Err(Error::invalid(
+                "text",
+                "text has nothing to speak: it needs at least one letter or digit",
+            ));
+        }
         let length = text.chars().count();
         if length > max_text_length {
             return Err(Error::invalid(

@@ -1,0 +1,222 @@
+//! Smaller hardening regressions: "nothing to speak" is a 4xx in both dialects, every
+//! error is in its dialect's envelope (wrong methods, unknown paths, non-multipart voice
+//! uploads, unknown docs files), health says less to strangers and asks for a retry,
+//! engine errors name the right field and no server path, and URL-encoded mixed
+//! concatenations work as they did in the original.
+
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use http::{Method, Request};
+use serde_json::{Value, json};
+use storage::Key;
+use tests::engines::{chatterbox_standins, standin_audio};
+use tests::fixtures::{decode, wav_tone};
+use tests::multipart::Form;
+use tests::{Backend, TestApp, TestResponse, stored_keys};
+
+const NOTHING_TO_SPEAK: [&str; 9] = [
+    "...", "-", "()", "!!!", "\0", "\u{200B}", "\u{FEFF}", "\u{202E}", "\u{7}\u{1b}\u{1}",
+];
+
+#[tokio::test]
+async fn nothing_to_speak_is_a_4xx_naming_the_input() {
+    let b = Backend::memory();
+    let app = TestApp::new(&b);
+    for text in NOTHING_TO_SPEAK {
+        let native = app
+            .post_json("/api/v1/tts", &json!({ "text": text }))
+            .await;
+        let body = native.assert_error(422, "VALIDATION_ERROR");
+        assert_eq!(body["detail"]["param"], "text", "{text:?}: {body}");
+
+        let openai = app
+            .post_json(
+                "/v1/audio/speech",
+                &json!({"model": "tts-1", "voice": "alloy", "input": text}),
+            )
+            .await;
+        assert_eq!(openai.status, 400, "{text:?}: {}", openai.text());
+        assert_eq!(openai.json()["error"]["param"], "input", "{text:?}");
+    }
+    assert!(stored_keys(b.store.as_ref(), "").await.is_empty());
+    // Invisible characters around real words are removed, not refused.
+    let spoken = app
+        .post_json("/api/v1/tts", &json!({"text": "\u{FEFF}Hello\u{200B} there\0."}))
+        .await;
+    assert_eq!(spoken.status, 200, "{}", spoken.text());
+}
+
+fn openai_error(response: &TestResponse, status: u16) -> Value {
+    assert_eq!(response.status, status, "{}", response.text());
+    let body = response.json();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body.get("success").is_none(), "native envelope: {body}");
+    body
+}
+
+#[tokio::test]
+async fn every_error_uses_its_dialects_envelope() {
+    let app = TestApp::new(&Backend::memory());
+    let send = |method: Method, uri: &str, content_type: &str, body: &'static str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // A voice upload that is not multipart.
+    let not_multipart = app
+        .request(send(
+            Method::POST,
+            "/v1/audio/voices",
+            "text/plain",
+            "hello",
+        ))
+        .await;
+    openai_error(&not_multipart, 400);
+    // Wrong methods and unknown paths of the OpenAI dialect.
+    openai_error(&app.get("/v1/audio/speech").await, 405);
+    openai_error(&app.get("/audio/speech").await, 405);
+    openai_error(&app.get("/audio/transcriptions").await, 404);
+    openai_error(&app.delete("/v1/models").await, 405);
+    // Unknown files of the documentation get the native envelope, not an empty 404.
+    app.get("/docs/no-such-file.js")
+        .await
+        .assert_error(404, "ROUTE_NOT_FOUND");
+    app.delete("/api/v1/health")
+        .await
+        .assert_error(405, "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn health_tells_strangers_less_when_keys_are_on() {
+    let b = Backend::fs().await;
+    let app = TestApp::with_config(&b, |c| c.access.api_keys = vec!["sesame".into()]);
+    let anonymous = app.get("/api/v1/health").await.ok_json();
+    assert_eq!(anonymous["storage"]["location"], Value::Null, "{anonymous}");
+    assert_eq!(anonymous["storage"]["reachable"], true);
+    let trusted = app
+        .get_with("/api/v1/health", &[("authorization", "Bearer sesame")])
+        .await
+        .ok_json();
+    assert!(
+        trusted["storage"]["location"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("file://")),
+        "{trusted}"
+    );
+    // Without keys, everyone is trusted (local use).
+    let open = TestApp::new(&b).get("/api/v1/health").await.ok_json();
+    assert!(open["storage"]["location"].is_string());
+}
+
+#[tokio::test]
+async fn model_errors_name_no_server_path() {
+    let app = TestApp::new(&Backend::memory());
+    app.post_form(
+        "/api/v1/voice",
+        &Form::new().file("voice_file", "anna.wav", standin_audio("ref_7s.wav")),
+    )
+    .await
+    .assert_ok();
+    let missing = app
+        .post_json(
+            "/api/v1/tts",
+            &json!({"text": "Hi.", "reference_audio_filename": "anna.wav"}),
+        )
+        .await;
+    let body = missing.assert_error(503, "MODEL_NOT_INSTALLED");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("SPEECH_CHATTERBOX_DIR"), "{message}");
+    let dir = std::env::temp_dir().display().to_string();
+    assert!(!message.contains(&dir), "a server path leaked: {message}");
+    assert!(!message.contains("speech-api-tests"), "{message}");
+}
+
+#[tokio::test]
+async fn a_too_short_voice_names_the_voice_field() {
+    let b = Backend::memory();
+    let app = TestApp::with_config(&b, |c| {
+        c.engines.chatterbox_dir = Some(chatterbox_standins("original"));
+    });
+    // 20 ms: shorter than one 40 ms speech token.
+    app.post_form(
+        "/api/v1/voice",
+        &Form::new().file("voice_file", "blip.wav", wav_tone(0.02, 24_000, 220.0)),
+    )
+    .await
+    .assert_ok();
+    let tts = app
+        .post_json(
+            "/api/v1/tts",
+            &json!({"text": "Hi.", "reference_audio_filename": "blip.wav"}),
+        )
+        .await;
+    let body = tts.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(body["detail"]["param"], "reference_audio_filename", "{body}");
+    assert!(stored_keys(b.store.as_ref(), "outputs").await.is_empty());
+}
+
+#[tokio::test]
+async fn mixed_concat_accepts_a_url_encoded_form() {
+    let b = Backend::memory();
+    let app = TestApp::new(&b);
+    b.store
+        .put(
+            &Key::new("outputs/demo/a.wav").unwrap(),
+            wav_tone(0.5, 22_050, 330.0).into(),
+        )
+        .await
+        .unwrap();
+    let request_json = json!({
+        "segments": [
+            {"type": "server_file", "source": "demo/a.wav"},
+            {"type": "silence", "source": "(250ms)"},
+            {"type": "server_file", "source": "demo/a.wav"}
+        ],
+        "export_formats": ["wav"]
+    })
+    .to_string();
+    let body = serde_urlencoded_body(&[("request_json", &request_json)]);
+    let response = app
+        .request(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/concat/mixed")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let pcm = decode(&response.body, "wav");
+    assert!(
+        (pcm.duration_seconds() - 1.25).abs() < 0.01,
+        "{}",
+        pcm.duration_seconds()
+    );
+}
+
+/// `application/x-www-form-urlencoded` encoding of `pairs`.
+fn serde_urlencoded_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
