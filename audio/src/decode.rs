@@ -2,15 +2,17 @@
 //!
 //! Uploads are hostile until proven otherwise. Every entry point checks the
 //! container's own claims (rate, channels, length) against [`DecodeLimits`] before
-//! decoding, counts frames while decoding, and turns any decoder panic into an
-//! [`AudioError`], so one bad file costs one 4xx, not the process.
+//! decoding, counts frames while decoding, refuses float samples no recording holds
+//! (NaN, infinities, magnitudes above [`crate::MAX_SAMPLE_MAGNITUDE`]: see
+//! [`AudioError::InvalidSamples`]), and turns any decoder panic into an [`AudioError`],
+//! so one bad file costs one 4xx, not the process.
 
 use std::io::Cursor;
 
 use bytes::Bytes;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use symphonia::core::audio::GenericAudioBufferRef;
+use symphonia::core::audio::{Audio, GenericAudioBufferRef};
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -18,7 +20,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
-use crate::{AudioError, Pcm};
+use crate::{AudioError, Pcm, values};
 
 /// Highest sample rate accepted (above any real recording format).
 pub const MAX_SAMPLE_RATE: u32 = 384_000;
@@ -137,6 +139,8 @@ impl AudioInfo {
 /// Decodes `data` completely without keeping the samples: proves it is audio and measures it.
 ///
 /// `extension` is a hint only; the bytes decide the format. `Bytes` is shared, not copied.
+/// Refuses exactly what [`decode`] refuses, including out-of-range sample values, so an
+/// upload it accepts will decode.
 pub fn inspect(
     data: Bytes,
     extension: Option<&str>,
@@ -147,6 +151,9 @@ pub fn inspect(
 }
 
 /// Decodes `data` to interleaved f32 samples at the source rate and channel count.
+///
+/// Every sample returned is finite and within ±[`crate::MAX_SAMPLE_MAGNITUDE`]; a file
+/// holding anything else is refused with [`AudioError::InvalidSamples`].
 pub fn decode(
     data: Bytes,
     extension: Option<&str>,
@@ -276,6 +283,7 @@ pub(crate) fn run(
         let buffer_frames = buffer.frames() as u64;
         frames += buffer_frames;
         check_length(frames, sample_rate, channels, limits, keep)?;
+        check_values(&buffer)?;
         if keep {
             append_interleaved(&buffer, &mut samples);
         }
@@ -359,6 +367,26 @@ fn append_interleaved(buffer: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
     let start = out.len();
     out.resize(start + buffer.samples_interleaved(), 0.0);
     buffer.copy_to_slice_interleaved(&mut out[start..]);
+}
+
+/// Refuses NaN, infinities and magnitudes above [`crate::MAX_SAMPLE_MAGNITUDE`] in float
+/// codec output, on the decoder's own planes so that `inspect` (which keeps nothing)
+/// refuses them too. Integer buffers cannot hold such values once scaled to [-1, 1].
+fn check_values(buffer: &GenericAudioBufferRef<'_>) -> Result<(), AudioError> {
+    match buffer {
+        GenericAudioBufferRef::F32(buf) => buf.iter_planes().try_for_each(values::check),
+        GenericAudioBufferRef::F64(buf) => buf.iter_planes().try_for_each(|plane| {
+            let limit = f64::from(crate::MAX_SAMPLE_MAGNITUDE);
+            if plane.iter().fold(true, |ok, x| ok & (x.abs() <= limit)) {
+                Ok(())
+            } else {
+                Err(values::invalid_samples(
+                    plane.iter().any(|x| !x.is_finite()),
+                ))
+            }
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn classify(e: SymphoniaError) -> AudioError {

@@ -37,6 +37,14 @@ pub enum AudioError {
     #[error("audio has {0} channels; at most 8 are accepted")]
     TooManyChannels(usize),
 
+    /// The audio holds sample values no recording has: NaN, infinities, or magnitudes
+    /// above [`crate::MAX_SAMPLE_MAGNITUDE`] (+60 dBFS). An invalid-audio upload. (415)
+    #[error("invalid audio samples: {reason}")]
+    InvalidSamples {
+        /// What is wrong with the values, worded for the user.
+        reason: String,
+    },
+
     /// The decoder panicked on this input (a decoder bug, contained). (400)
     #[error("the audio decoder failed on this file")]
     DecoderPanic,

@@ -328,3 +328,173 @@ fn ogg_crc(data: &[u8]) -> u32 {
     }
     crc
 }
+
+/// A mono 32-bit float WAV written by hound (an independent writer): a quiet tone with
+/// `values` spliced in at the start of its second half.
+fn float_wav(values: &[f32]) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut samples = crate::test_signals::sine(220.0, RATE, 4_800, 0.25);
+    samples.splice(2_400..2_400 + values.len(), values.iter().copied());
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+    for s in samples {
+        writer.write_sample(s).unwrap();
+    }
+    writer.finalize().unwrap();
+    cursor.into_inner()
+}
+
+/// A mono 64-bit float WAV (symphonia's F64 buffers; the fast path declines it), by hand.
+fn double_wav(values: &[f64]) -> Vec<u8> {
+    let mut samples: Vec<f64> = crate::test_signals::sine(220.0, RATE, 4_800, 0.25)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    samples.splice(2_400..2_400 + values.len(), values.iter().copied());
+    let data_len = (samples.len() * 8) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(4 + 26 + 12 + 8 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&18u32.to_le_bytes());
+    b.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&RATE.to_le_bytes());
+    b.extend_from_slice(&(RATE * 8).to_le_bytes());
+    b.extend_from_slice(&8u16.to_le_bytes());
+    b.extend_from_slice(&64u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(b"fact");
+    b.extend_from_slice(&4u32.to_le_bytes());
+    b.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    b
+}
+
+/// Every way `bytes` can be decoded: the public `decode` and `inspect`, and the WAV fast
+/// path and the symphonia path on their own, each keeping and not keeping samples.
+fn decode_every_way(bytes: &[u8]) -> Vec<(&'static str, Result<(), AudioError>)> {
+    let limits = DecodeLimits::default();
+    let data = || Bytes::copy_from_slice(bytes);
+    let mut outcomes = vec![
+        ("decode", decode(data(), Some("wav"), &limits).map(drop)),
+        ("inspect", inspect(data(), Some("wav"), &limits).map(drop)),
+        (
+            "symphonia decode",
+            crate::decode::run(data(), Some("wav"), &limits, true).map(drop),
+        ),
+        (
+            "symphonia inspect",
+            crate::decode::run(data(), Some("wav"), &limits, false).map(drop),
+        ),
+    ];
+    for (name, keep) in [("fast decode", true), ("fast inspect", false)] {
+        if let Some(result) = crate::wav_fast::try_decode(bytes, &limits, keep) {
+            outcomes.push((name, result.map(drop)));
+        }
+    }
+    outcomes
+}
+
+#[test]
+fn float_wavs_with_non_finite_or_absurd_samples_are_refused_by_decode_and_inspect() {
+    let cases: [(&str, Vec<u8>, &str); 9] = [
+        ("NaN", float_wav(&[f32::NAN]), "non-finite"),
+        ("+Inf", float_wav(&[f32::INFINITY]), "non-finite"),
+        ("-Inf", float_wav(&[0.5, f32::NEG_INFINITY]), "non-finite"),
+        ("3e38", float_wav(&[3e38]), "|x| > 1024"),
+        ("-f32::MAX", float_wav(&[f32::MIN]), "|x| > 1024"),
+        ("1025", float_wav(&[1025.0]), "|x| > 1024"),
+        ("f64 NaN", double_wav(&[f64::NAN]), "non-finite"),
+        ("f64 1e300", double_wav(&[1e300]), "|x| > 1024"),
+        ("f64 -2048", double_wav(&[-2048.0]), "|x| > 1024"),
+    ];
+    for (what, bytes, expected) in cases {
+        let outcomes = decode_every_way(&bytes);
+        // The f32 files must have exercised the fast path too, the f64 ones must not.
+        assert_eq!(outcomes.len(), if what.starts_with("f64") { 4 } else { 6 });
+        for (path, outcome) in outcomes {
+            match outcome {
+                Err(AudioError::InvalidSamples { reason }) => {
+                    assert!(reason.contains(expected), "{what} via {path}: {reason}");
+                }
+                other => panic!("{what} via {path}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn float_wavs_with_hot_but_plausible_samples_still_decode() {
+    for bytes in [
+        float_wav(&[4.0, -4.0, 3.99, -1024.0, 1024.0, 1e-40, -0.0]),
+        double_wav(&[4.0, -4.0, 1024.0, -1024.0]),
+    ] {
+        for (path, outcome) in decode_every_way(&bytes) {
+            assert!(outcome.is_ok(), "{path}: {outcome:?}");
+        }
+        let (_, pcm) = decode(Bytes::from(bytes), Some("wav"), &DecodeLimits::default()).unwrap();
+        assert_eq!(pcm.peak(), 1024.0);
+        assert!(pcm.samples.contains(&4.0) && pcm.samples.contains(&-4.0));
+    }
+}
+
+#[test]
+fn an_opus_header_gain_that_makes_samples_absurd_is_refused() {
+    let pcm = Pcm::mono(RATE, speech_like(RATE, RATE as usize));
+    let mut bytes = encode(&pcm, ExportFormat::Opus { bitrate_kbps: 32 })
+        .unwrap()
+        .bytes;
+    // OpusHead's output gain (Q7.8 dB, at byte 16 of the packet) set to +127 dB, with the
+    // first page's CRC re-stamped so the header checks themselves answer.
+    let head = 28;
+    let first_page = head + 19;
+    bytes[head + 16..head + 18].copy_from_slice(&(127i16 * 256).to_le_bytes());
+    bytes[22..26].fill(0);
+    let crc = ogg_crc(&bytes[..first_page]);
+    bytes[22..26].copy_from_slice(&crc.to_le_bytes());
+    let limits = DecodeLimits::default();
+    for (path, outcome) in [
+        (
+            "decode",
+            decode(Bytes::from(bytes.clone()), None, &limits).map(drop),
+        ),
+        (
+            "inspect",
+            inspect(Bytes::from(bytes), None, &limits).map(drop),
+        ),
+    ] {
+        match outcome {
+            Err(AudioError::InvalidSamples { reason }) => {
+                assert!(reason.contains("|x| > 1024"), "{path}: {reason}");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn float_wavs_we_write_from_hostile_samples_decode_again() {
+    let hostile = vec![0.5, f32::NAN, 3e38, -2_000.0, f32::NEG_INFINITY, 4.0];
+    let expected = vec![0.5, 0.0, 1024.0, -1024.0, 0.0, 4.0];
+    let one_shot = encode(&Pcm::mono(RATE, hostile.clone()), ExportFormat::WavFloat)
+        .unwrap()
+        .bytes;
+    let (mut streamed, mut stream_bytes) =
+        crate::encode::StreamEncoder::new(ExportFormat::WavFloat, RATE).unwrap();
+    stream_bytes.extend(streamed.push(&hostile).unwrap());
+    for (what, bytes) in [("wav32", one_shot), ("streamed wav32", stream_bytes)] {
+        let (_, pcm) = decode(Bytes::from(bytes), Some("wav"), &DecodeLimits::default())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(pcm.samples, expected, "{what}");
+    }
+}

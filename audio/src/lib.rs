@@ -2,7 +2,9 @@
 //! (time stretch, trim, loudness, concatenation) over one shared PCM type.
 //!
 //! Nothing here knows about HTTP or storage; callers hand in bytes or [`Pcm`] and get
-//! samples, encoded bytes, serialisable reports or typed [`AudioError`]s back.
+//! samples, encoded bytes, serialisable reports or typed [`AudioError`]s back. No sample
+//! value makes any of it panic: decoders refuse NaN, infinities and magnitudes above
+//! [`MAX_SAMPLE_MAGNITUDE`], and the DSP steps sanitise whatever else reaches them.
 //!
 //! The handler's entry points:
 //! - decode: [`decode()`] / [`inspect()`] (wav, mp3, flac, ogg vorbis, ogg opus, m4a, aac);
@@ -20,12 +22,14 @@ pub mod resample;
 pub mod tempo;
 pub mod timeline;
 pub mod trim;
+mod values;
 mod wav_fast;
 
 pub use decode::{
     AudioInfo, ContainerFormat, DecodeLimits, MAX_CHANNELS, MAX_SAMPLE_RATE, decode, inspect,
 };
 pub use error::AudioError;
+pub use values::MAX_SAMPLE_MAGNITUDE;
 
 /// Interleaved 32-bit float PCM at a known rate: the currency of every DSP step.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +39,9 @@ pub struct Pcm {
     /// Channel count (samples are interleaved).
     pub channels: u16,
     /// Samples, nominally in `[-1.0, 1.0]`, interleaved by channel. DSP steps may leave
-    /// peaks above 1.0; encoders clamp before integer conversion.
+    /// peaks above 1.0; encoders clamp before integer conversion. Decoded samples are
+    /// always finite and within ±[`MAX_SAMPLE_MAGNITUDE`]; the DSP steps that compute on
+    /// samples treat anything else (e.g. from a speech engine) as silence or clamp it.
     pub samples: Vec<f32>,
 }
 
@@ -202,6 +208,8 @@ pub(crate) fn frames_to_ms(frames: usize, sample_rate: u32) -> f64 {
 mod hostile_tests;
 #[cfg(test)]
 pub(crate) mod test_signals;
+#[cfg(test)]
+mod value_safety_tests;
 
 #[cfg(test)]
 mod tests {

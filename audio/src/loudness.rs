@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use ebur128::{EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 
-use crate::{AudioError, Pcm, ms_to_frames};
+use crate::{AudioError, Pcm, ms_to_frames, values};
 
 /// The concat "level" target: RMS at -20 dBFS, as the original's pydub code.
 pub const LEVEL_TARGET_DBFS: f64 = -20.0;
@@ -142,9 +142,12 @@ fn db(linear: f64) -> f64 {
     20.0 * linear.log10()
 }
 
-/// Measures integrated loudness, true peak and loudness range.
+/// Measures integrated loudness, true peak and loudness range (of the sanitised samples:
+/// NaN and infinities count as silence, magnitudes are clamped to
+/// ±[`crate::MAX_SAMPLE_MAGNITUDE`], as every normaliser here treats them).
 pub fn measure(pcm: &Pcm) -> Result<Measurement, AudioError> {
     pcm.validate()?;
+    let samples = values::sanitized(&pcm.samples);
     let channels = u32::from(pcm.channels);
     let mut meter = EbuR128::new(
         channels,
@@ -153,7 +156,7 @@ pub fn measure(pcm: &Pcm) -> Result<Measurement, AudioError> {
     )
     .map_err(|e| AudioError::InvalidPcm(format!("loudness meter: {e}")))?;
     meter
-        .add_frames_f32(&pcm.samples)
+        .add_frames_f32(&samples)
         .map_err(|e| AudioError::InvalidPcm(format!("loudness meter: {e}")))?;
     let integrated = meter.loudness_global().ok().and_then(finite);
     let lra = meter.loudness_range().ok().and_then(finite);
@@ -170,11 +173,14 @@ pub fn measure(pcm: &Pcm) -> Result<Measurement, AudioError> {
 }
 
 /// EBU R128 normalisation: one linear gain to the integrated target, then the true-peak
-/// ceiling (see the module docs for the limiter and what happens to LRA).
+/// ceiling (see the module docs for the limiter and what happens to LRA). Non-finite
+/// samples become silence and magnitudes are clamped first, so the output is finite.
 pub fn normalize_ebu(
     mut pcm: Pcm,
     target: &EbuTarget,
 ) -> Result<(Pcm, NormalizationReport), AudioError> {
+    pcm.validate()?;
+    values::sanitize_in_place(&mut pcm.samples);
     let before = measure(&pcm)?;
     let Some(input_lufs) = before.integrated_lufs else {
         let reason = "too short or silent to measure (EBU R128 needs at least 400 ms of signal)";
@@ -240,12 +246,13 @@ pub fn normalize_ebu(
     Ok((pcm, report))
 }
 
-/// Scales so the sample peak sits at `peak_dbfs`.
+/// Scales so the sample peak sits at `peak_dbfs` (after sanitising, as [`normalize_ebu`]).
 pub fn normalize_peak(
     mut pcm: Pcm,
     peak_dbfs: f64,
 ) -> Result<(Pcm, NormalizationReport), AudioError> {
     pcm.validate()?;
+    values::sanitize_in_place(&mut pcm.samples);
     let peak = f64::from(pcm.peak());
     if !(peak > 0.0 && peak.is_finite()) {
         return Ok((
@@ -254,7 +261,13 @@ pub fn normalize_peak(
         ));
     }
     let gain_db = peak_dbfs - db(peak);
-    apply_gain_db(&mut pcm, gain_db);
+    let Some(gain) = linear_gain(gain_db) else {
+        return Ok((
+            pcm,
+            NormalizationReport::skipped("peak", peak_dbfs, TOO_QUIET),
+        ));
+    };
+    scale(&mut pcm, gain);
     let report = NormalizationReport {
         applied: true,
         skipped_reason: None,
@@ -283,8 +296,10 @@ pub fn rms_dbfs_of(samples: &[f32]) -> Option<f64> {
 
 /// The concat's level normalisation: RMS to `target_dbfs` (the original used -20 dBFS).
 /// Silence is left alone instead of breaking the gain as the original did. Peaks may
-/// exceed full scale afterwards (pydub clipped them); the encoders clamp.
+/// exceed full scale afterwards (pydub clipped them); the encoders clamp. Samples are
+/// sanitised first, as [`normalize_ebu`] does.
 pub fn normalize_rms(mut pcm: Pcm, target_dbfs: f64) -> (Pcm, NormalizationReport) {
+    values::sanitize_in_place(&mut pcm.samples);
     let Some(input) = rms_dbfs(&pcm) else {
         return (
             pcm,
@@ -292,7 +307,13 @@ pub fn normalize_rms(mut pcm: Pcm, target_dbfs: f64) -> (Pcm, NormalizationRepor
         );
     };
     let gain_db = target_dbfs - input;
-    apply_gain_db(&mut pcm, gain_db);
+    let Some(gain) = linear_gain(gain_db) else {
+        return (
+            pcm,
+            NormalizationReport::skipped("rms", target_dbfs, TOO_QUIET),
+        );
+    };
+    scale(&mut pcm, gain);
     let report = NormalizationReport {
         applied: true,
         skipped_reason: None,
@@ -323,11 +344,25 @@ pub(crate) fn sum_of_squares(x: &[f32]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-fn apply_gain_db(pcm: &mut Pcm, gain_db: f64) {
+/// Why a peak or RMS normalisation of near-silence was skipped.
+const TOO_QUIET: &str = "too quiet to normalise (the gain needed overflows)";
+
+/// The linear factor for `gain_db`, or `None` when it overflows an f32: a buffer of
+/// subnormal near-silence asks for some +700 dB, and `0 * inf` would be NaN.
+pub(crate) fn linear_gain(gain_db: f64) -> Option<f32> {
     let gain = 10f64.powf(gain_db / 20.0) as f32;
+    gain.is_finite().then_some(gain)
+}
+
+fn scale(pcm: &mut Pcm, gain: f32) {
     for s in &mut pcm.samples {
         *s *= gain;
     }
+}
+
+/// EBU gains are bounded (the -70 LUFS gate keeps them under +65 dB), so they always fit.
+fn apply_gain_db(pcm: &mut Pcm, gain_db: f64) {
+    scale(pcm, 10f64.powf(gain_db / 20.0) as f32);
 }
 
 /// Look-ahead true-peak limiter, linked across channels. Returns whether it reduced anything.

@@ -9,8 +9,8 @@ use std::io::{Cursor, ErrorKind};
 use bytes::Bytes;
 use ogg::reading::{OggReadError, PacketReader};
 
-use crate::AudioError;
 use crate::decode::{AudioInfo, ContainerFormat, DecodeLimits, check_length};
+use crate::{AudioError, values};
 
 /// Every Opus packet decodes to at most 120 ms; at 48 kHz that is 5760 frames.
 const MAX_PACKET_FRAMES: usize = 5760;
@@ -159,12 +159,14 @@ pub(crate) fn decode(
         let kept = decoded - dropped;
         frames += kept as u64;
         check_length(frames, rate, head.channels, limits, keep)?;
+        let output = &mut scratch[dropped * head.channels..decoded * head.channels];
+        for s in output.iter_mut() {
+            *s *= gain;
+        }
+        // The header gain can reach +128 dB: checked after it, and when only measuring too.
+        values::check(output)?;
         if keep {
-            samples.extend(
-                scratch[dropped * head.channels..decoded * head.channels]
-                    .iter()
-                    .map(|s| s * gain),
-            );
+            samples.extend_from_slice(output);
         }
         if packet.last_in_stream() {
             break;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::loudness::{self, EbuTarget, NormalizationReport, NormalizeMethod};
 use crate::tempo::{self, validate_speed};
 use crate::trim::{self, TrimInfo, validate_threshold};
-use crate::{AudioError, Pcm};
+use crate::{AudioError, Pcm, values};
 
 /// Allowed `normalize_level` (LUFS), as ffmpeg `loudnorm`'s `I`.
 pub const LEVEL_RANGE_LUFS: std::ops::RangeInclusive<f64> = -70.0..=-5.0;
@@ -106,9 +106,14 @@ impl PostProcess {
     }
 
     /// Runs speed, then trim, then normalisation.
-    pub fn apply(&self, pcm: Pcm) -> Result<(Pcm, PostProcessReport), AudioError> {
+    ///
+    /// The output never holds a non-finite sample: NaN and infinities (which a speech
+    /// engine can produce) are treated as silence and magnitudes clamped to
+    /// ±[`crate::MAX_SAMPLE_MAGNITUDE`] before any step, even when every step is off.
+    pub fn apply(&self, mut pcm: Pcm) -> Result<(Pcm, PostProcessReport), AudioError> {
         self.validate()?;
         pcm.validate()?;
+        values::sanitize_in_place(&mut pcm.samples);
         let input_duration_seconds = pcm.duration_seconds();
         let speed_factor_applied = (self.speed_factor != 1.0).then_some(self.speed_factor);
         let pcm = tempo::change_speed(pcm, self.speed_factor)?;

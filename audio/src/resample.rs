@@ -7,7 +7,7 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler};
 
-use crate::{AudioError, MAX_SAMPLE_RATE, Pcm};
+use crate::{AudioError, MAX_SAMPLE_RATE, Pcm, values};
 
 /// FFT chunk size in input frames. rubato rounds it up to a multiple of the reduced
 /// rate ratio; 1024 keeps the latency (and the per-call setup) small for speech clips.
@@ -27,6 +27,10 @@ pub fn output_frames(frames: usize, from_rate: u32, to_rate: u32) -> usize {
 ///
 /// Returns exactly `ceil(frames * to_rate / sample_rate)` frames with the same channel
 /// count; when the rates already match the input is returned as is (cloned).
+///
+/// Samples are sanitised first (NaN and infinities as 0, magnitudes clamped to
+/// ±[`crate::MAX_SAMPLE_MAGNITUDE`]): one non-finite value would otherwise poison the
+/// FFT and make rubato panic, and the output is always finite.
 pub fn resample(pcm: &Pcm, to_rate: u32) -> Result<Pcm, AudioError> {
     pcm.validate()?;
     if to_rate == 0 || to_rate > MAX_SAMPLE_RATE {
@@ -35,8 +39,9 @@ pub fn resample(pcm: &Pcm, to_rate: u32) -> Result<Pcm, AudioError> {
             format!("{to_rate} Hz is outside 1..={MAX_SAMPLE_RATE}"),
         ));
     }
+    let clean = values::sanitized(&pcm.samples);
     if pcm.sample_rate == to_rate {
-        return Ok(pcm.clone());
+        return Ok(Pcm::new(to_rate, pcm.channels, clean.into_owned()));
     }
     let frames = pcm.frames();
     if frames == 0 {
@@ -44,7 +49,7 @@ pub fn resample(pcm: &Pcm, to_rate: u32) -> Result<Pcm, AudioError> {
     }
     let channels = usize::from(pcm.channels);
     let mut resampler = fft(pcm.sample_rate, to_rate, channels)?;
-    let input = InterleavedSlice::new(&pcm.samples, channels, frames)
+    let input = InterleavedSlice::new(&clean, channels, frames)
         .map_err(|e| AudioError::Resample(e.to_string()))?;
     let output = resampler
         .process_all(&input, frames, None)
@@ -124,10 +129,12 @@ impl StreamResampler {
     }
 
     /// Takes the next interleaved block (whole frames; a ragged tail is dropped) and
-    /// returns the output frames that are ready.
+    /// returns the output frames that are ready. Samples are sanitised as [`resample`]
+    /// does, so both still agree sample for sample.
     pub(crate) fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, AudioError> {
         let whole = samples.len() - samples.len() % self.channels;
-        self.pending.extend_from_slice(&samples[..whole]);
+        self.pending
+            .extend(samples[..whole].iter().map(|&s| values::sanitize(s)));
         self.frames_in += whole / self.channels;
         let mut out = Vec::new();
         loop {

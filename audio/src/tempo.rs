@@ -14,7 +14,7 @@
 //! Stereo (and any channel count) uses one alignment computed on the channel sum, so
 //! channels stay phase-locked.
 
-use crate::{AudioError, Pcm};
+use crate::{AudioError, Pcm, values};
 
 /// Slowest allowed factor (4x longer).
 pub const MIN_SPEED: f64 = 0.25;
@@ -47,10 +47,13 @@ pub fn output_frames(frames: usize, speed: f64) -> usize {
 
 /// Changes tempo by `speed` (2.0 = twice as fast, half as long) keeping pitch.
 ///
-/// Exactly 1.0 returns the input unchanged.
-pub fn change_speed(pcm: Pcm, speed: f64) -> Result<Pcm, AudioError> {
+/// Exactly 1.0 returns the input unchanged. Non-finite samples are treated as silence and
+/// magnitudes clamped to ±[`crate::MAX_SAMPLE_MAGNITUDE`] (at every speed, 1.0 included),
+/// so one bad sample cannot turn the overlap-added output into NaN.
+pub fn change_speed(mut pcm: Pcm, speed: f64) -> Result<Pcm, AudioError> {
     validate_speed(speed)?;
     pcm.validate()?;
+    values::sanitize_in_place(&mut pcm.samples);
     if speed == 1.0 || pcm.frames() == 0 {
         return Ok(Pcm {
             samples: if speed == 1.0 {

@@ -6,10 +6,12 @@
 //! of a 50-file concatenation's cost. Anything this parser does not recognise exactly
 //! (other sample formats, RF64, streaming sizes, a data chunk before `fmt `, odd block
 //! alignment, too many chunks) returns `None` and goes to symphonia unchanged, so the
-//! fast path never decides what is valid audio, only how quickly valid audio is read.
+//! fast path never decides what is valid audio, only how quickly valid audio is read
+//! (float samples get the same value check as on the symphonia path).
 //! All reads are bounds-checked slices; sizes come from the file and are clipped to it.
 
 use crate::decode::{AudioInfo, ContainerFormat, DecodeLimits, check_length};
+use crate::values::{in_range, invalid_samples};
 use crate::{AudioError, MAX_CHANNELS, MAX_SAMPLE_RATE};
 
 const FORMAT_PCM: u16 = 1;
@@ -133,18 +135,14 @@ fn convert(
         return Err(AudioError::Corrupt("no audio could be decoded".into()));
     }
     let bytes = &available[..frames * block];
-    let samples = if !keep {
-        Vec::new()
-    } else if format.sample == Sample::I16 {
-        bytes
+    let samples = match format.sample {
+        // Integer PCM is in [-1, 1) by construction: nothing to check.
+        Sample::I16 if keep => bytes
             .chunks_exact(2)
             .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32768.0))
-            .collect()
-    } else {
-        bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+            .collect(),
+        Sample::I16 => Vec::new(),
+        Sample::F32 => float_samples(bytes, keep)?,
     };
     let info = AudioInfo {
         format: ContainerFormat::Wav,
@@ -153,6 +151,37 @@ fn convert(
         frames: frames as u64,
     };
     Ok((info, samples))
+}
+
+/// Reads f32le samples, refusing NaN, infinities and magnitudes above
+/// [`crate::MAX_SAMPLE_MAGNITUDE`]. The check rides along the conversion (no second pass
+/// over a valid file); `keep` false only checks, since `inspect` must refuse such files
+/// too.
+fn float_samples(bytes: &[u8], keep: bool) -> Result<Vec<f32>, AudioError> {
+    let read = |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let mut valid = true;
+    let samples: Vec<f32> = if keep {
+        bytes
+            .chunks_exact(4)
+            .map(|b| {
+                let x = read(b);
+                valid &= in_range(x);
+                x
+            })
+            .collect()
+    } else {
+        valid = bytes
+            .chunks_exact(4)
+            .fold(true, |ok, b| ok & in_range(read(b)));
+        Vec::new()
+    };
+    if valid {
+        Ok(samples)
+    } else {
+        Err(invalid_samples(
+            bytes.chunks_exact(4).any(|b| !read(b).is_finite()),
+        ))
+    }
 }
 
 #[cfg(test)]

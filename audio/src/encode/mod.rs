@@ -230,10 +230,11 @@ impl EncodedAudio {
 /// Encodes `pcm` as `format`.
 ///
 /// Integer formats clamp to `[-1, 1]` first (NaN becomes 0). Float WAV keeps values as
-/// they are, except non-finite ones (0). MP3, Opus and AAC resample when the rate is not
-/// one the codec allows and mix more than two channels down to mono. AAC runs the `ffmpeg`
-/// program ([`aac::set_ffmpeg_path`]); when it cannot, the error is
-/// [`AudioError::EncoderUnavailable`].
+/// they are, except non-finite ones (0) and magnitudes beyond
+/// ±[`crate::MAX_SAMPLE_MAGNITUDE`] (clamped, so the file decodes again). MP3, Opus and
+/// AAC resample when the rate is not one the codec allows and mix more than two channels
+/// down to mono. AAC runs the `ffmpeg` program ([`aac::set_ffmpeg_path`]); when it
+/// cannot, the error is [`AudioError::EncoderUnavailable`].
 pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioError> {
     pcm.validate()?;
     let (bytes, sample_rate, channels) = match format {

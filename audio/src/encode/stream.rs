@@ -26,7 +26,8 @@
 //! (a streaming version of [`crate::resample::resample`], sample-for-sample the same),
 //! and [`StreamEncoder::sample_rate`] reports the rate written. Samples are sanitised as
 //! the one-shot encoders do: clamped to `[-1, 1]` with NaN as 0 for integer and lossy
-//! formats, non-finite values as 0 for `wav32`.
+//! formats, non-finite values as 0 and magnitudes clamped to
+//! ±[`crate::MAX_SAMPLE_MAGNITUDE`] for `wav32`.
 
 use super::aac::{self, AacProcess};
 use super::mp3::Mp3Stream;

@@ -5,7 +5,7 @@
 //! concatenations. hound stays as the independent reader the tests check us against.
 
 use super::to_i16;
-use crate::{AudioError, Pcm};
+use crate::{AudioError, Pcm, values};
 
 const FORMAT_PCM: u16 = 1;
 const FORMAT_IEEE_FLOAT: u16 = 3;
@@ -23,8 +23,10 @@ pub(super) fn wav16(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
     Ok(out)
 }
 
-/// RIFF WAVE with 32-bit IEEE float samples; values are kept (not clamped) because float
-/// WAV is our lossless intermediate, but NaN and infinities become 0.
+/// RIFF WAVE with 32-bit IEEE float samples; values are kept (not clamped to ±1) because
+/// float WAV is our lossless intermediate, but NaN and infinities become 0 and magnitudes
+/// beyond ±[`crate::MAX_SAMPLE_MAGNITUDE`] are clamped, so our decoder reads back every
+/// file we write.
 pub(super) fn wav_float(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
     let mut out = header(&Spec::of(pcm, 32, FORMAT_IEEE_FLOAT, "wav32")?);
     out.reserve(pcm.samples.len() * 4);
@@ -48,12 +50,13 @@ pub(super) fn append_s16(out: &mut Vec<u8>, samples: &[f32]) {
     }
 }
 
-/// Appends `samples` as f32le, non-finite values as 0 (the body of `wav32`).
+/// Appends `samples` as f32le, sanitised as the DSP steps do (non-finite values as 0,
+/// magnitudes clamped to ±[`crate::MAX_SAMPLE_MAGNITUDE`]): the body of `wav32`.
 pub(super) fn append_f32(out: &mut Vec<u8>, samples: &[f32]) {
     let start = out.len();
     out.resize(start + samples.len() * 4, 0);
     for (dst, &s) in out[start..].chunks_exact_mut(4).zip(samples) {
-        dst.copy_from_slice(&(if s.is_finite() { s } else { 0.0 }).to_le_bytes());
+        dst.copy_from_slice(&values::sanitize(s).to_le_bytes());
     }
 }
 

@@ -29,9 +29,9 @@ use rand::{RngExt, SeedableRng};
 pub use report::{ConcatReport, ProcessingDetail, TrimSummary};
 pub use token::{Entry, MAX_SILENCE_MS, MIN_SILENCE_MS, SilenceToken, parse_entries};
 
-use crate::loudness::{LEVEL_TARGET_DBFS, sum_of_squares};
+use crate::loudness::{LEVEL_TARGET_DBFS, linear_gain, sum_of_squares};
 use crate::trim::{self, TrimInfo, validate_threshold};
-use crate::{AudioError, Pcm, ms_to_frames};
+use crate::{AudioError, Pcm, ms_to_frames, values};
 
 /// Longest allowed crossfade.
 pub const MAX_CROSSFADE_MS: u32 = 5_000;
@@ -327,6 +327,9 @@ impl<'a> Joiner<'a> {
     /// Appends a clip already at the output rate and channel count, level-normalising
     /// it on the way (the RMS is summed as the samples are copied, then the copied
     /// region, still in cache, is scaled: one read of the source instead of two).
+    /// Copied samples are sanitised in cache too, so a NaN or 3e38 in a clip becomes
+    /// silence or ±[`crate::MAX_SAMPLE_MAGNITUDE`] instead of poisoning the level or the
+    /// crossfade.
     fn clip(&mut self, clip: &Prepared, samples: &[f32]) {
         let ch = self.channels;
         let frames = samples.len() / ch;
@@ -336,18 +339,22 @@ impl<'a> Joiner<'a> {
             _ => 0,
         };
         let (head, body) = samples.split_at(overlap * ch);
+        let head = values::sanitized(head);
         let body_start = self.out.len();
-        let mut energy = sum_of_squares(head);
+        let mut energy = sum_of_squares(&head);
         for chunk in body.chunks(COPY_CHUNK) {
             self.out.extend_from_slice(chunk);
-            energy += sum_of_squares(&self.out[self.out.len() - chunk.len()..]);
+            let copied = self.out.len() - chunk.len();
+            values::sanitize_in_place(&mut self.out[copied..]);
+            energy += sum_of_squares(&self.out[copied..]);
         }
         // Silence has no level and keeps unit gain (the original's -inf dBFS broke here).
         let level = (!samples.is_empty() && energy > 0.0)
             .then(|| 10.0 * (energy / samples.len() as f64).log10());
+        // Near-silence of subnormal samples would ask for a gain beyond f32: keep unit gain.
         let gain = match level {
             Some(level) if self.options.normalize_levels && level.is_finite() => {
-                10f64.powf((LEVEL_TARGET_DBFS - level) / 20.0) as f32
+                linear_gain(LEVEL_TARGET_DBFS - level).unwrap_or(1.0)
             }
             _ => 1.0,
         };
