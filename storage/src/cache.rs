@@ -28,7 +28,7 @@ use bytes::Bytes;
 
 use crate::{
     DynStore, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta, ObjectStore,
-    Result,
+    ReclaimReport, Result,
 };
 
 /// A store whose full listings are cached (see the module documentation).
@@ -349,5 +349,13 @@ impl ObjectStore for CachingStore {
             Err(_) => self.shared.forget(to),
         }
         Ok(())
+    }
+
+    async fn reclaim_incomplete_writes(&self, older_than: Duration) -> Result<ReclaimReport> {
+        // What it removes was never listed, so no cached listing changes.
+        self.shared
+            .inner
+            .reclaim_incomplete_writes(older_than)
+            .await
     }
 }

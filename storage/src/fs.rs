@@ -2,13 +2,15 @@
 //!
 //! Writes go to a dot-named temporary file in the destination directory and are
 //! renamed into place, so readers never see a torn object and a crash leaves at
-//! most a hidden temporary file. Folders exist only while they hold objects, as
-//! on S3: deleting the last object of a folder removes the empty directories.
+//! most a hidden temporary file, which `reclaim_incomplete_writes` removes once it is
+//! old enough. Folders exist only while they hold objects, as on S3: deleting the
+//! last object of a folder removes the empty directories.
 
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,10 +21,11 @@ use tokio_util::io::ReaderStream;
 use crate::fs_listing::{self, DirIndex, meta_from};
 use crate::{
     Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
-    ObjectStore, Result, check_range, into_listing, paginate,
+    ObjectStore, ReclaimReport, Result, check_range, into_listing, paginate,
 };
 
-const TEMP_PREFIX: &str = ".tmp-";
+/// How the names of writes' temporary files start (hidden, so listings skip them).
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 const READ_CHUNK: usize = 64 * 1024;
 
 /// A store rooted at a local directory.
@@ -116,7 +119,15 @@ fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = match std::fs::File::create(&temp) {
+            // A concurrent delete or cleanup pruned the directory, empty until this
+            // file exists; once it does, nobody can prune it.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir)?;
+                std::fs::File::create(&temp)?
+            }
+            other => other?,
+        };
         file.write_all(body)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
@@ -128,7 +139,7 @@ fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
 }
 
 /// Removes `dir` and its ancestors while they are empty, stopping at `root`.
-fn prune_empty_dirs(root: &Path, mut dir: &Path) {
+pub(crate) fn prune_empty_dirs(root: &Path, mut dir: &Path) {
     while dir != root && dir.starts_with(root) {
         if std::fs::remove_dir(dir).is_err() {
             return;
@@ -277,5 +288,10 @@ impl ObjectStore for FsStore {
             Ok(())
         })
         .await
+    }
+
+    async fn reclaim_incomplete_writes(&self, older_than: Duration) -> Result<ReclaimReport> {
+        let root = self.root.clone();
+        blocking(move || crate::fs_reclaim::reclaim(&root, older_than)).await
     }
 }

@@ -5,16 +5,20 @@
 //! path: every key is a validated [`Key`] or [`KeyPrefix`].
 
 mod cache;
+mod deadline;
 mod error;
 mod fs;
 mod fs_listing;
+mod fs_reclaim;
 mod key;
 mod memory;
 mod s3;
+mod s3_reclaim;
 mod url;
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -23,6 +27,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 pub use cache::CachingStore;
+pub use deadline::{DeadlineStore, StoreTimeouts};
 pub use error::{Error, Result};
 pub use fs::FsStore;
 pub use key::{Key, KeyPrefix, MAX_DEPTH, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
@@ -80,6 +85,17 @@ pub struct ListPage {
     pub common_prefixes: Vec<KeyPrefix>,
     /// Token for the next page; `None` on the last page.
     pub next_continuation: Option<String>,
+}
+
+/// What [`ObjectStore::reclaim_incomplete_writes`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReclaimReport {
+    /// Temporary files of interrupted filesystem writes, relative to the store's root.
+    pub temporary_files_removed: Vec<String>,
+    /// Keys (relative to the store's prefix) of the interrupted multipart uploads aborted.
+    pub multipart_uploads_aborted: Vec<String>,
+    /// Bytes the removed files and aborted uploads' parts held, as far as the store reports them.
+    pub bytes_freed: u64,
 }
 
 /// The largest page a listing returns, whatever the caller asks (S3's limit).
@@ -170,6 +186,16 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
         self.copy(from, to).await?;
         self.delete(from).await
     }
+
+    /// Removes what writes interrupted by a crash left behind and no reader ever sees
+    /// (the filesystem store's temporary files, S3's unfinished multipart uploads),
+    /// when it is older than `older_than`. The age keeps a write still in flight in
+    /// another process safe: pick one far longer than any write takes. Stores that
+    /// leave nothing behind keep this default, which removes nothing.
+    async fn reclaim_incomplete_writes(&self, older_than: Duration) -> Result<ReclaimReport> {
+        let _ = older_than;
+        Ok(ReclaimReport::default())
+    }
 }
 
 /// A shared handle to a store.
@@ -194,12 +220,20 @@ pub async fn list_all(
 }
 
 /// Opens the store a URL names: `file://<dir>`, `s3://bucket/prefix` or `memory://`.
-pub async fn open(url: &StorageUrl, s3: &S3Settings) -> Result<DynStore> {
-    Ok(match url {
-        StorageUrl::File(dir) => Arc::new(FsStore::open(dir).await?),
+///
+/// Filesystem and S3 stores come wrapped in a [`DeadlineStore`] with `timeouts`, so a
+/// stalled server or a hung network mount fails a call with [`Error::Unavailable`]
+/// instead of holding it; the S3 client also gets `s3.timeouts` for each request.
+pub async fn open(url: &StorageUrl, s3: &S3Settings, timeouts: &StoreTimeouts) -> Result<DynStore> {
+    let store: DynStore = match url {
+        StorageUrl::File(dir) => {
+            Arc::new(deadline::within("open", timeouts.operation, FsStore::open(dir)).await?)
+        }
         StorageUrl::S3 { bucket, prefix } => Arc::new(S3Store::connect(bucket, prefix, s3).await?),
-        StorageUrl::Memory => Arc::new(MemoryStore::new()),
-    })
+        // Nothing in process memory can stall.
+        StorageUrl::Memory => return Ok(Arc::new(MemoryStore::new())),
+    };
+    Ok(Arc::new(DeadlineStore::new(store, *timeouts)))
 }
 
 /// Splits `data` into a stream of chunks of at most `chunk` bytes, sharing its buffer.

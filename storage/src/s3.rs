@@ -2,13 +2,21 @@
 //!
 //! Objects live under an optional prefix inside one bucket. Small objects are one
 //! `PutObject`; large ones use a multipart upload that is aborted on failure, so a
-//! failed write never leaves a partial object behind.
+//! failed write never leaves a partial object behind (and an upload a crash left
+//! unfinished is aborted by `reclaim_incomplete_writes`).
+//!
+//! Every request has the deadlines of [`StoreTimeouts`]; requests that carry a body
+//! get more time in proportion to its size, so a slow link is not mistaken for a
+//! dead one.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -22,7 +30,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::{
     Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, MAX_LIST_PAGE, ObjectMeta,
-    ObjectStore, Result, check_range,
+    ObjectStore, ReclaimReport, Result, StoreTimeouts, check_range,
 };
 
 /// Objects larger than this are uploaded in parts.
@@ -31,6 +39,8 @@ const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// `DeleteObjects` takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
+/// Attempts per request, the first included; all of them fit in the operation deadline.
+const MAX_ATTEMPTS: u32 = 3;
 
 /// Characters escaped in a `CopySource` header: everything but unreserved ones and `/`.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
@@ -54,6 +64,8 @@ pub struct S3Settings {
     pub access_key_id: Option<String>,
     /// Secret access key.
     pub secret_access_key: Option<String>,
+    /// Deadlines of each request (connection, attempt, whole operation with retries).
+    pub timeouts: StoreTimeouts,
 }
 
 /// A store in an S3 bucket.
@@ -63,6 +75,7 @@ pub struct S3Store {
     bucket: String,
     prefix: KeyPrefix,
     endpoint: Option<String>,
+    timeouts: StoreTimeouts,
 }
 
 impl S3Store {
@@ -104,18 +117,50 @@ impl S3Store {
             // Many S3-compatible servers reject the newer default checksum headers.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .timeout_config(timeout_config(&settings.timeouts, Duration::ZERO))
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .build();
         Ok(Self {
             client: Client::from_conf(config),
             bucket: bucket.to_owned(),
             prefix: prefix.clone(),
             endpoint: settings.endpoint.clone(),
+            timeouts: settings.timeouts,
         })
     }
 
     /// The underlying SDK client (tests use it to create buckets).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The bucket.
+    pub(crate) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The prefix every key of this store is under.
+    pub(crate) fn prefix(&self) -> &KeyPrefix {
+        &self.prefix
+    }
+
+    /// Deadlines for a request carrying `bytes` of body, when they differ from the
+    /// client's: the body's time at the minimum throughput is added to the attempt and
+    /// the operation. Bodies that take under a second keep the client's deadlines (and
+    /// its connection pool, which the SDK keeps per set of timeouts).
+    fn body_override(&self, bytes: usize) -> Option<aws_sdk_s3::config::Builder> {
+        let bytes = bytes as u64;
+        if bytes < self.timeouts.min_throughput_bytes_per_second {
+            return None;
+        }
+        let allowance = self.timeouts.body_allowance(bytes);
+        if allowance.is_zero() {
+            return None;
+        }
+        Some(
+            aws_sdk_s3::config::Builder::default()
+                .timeout_config(timeout_config(&self.timeouts, allowance)),
+        )
     }
 
     fn full_key(&self, key: &Key) -> String {
@@ -162,7 +207,8 @@ impl S3Store {
             let part_number =
                 i32::try_from(index + 1).map_err(|_| Error::Config("too many parts".into()))?;
             let chunk = body.slice(start..(start + PART_SIZE).min(body.len()));
-            let uploaded = self
+            let slow_link = self.body_override(chunk.len());
+            let mut request = self
                 .client
                 .upload_part()
                 .bucket(&self.bucket)
@@ -170,6 +216,11 @@ impl S3Store {
                 .upload_id(upload_id)
                 .part_number(part_number)
                 .body(ByteStream::from(chunk))
+                .customize();
+            if let Some(config) = slow_link {
+                request = request.config_override(config);
+            }
+            let uploaded = request
                 .send()
                 .await
                 .map_err(|e| s3_error("UploadPart", key, e))?;
@@ -180,7 +231,8 @@ impl S3Store {
                     .build(),
             );
         }
-        self.client
+        let mut request = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(full_key)
@@ -190,6 +242,13 @@ impl S3Store {
                     .set_parts(Some(parts))
                     .build(),
             )
+            .customize();
+        // The service assembles the whole object before it answers (S3 may take minutes
+        // for a large one), so the answer gets the time of the whole body.
+        if let Some(config) = self.body_override(body.len()) {
+            request = request.config_override(config);
+        }
+        request
             .send()
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", key, e))?;
@@ -197,12 +256,24 @@ impl S3Store {
     }
 }
 
-fn to_chrono(t: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
+/// The SDK's deadlines from ours, with `extra` added to the attempt and the operation.
+/// An attempt's read deadline runs from sending the request to the first byte of the
+/// answer, so it includes the upload of the body and gets `extra` too.
+fn timeout_config(timeouts: &StoreTimeouts, extra: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.attempt + extra)
+        .operation_attempt_timeout(timeouts.attempt + extra)
+        .operation_timeout(timeouts.operation + extra)
+        .build()
+}
+
+pub(crate) fn to_chrono(t: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
         .unwrap_or_else(Utc::now)
 }
 
-fn s3_error<E>(
+pub(crate) fn s3_error<E>(
     operation: &'static str,
     key: impl std::fmt::Display,
     err: SdkError<E, HttpResponse>,
@@ -259,11 +330,18 @@ impl ObjectStore for S3Store {
         if body.len() > MULTIPART_THRESHOLD {
             self.put_multipart(key, &full_key, &body).await?;
         } else {
-            self.client
+            let slow_link = self.body_override(body.len());
+            let mut request = self
+                .client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(&full_key)
                 .body(ByteStream::from(body))
+                .customize();
+            if let Some(config) = slow_link {
+                request = request.config_override(config);
+            }
+            request
                 .send()
                 .await
                 .map_err(|e| s3_error("PutObject", key, e))?;
@@ -474,5 +552,9 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| s3_error("CopyObject", from, e))?;
         Ok(())
+    }
+
+    async fn reclaim_incomplete_writes(&self, older_than: Duration) -> Result<ReclaimReport> {
+        crate::s3_reclaim::abort_stale_uploads(self, older_than).await
     }
 }

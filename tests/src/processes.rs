@@ -73,6 +73,7 @@ fn spawn_and_wait(mut command: Command, marker: &str) -> (Child, String) {
 pub struct S3Server {
     child: Child,
     endpoint: String,
+    paused: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -103,6 +104,7 @@ impl S3Server {
         Self {
             child,
             endpoint,
+            paused: false,
             _dir: dir,
         }
     }
@@ -120,6 +122,7 @@ impl S3Server {
             path_style: true,
             access_key_id: Some(Self::ACCESS_KEY.into()),
             secret_access_key: Some(Self::SECRET_KEY.into()),
+            timeouts: storage::StoreTimeouts::default(),
         }
     }
 
@@ -140,8 +143,37 @@ impl S3Server {
         .collect()
     }
 
+    /// Stops the server with SIGSTOP (a stalled server: connections are accepted by the
+    /// kernel, nothing is answered) until [`S3Server::resume`].
+    pub fn pause(&mut self) {
+        self.signal("-STOP");
+        self.paused = true;
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&mut self) {
+        self.signal("-CONT");
+        self.paused = false;
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Kills the server now (outage tests).
     pub fn kill(&mut self) {
+        if self.paused {
+            // A stopped process is killed all the same, but resuming first keeps
+            // waiting on it from depending on that.
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.child.id().to_string()])
+                .status();
+            self.paused = false;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -413,7 +413,28 @@ async fn concurrent_writes_never_tear(b: Backend) {
     );
 }
 
+async fn reclaiming_after_clean_writes_removes_nothing(b: Backend) {
+    let store = b.store.as_ref();
+    // Over the S3 backend's multipart threshold: a completed upload is not reclaimed.
+    let big = Bytes::from(vec![3u8; 17 * 1024 * 1024]);
+    store.put(&key("outputs/big.wav"), big).await.unwrap();
+    store
+        .put(&key("voices/a.wav"), Bytes::from_static(b"a"))
+        .await
+        .unwrap();
+    let report = store
+        .reclaim_incomplete_writes(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report, storage::ReclaimReport::default());
+    assert_eq!(
+        stored_keys(store, "").await,
+        ["outputs/big.wav", "voices/a.wav"]
+    );
+}
+
 for_each_backend!(
+    reclaiming_after_clean_writes_removes_nothing,
     put_then_get_returns_the_same_bytes,
     put_replaces_an_existing_object,
     missing_objects_are_not_found,

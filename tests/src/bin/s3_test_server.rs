@@ -1,15 +1,23 @@
 //! `s3-test-server`: a real S3-compatible server (s3s-fs: SigV4 auth, path-style,
 //! objects as files under a root directory) for tests and for local development
 //! without Docker. Listens on loopback; port 0 picks a free port, printed on stdout.
+//!
+//! s3s-fs does not implement `ListMultipartUploads`, which the store's cleanup of
+//! interrupted uploads needs; [`TestS3`] adds it over s3s-fs's own bookkeeping files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
+use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
+use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 use tokio::net::TcpListener;
 
 /// Serves an S3-compatible API over a directory.
@@ -51,7 +59,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let fs = s3s_fs::FileSystem::new(&args.root)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e:?}", args.root.display()))?;
-    let mut builder = S3ServiceBuilder::new(fs);
+    let root = args
+        .root
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", args.root.display()))?;
+    let mut builder = S3ServiceBuilder::new(TestS3 { fs, root });
     builder.set_auth(SimpleAuth::from_single(
         args.access_key.clone(),
         args.secret_key.clone(),
@@ -81,4 +93,173 @@ async fn main() -> anyhow::Result<()> {
             let _ = connection.await;
         });
     }
+}
+
+/// s3s-fs with `ListMultipartUploads`.
+struct TestS3 {
+    fs: s3s_fs::FileSystem,
+    /// The directory s3s-fs keeps its buckets and bookkeeping files in.
+    root: PathBuf,
+}
+
+/// Implements [`S3`] for [`TestS3`]: the listed operations go to s3s-fs unchanged, and
+/// `ListMultipartUploads` to [`TestS3::list_uploads`]. (One macro for the whole impl,
+/// because `async_trait` must see every method it rewrites.)
+macro_rules! delegate_to_s3s_fs {
+    ($($method:ident: $input:ident => $output:ident),* $(,)?) => {
+        #[async_trait::async_trait]
+        impl S3 for TestS3 {
+            $(
+                async fn $method(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
+                    self.fs.$method(req).await
+                }
+            )*
+
+            async fn list_multipart_uploads(
+                &self,
+                req: S3Request<ListMultipartUploadsInput>,
+            ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+                self.list_uploads(req.input).map(S3Response::new)
+            }
+        }
+    };
+}
+
+// Every operation s3s-fs 0.14.1 implements (its `impl S3 for FileSystem`).
+delegate_to_s3s_fs!(
+    create_bucket: CreateBucketInput => CreateBucketOutput,
+    copy_object: CopyObjectInput => CopyObjectOutput,
+    delete_bucket: DeleteBucketInput => DeleteBucketOutput,
+    delete_object: DeleteObjectInput => DeleteObjectOutput,
+    delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
+    get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
+    get_object: GetObjectInput => GetObjectOutput,
+    head_bucket: HeadBucketInput => HeadBucketOutput,
+    head_object: HeadObjectInput => HeadObjectOutput,
+    list_buckets: ListBucketsInput => ListBucketsOutput,
+    list_objects: ListObjectsInput => ListObjectsOutput,
+    list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
+    put_object: PutObjectInput => PutObjectOutput,
+    create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
+    upload_part: UploadPartInput => UploadPartOutput,
+    upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput,
+    list_parts: ListPartsInput => ListPartsOutput,
+    complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput,
+    abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
+);
+
+/// One in-progress upload found in s3s-fs's bookkeeping.
+struct Upload {
+    key: String,
+    upload_id: String,
+    initiated: SystemTime,
+}
+
+impl TestS3 {
+    /// `ListMultipartUploads` without a delimiter: the uploads of `bucket` under `prefix`,
+    /// by key then upload id, after the markers, at most `max_uploads` (1000) per page.
+    fn list_uploads(
+        &self,
+        input: ListMultipartUploadsInput,
+    ) -> S3Result<ListMultipartUploadsOutput> {
+        if input.delimiter.is_some() {
+            return Err(s3_error!(
+                NotImplemented,
+                "ListMultipartUploads with a delimiter is not implemented"
+            ));
+        }
+        if !self.root.join(&input.bucket).is_dir() {
+            return Err(s3_error!(NoSuchBucket));
+        }
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let mut uploads: Vec<Upload> = in_progress_uploads(&self.root, &input.bucket)
+            .map_err(S3Error::internal_error)?
+            .into_iter()
+            .filter(|upload| upload.key.starts_with(&prefix))
+            .collect();
+        uploads.sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        if let Some(key_marker) = input.key_marker.as_deref().filter(|m| !m.is_empty()) {
+            let id_marker = input.upload_id_marker.as_deref().unwrap_or_default();
+            uploads.retain(|u| {
+                u.key.as_str() > key_marker
+                    || (!id_marker.is_empty()
+                        && u.key == key_marker
+                        && u.upload_id.as_str() > id_marker)
+            });
+        }
+        let max = usize::try_from(input.max_uploads.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
+        let is_truncated = uploads.len() > max;
+        uploads.truncate(max);
+        let (next_key_marker, next_upload_id_marker) = match uploads.last() {
+            Some(last) if is_truncated => (Some(last.key.clone()), Some(last.upload_id.clone())),
+            _ => (None, None),
+        };
+        Ok(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            max_uploads: i32::try_from(max).ok(),
+            is_truncated: Some(is_truncated),
+            next_key_marker,
+            next_upload_id_marker,
+            uploads: Some(
+                uploads
+                    .into_iter()
+                    .map(|u| MultipartUpload {
+                        key: Some(u.key),
+                        upload_id: Some(u.upload_id),
+                        initiated: Some(u.initiated.into()),
+                        ..MultipartUpload::default()
+                    })
+                    .collect(),
+            ),
+            ..ListMultipartUploadsOutput::default()
+        })
+    }
+}
+
+/// The uploads of `bucket` in progress: s3s-fs writes
+/// `.bucket-<base64url(bucket)>.object-<base64url(key)>.upload-<uuid>.metadata.json` when
+/// one starts, and `.upload-<uuid>.json` while it may still be completed or aborted.
+fn in_progress_uploads(root: &Path, bucket: &str) -> std::io::Result<Vec<Upload>> {
+    let bucket_part = format!(".bucket-{}.object-", URL_SAFE_NO_PAD.encode(bucket));
+    let mut uploads = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&bucket_part))
+            .and_then(|n| n.strip_suffix(".metadata.json"))
+        else {
+            continue;
+        };
+        // Base64url has no '.', so the first ".upload-" ends the key.
+        let Some((encoded_key, upload_id)) = rest.split_once(".upload-") else {
+            continue;
+        };
+        let Some(key) = URL_SAFE_NO_PAD
+            .decode(encoded_key)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+        else {
+            continue;
+        };
+        if !root.join(format!(".upload-{upload_id}.json")).is_file() {
+            continue;
+        }
+        let initiated = match entry.metadata().and_then(|md| md.modified()) {
+            Ok(time) => time,
+            // Completed or aborted since the directory was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        uploads.push(Upload {
+            key,
+            upload_id: upload_id.to_owned(),
+            initiated,
+        });
+    }
+    Ok(uploads)
 }
