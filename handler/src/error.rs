@@ -41,7 +41,9 @@ pub enum Error {
     Unauthorized(String),
 
     /// 403: a web page of another origin tried to change state (see `browser`).
-    #[error("requests from the web page origin {0:?} are not allowed; add it to --cors-allow-origins to allow it")]
+    #[error(
+        "requests from the web page origin {0:?} are not allowed; add it to --cors-allow-origins to allow it"
+    )]
     ForbiddenOrigin(String),
 
     /// 404: the named file or resource does not exist.
@@ -189,9 +191,7 @@ impl Error {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             // nginx's "client closed request": only logs and counters see it.
-            Self::Abandoned => {
-                StatusCode::from_u16(499).unwrap_or(StatusCode::REQUEST_TIMEOUT)
-            }
+            Self::Abandoned => StatusCode::from_u16(499).unwrap_or(StatusCode::REQUEST_TIMEOUT),
         }
     }
 

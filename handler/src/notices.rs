@@ -28,7 +28,11 @@ impl Notices {
     /// Records one warning (duplicates are kept once).
     pub fn push(&self, warning: impl Into<String>) {
         let warning = warning.into();
-        let mut list = self.0.warnings.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut list = self
+            .0
+            .warnings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if !list.contains(&warning) {
             list.push(warning);
         }
@@ -69,8 +73,7 @@ pub async fn collect(mut request: Request, next: Next) -> Response {
         && let Some(query) = query
     {
         // The route takes no query parameters: every one given was ignored.
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(&query).unwrap_or_default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
         for (name, _) in pairs {
             notices.push(ignored_parameter(&name));
         }

@@ -65,13 +65,25 @@ impl AppState {
 
     /// Opens the store the configuration names and builds the state.
     pub async fn from_config(config: Config) -> Result<Self, storage::Error> {
-        let s3 = config.s3.settings();
-        let store = storage::open(&config.storage, &s3, &s3.timeouts).await?;
-        Ok(Self::with_store(config, store))
+        let timeouts = config.store_deadlines.timeouts();
+        let s3 = storage::S3Settings {
+            timeouts,
+            ..config.s3.settings()
+        };
+        // `open` already puts the deadlines around the store.
+        let store = storage::open(&config.storage, &s3, &timeouts).await?;
+        Ok(Self::with_cache(config, store))
     }
 
-    /// State over an opened store, with the listing cache the configuration asks for.
+    /// State over an opened store: every call to it gets the configured deadlines, and
+    /// listings the cache the configuration asks for.
     pub fn with_store(config: Config, store: DynStore) -> Self {
+        let timeouts = config.store_deadlines.timeouts();
+        let store: DynStore = Arc::new(storage::DeadlineStore::new(store, timeouts));
+        Self::with_cache(config, store)
+    }
+
+    fn with_cache(config: Config, store: DynStore) -> Self {
         let store = match config.listing_cache() {
             // Past `fresh_for`, the old listing is served while a new one is fetched,
             // for up to twelve times as long.

@@ -59,7 +59,10 @@ async fn misspelt_filters_delete_nothing(b: Backend) {
             message.contains("\"fodler\"") && message.contains("\"serach\""),
             "{message}"
         );
-        assert!(message.contains("folder"), "names what is accepted: {message}");
+        assert!(
+            message.contains("folder"),
+            "names what is accepted: {message}"
+        );
     }
     // Single deletes and the cleanup refuse unknown parameters the same way.
     app.delete("/api/v1/voice/narrator.wav?confirm=true&force=1")
@@ -80,7 +83,10 @@ async fn unfiltered_bulk_deletes_need_all(b: Backend) {
     let before = stored_keys(b.store.as_ref(), "").await;
     for area in ["voices", "vc_inputs", "outputs"] {
         // No filter, and filters whose values are blank, select everything: refused.
-        for query in ["confirm=true", "confirm=true&folder=&search=%20&filenames=,"] {
+        for query in [
+            "confirm=true",
+            "confirm=true&folder=&search=%20&filenames=,",
+        ] {
             let body = app
                 .delete(&format!("/api/v1/{area}?{query}"))
                 .await
@@ -239,8 +245,11 @@ async fn a_dropped_generation_holds_its_slot_then_stops_early() {
         .assert_ok();
     let long = json!({"text": long_text(), "export_formats": ["wav"]});
     let started = Instant::now();
-    let dropped =
-        tokio::time::timeout(Duration::from_millis(400), app.post_json("/api/v1/tts", &long)).await;
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(400),
+        app.post_json("/api/v1/tts", &long),
+    )
+    .await;
     assert!(dropped.is_err(), "the long request finished in 400 ms");
 
     // While the abandoned work runs, it still holds the only slot.

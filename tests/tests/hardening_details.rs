@@ -17,7 +17,15 @@ use tests::multipart::Form;
 use tests::{Backend, TestApp, TestResponse, stored_keys};
 
 const NOTHING_TO_SPEAK: [&str; 9] = [
-    "...", "-", "()", "!!!", "\0", "\u{200B}", "\u{FEFF}", "\u{202E}", "\u{7}\u{1b}\u{1}",
+    "...",
+    "-",
+    "()",
+    "!!!",
+    "\0",
+    "\u{200B}",
+    "\u{FEFF}",
+    "\u{202E}",
+    "\u{7}\u{1b}\u{1}",
 ];
 
 #[tokio::test]
@@ -25,9 +33,7 @@ async fn nothing_to_speak_is_a_4xx_naming_the_input() {
     let b = Backend::memory();
     let app = TestApp::new(&b);
     for text in NOTHING_TO_SPEAK {
-        let native = app
-            .post_json("/api/v1/tts", &json!({ "text": text }))
-            .await;
+        let native = app.post_json("/api/v1/tts", &json!({ "text": text })).await;
         let body = native.assert_error(422, "VALIDATION_ERROR");
         assert_eq!(body["detail"]["param"], "text", "{text:?}: {body}");
 
@@ -43,7 +49,10 @@ async fn nothing_to_speak_is_a_4xx_naming_the_input() {
     assert!(stored_keys(b.store.as_ref(), "").await.is_empty());
     // Invisible characters around real words are removed, not refused.
     let spoken = app
-        .post_json("/api/v1/tts", &json!({"text": "\u{FEFF}Hello\u{200B} there\0."}))
+        .post_json(
+            "/api/v1/tts",
+            &json!({"text": "\u{FEFF}Hello\u{200B} there\0."}),
+        )
         .await;
     assert_eq!(spoken.status, 200, "{}", spoken.text());
 }
@@ -156,7 +165,10 @@ async fn a_too_short_voice_names_the_voice_field() {
         )
         .await;
     let body = tts.assert_error(422, "VALIDATION_ERROR");
-    assert_eq!(body["detail"]["param"], "reference_audio_filename", "{body}");
+    assert_eq!(
+        body["detail"]["param"], "reference_audio_filename",
+        "{body}"
+    );
     assert!(stored_keys(b.store.as_ref(), "outputs").await.is_empty());
 }
 

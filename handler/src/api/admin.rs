@@ -120,7 +120,13 @@ async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -
             HEALTH_PROBE_DEADLINE.as_secs()
         )),
     }
-    .map(|e| if trusted { e } else { "the store did not answer".to_owned() });
+    .map(|e| {
+        if trusted {
+            e
+        } else {
+            "the store did not answer".to_owned()
+        }
+    });
     let reachable = error.is_none();
     let mut warnings = Vec::new();
     if let Some(error) = &error {

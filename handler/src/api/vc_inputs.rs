@@ -85,13 +85,7 @@ async fn upload_vc_input(
         overwrite: form.flag("overwrite", false)?,
     };
     Ok(Json(
-        vc_inputs::upload(
-            state.store().as_ref(),
-            file,
-            fields,
-            &limits.decode_limits(),
-        )
-        .await?,
+        vc_inputs::upload(state.store(), file, fields, &limits.decode_limits()).await?,
     ))
 }
 

@@ -92,13 +92,7 @@ async fn upload_voice(
         overwrite: form.flag("overwrite", false)?,
     };
     Ok(Json(
-        voices::upload(
-            state.store().as_ref(),
-            file,
-            fields,
-            &limits.decode_limits(),
-        )
-        .await?,
+        voices::upload(state.store(), file, fields, &limits.decode_limits()).await?,
     ))
 }
 
@@ -114,8 +108,7 @@ async fn update_voice_metadata(
     extract::Json(update): extract::Json<VoiceMetadataUpdate>,
 ) -> Result<Json<VoiceUploadResponse>> {
     Ok(Json(
-        voices::update_metadata(state.store().as_ref(), state.voice_use(), &filename, update)
-            .await?,
+        voices::update_metadata(state.store(), state.voice_use(), &filename, update).await?,
     ))
 }
 

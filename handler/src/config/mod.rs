@@ -22,6 +22,10 @@ pub struct Config {
     #[command(flatten)]
     pub s3: S3Args,
 
+    /// Deadlines of every call to the store.
+    #[command(flatten)]
+    pub store_deadlines: StoreDeadlines,
+
     /// Upload and decoding limits.
     #[command(flatten)]
     pub limits: Limits,
@@ -100,6 +104,60 @@ impl S3Args {
     }
 }
 
+/// How long calls to the store may take before the request gets 503 `STORAGE_UNAVAILABLE`
+/// (a stalled or unreachable store must cost seconds, not minutes).
+#[derive(Debug, Clone, Args)]
+pub struct StoreDeadlines {
+    /// Longest one store call may take, retries included, in seconds (bodies get extra
+    /// time at the minimum throughput below).
+    #[arg(long, env = "SPEECH_STORAGE_TIMEOUT_SECONDS", default_value_t = 20.0)]
+    pub storage_timeout_seconds: f64,
+
+    /// Longest one attempt of a store call may take, in seconds (S3 retries within the
+    /// call's deadline); also the longest a download may stall between chunks.
+    #[arg(
+        long,
+        env = "SPEECH_STORAGE_ATTEMPT_TIMEOUT_SECONDS",
+        default_value_t = 8.0
+    )]
+    pub storage_attempt_timeout_seconds: f64,
+
+    /// Longest opening a connection to S3 may take, in seconds.
+    #[arg(
+        long,
+        env = "SPEECH_STORAGE_CONNECT_TIMEOUT_SECONDS",
+        default_value_t = 3.0
+    )]
+    pub storage_connect_timeout_seconds: f64,
+
+    /// Slowest transfer still taken for a working link, in KiB/s: a body of n KiB adds
+    /// n / this seconds to its deadlines (0 adds nothing).
+    #[arg(
+        long,
+        env = "SPEECH_STORAGE_MIN_THROUGHPUT_KIB",
+        default_value_t = 1024
+    )]
+    pub storage_min_throughput_kib: u64,
+}
+
+impl StoreDeadlines {
+    /// The storage crate's view of these settings (non-positive values fall back to 1 s).
+    pub fn timeouts(&self) -> storage::StoreTimeouts {
+        let seconds = |s: f64| {
+            std::time::Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .unwrap_or(std::time::Duration::from_secs(1))
+        };
+        storage::StoreTimeouts {
+            operation: seconds(self.storage_timeout_seconds),
+            attempt: seconds(self.storage_attempt_timeout_seconds),
+            connect: seconds(self.storage_connect_timeout_seconds),
+            min_throughput_bytes_per_second: self.storage_min_throughput_kib.saturating_mul(1024),
+        }
+    }
+}
+
 /// Upload size and audio length limits.
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
@@ -162,6 +220,16 @@ pub struct Maintenance {
     #[arg(long, env = "SPEECH_CLEANUP_INTERVAL_HOURS", default_value_t = 4.0)]
     pub cleanup_interval_hours: f64,
 
+    /// Seconds after which the leftovers of an interrupted write (a write plan, a temporary
+    /// file, an S3 multipart upload) are repaired by the cleanup: longer than any live
+    /// write can take, so only the leftovers of crashed writers are touched.
+    #[arg(
+        long,
+        env = "SPEECH_INCOMPLETE_WRITE_GRACE_SECONDS",
+        default_value_t = 600
+    )]
+    pub incomplete_write_grace_seconds: u64,
+
     /// Size of outputs/ in MB above which `/resources` warns (at 80 %); 0 disables.
     /// Nothing is ever deleted to meet it.
     #[arg(long, env = "SPEECH_OUTPUTS_WARN_SIZE_MB", default_value_t = 5120)]
@@ -170,6 +238,13 @@ pub struct Maintenance {
     /// Size of vc_inputs/ in MB above which `/resources` warns (at 80 %); 0 disables.
     #[arg(long, env = "SPEECH_VC_INPUTS_WARN_SIZE_MB", default_value_t = 2048)]
     pub vc_inputs_warn_size_mb: u64,
+}
+
+impl Maintenance {
+    /// How old an interrupted write's leftovers must be before cleanup repairs them.
+    pub fn incomplete_write_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.incomplete_write_grace_seconds)
+    }
 }
 
 impl Config {

@@ -67,7 +67,9 @@ pub async fn create_voice(
     // A body that is not a multipart form is the client's mistake, in OpenAI's envelope.
     let multipart = match multipart {
         Ok(multipart) => multipart,
-        Err(rejection) => return OpenAiError::from(crate::error::Error::from(rejection)).into_response(),
+        Err(rejection) => {
+            return OpenAiError::from(crate::error::Error::from(rejection)).into_response();
+        }
     };
     match create(&state, multipart).await {
         Ok(body) => Json(body).into_response(),
@@ -91,7 +93,7 @@ async fn create(
     let extension = crate::naming::extension(&upload.file_name).unwrap_or_else(|| "wav".into());
     upload.file_name = format!("{}.{extension}", safe_stem(&name));
     let response = voices::upload(
-        state.store().as_ref(),
+        state.store(),
         upload,
         VoiceUploadFields {
             name: Some(name.clone()),

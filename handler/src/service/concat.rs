@@ -178,8 +178,12 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
     let metadata = report_with_sizes(&report, &sizes, processing_time);
-    let files = publish::store_outputs(store, job.folder.as_deref(), encoded, names, |name_map| {
-        OutputSidecar {
+    let files = publish::store_outputs(
+        state.store(),
+        job.folder.as_deref(),
+        encoded,
+        names,
+        |name_map| OutputSidecar {
             generation_type: Some("concat".into()),
             timestamp: Some(timestamp.clone()),
             duration_seconds: Some(report.total_duration_seconds),
@@ -188,8 +192,8 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
             files: name_map.clone(),
             source_files: source_names.clone(),
             ..OutputSidecar::default()
-        }
-    })
+        },
+    )
     .await?;
     Ok(Outcome {
         files,

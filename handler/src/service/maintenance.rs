@@ -13,6 +13,7 @@ use storage::{Key, ObjectStore};
 use utoipa::ToSchema;
 
 use super::area::{self, Area, Entry};
+use super::journal::{self, SweepReport};
 use super::outputs::{self, OutputSidecar};
 use super::upload;
 use super::vc_inputs::VcInputSidecar;
@@ -52,11 +53,28 @@ pub struct CorruptedFilesCleanup {
     pub details: BTreeMap<String, AreaCleanup>,
 }
 
+/// Leftovers of writes interrupted by a crash, reclaimed by a cleanup run.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct InterruptedWrites {
+    /// Write plans of dead writers settled (see `journal`): kept, undone or finished.
+    pub plans: SweepReport,
+    /// Temporary files of interrupted filesystem writes removed, relative to the store root.
+    pub temporary_files_removed: Vec<String>,
+    /// Interrupted S3 multipart uploads aborted (their keys).
+    pub multipart_uploads_aborted: Vec<String>,
+    /// Bytes those temporary files and uploads held.
+    pub bytes_freed: u64,
+    /// Failures, one line each.
+    pub errors: Vec<String>,
+}
+
 /// Actions of one cleanup run.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct CleanupActions {
     /// Zero-byte files (and orphan sidecars) removed, sidecars backfilled.
     pub corrupted_files_cleanup: CorruptedFilesCleanup,
+    /// Leftovers of interrupted writes (crashes, lost connections) repaired.
+    pub interrupted_writes: InterruptedWrites,
 }
 
 /// The summary of one cleanup run (`POST /cleanup` and `/cleanup/status` history).
@@ -172,9 +190,14 @@ pub async fn run_cleanup(state: &AppState, forced: bool) -> CleanupSummary {
         .limits
         .voice_upload_bytes()
         .max(state.config().limits.vc_input_upload_bytes());
+    // Interrupted writes first: undoing a half-written upload must come before the
+    // backfill below would describe its sidecar-less object as a hand-copied file.
+    let interrupted = repair_interrupted_writes(state).await;
     let mut cleanup = CorruptedFilesCleanup::default();
-    let mut bytes_freed = 0;
-    let mut removed = 0;
+    let mut bytes_freed = interrupted.bytes_freed;
+    let mut removed = interrupted.plans.removed.len()
+        + interrupted.temporary_files_removed.len()
+        + interrupted.multipart_uploads_aborted.len();
     for area in Area::ALL {
         let (report, freed) = clean_area(store, area, &decode_limits, backfill_cap as u64).await;
         if !report.deleted_files.is_empty() || !report.orphan_sidecars_removed.is_empty() {
@@ -189,6 +212,7 @@ pub async fn run_cleanup(state: &AppState, forced: bool) -> CleanupSummary {
         timestamp: super::now_iso(),
         actions: CleanupActions {
             corrupted_files_cleanup: cleanup,
+            interrupted_writes: interrupted,
         },
         total_files_removed: removed,
         total_bytes_freed: bytes_freed,
@@ -205,6 +229,28 @@ pub async fn run_cleanup(state: &AppState, forced: bool) -> CleanupSummary {
     );
     state.cleanup_log().record(summary.clone());
     summary
+}
+
+/// Settles the write plans of dead writers and reclaims the backend's leftovers
+/// (temporary files, multipart uploads) older than the grace period.
+pub async fn repair_interrupted_writes(state: &AppState) -> InterruptedWrites {
+    let store = state.store().as_ref();
+    let grace = state.config().maintenance.incomplete_write_grace();
+    let mut report = InterruptedWrites {
+        plans: journal::sweep(store, grace).await,
+        ..InterruptedWrites::default()
+    };
+    match store.reclaim_incomplete_writes(grace).await {
+        Ok(reclaimed) => {
+            report.temporary_files_removed = reclaimed.temporary_files_removed;
+            report.multipart_uploads_aborted = reclaimed.multipart_uploads_aborted;
+            report.bytes_freed = reclaimed.bytes_freed;
+        }
+        Err(e) => report
+            .errors
+            .push(format!("reclaiming incomplete writes failed: {e}")),
+    }
+    report
 }
 
 async fn clean_area(
@@ -374,6 +420,26 @@ pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
         state.cleanup_log().set_schedule(next_due(interval));
         if config.cleanup_on_startup {
             run_cleanup(&state, false).await;
+        }
+        // Plans too young at startup (a writer that just died) are settled one grace
+        // period later, not hours later at the next full run.
+        if config.cleanup_on_startup || interval.is_some() {
+            let sweeper = state.clone();
+            tokio::spawn(async move {
+                let grace = sweeper.config().maintenance.incomplete_write_grace();
+                let mut ticker = tokio::time::interval_at(
+                    tokio::time::Instant::now() + grace,
+                    grace.max(Duration::from_secs(1)),
+                );
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    let report = repair_interrupted_writes(&sweeper).await;
+                    if report.plans.repaired > 0 || !report.errors.is_empty() {
+                        tracing::info!(repaired = report.plans.repaired, errors = ?report.errors, "interrupted writes settled");
+                    }
+                }
+            });
         }
         let Some(interval) = interval else { return };
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
-use storage::{Key, ObjectStore};
+use storage::DynStore;
 use utoipa::ToSchema;
 
 use audio::encode::EncodedAudio;
@@ -35,9 +35,11 @@ pub struct OutputFile {
     pub bytes: Bytes,
 }
 
-/// Writes every encoded file and its sidecar; on any failure removes what was written.
+/// Writes every encoded file and its sidecar, all or nothing (see
+/// [`area::publish_together`]: one write plan, its own task, a failure removes what was
+/// written).
 pub async fn store_outputs(
-    store: &dyn ObjectStore,
+    store: &DynStore,
     folder: Option<&str>,
     encoded: Vec<EncodedAudio>,
     names: Vec<String>,
@@ -49,7 +51,7 @@ pub async fn store_outputs(
         .map(|(e, n)| (e.format.name().to_owned(), json!(n)))
         .collect();
     let mut files = Vec::with_capacity(encoded.len());
-    let mut written: Vec<Key> = Vec::new();
+    let mut writes = Vec::with_capacity(encoded.len());
     for (audio, name) in encoded.into_iter().zip(names) {
         let key = Area::Outputs.key_in(folder, &name)?;
         let relative = key
@@ -61,19 +63,7 @@ pub async fn store_outputs(
         sidecar.sample_rate = Some(audio.sample_rate);
         sidecar.file_size_bytes = Some(bytes.len() as u64);
         sidecar.format = Some(audio.format.name().to_owned());
-        if let Err(e) = area::put_with_sidecar(store, &key, bytes.clone(), &sidecar).await {
-            // All or nothing: a request that fails leaves no output behind.
-            let mut cleanup = Vec::new();
-            for key in &written {
-                cleanup.push(key.clone());
-                cleanup.push(area::sidecar_key(key)?);
-            }
-            if let Err(cleanup_error) = store.delete_many(&cleanup).await {
-                tracing::error!(error = %cleanup_error, "could not remove the outputs of a failed request");
-            }
-            return Err(e);
-        }
-        written.push(key);
+        writes.push((key, bytes.clone(), area::sidecar_bytes(&sidecar)?));
         files.push(OutputFile {
             format: audio.format.name().to_owned(),
             url: naming::output_url(&relative),
@@ -84,6 +74,7 @@ pub async fn store_outputs(
             bytes,
         });
     }
+    area::publish_together(store, writes).await?;
     Ok(files)
 }
 

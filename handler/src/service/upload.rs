@@ -1,10 +1,13 @@
 //! Storing uploaded audio: name checks, proof that the bytes are audio, the
 //! overwrite rule, and writing object + sidecar so that failures leave nothing behind.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use storage::{Key, ObjectStore};
+use storage::{DynStore, Key, ObjectStore};
 
 use super::area::{self, Area, Entry};
+use super::journal;
 use crate::error::{Error, Result};
 use crate::naming;
 
@@ -101,11 +104,7 @@ impl StoredAudio {
     }
 
     /// Writes the object and then its sidecar (removing the object if the sidecar fails).
-    pub async fn commit<T: serde::Serialize>(
-        self,
-        store: &dyn ObjectStore,
-        sidecar: &T,
-    ) -> Result<Entry> {
+    pub async fn commit<T: serde::Serialize>(self, store: &DynStore, sidecar: &T) -> Result<Entry> {
         let meta = area::put_with_sidecar(store, &self.key, self.bytes, sidecar).await?;
         Ok(Entry {
             key: self.key,
@@ -145,19 +144,48 @@ pub fn audio_error(err: audio::AudioError, file_name: &str) -> Error {
     }
 }
 
-/// Moves an entry (and its sidecar) to `to`, returning the entry at its new place.
+/// Moves an entry to `to` with `sidecar` as its new sidecar, under a write plan (see
+/// `journal`) and on its own task: the new sidecar is written first, then the object is
+/// moved, then the old sidecar and cached conditioning are removed. A crash at any point
+/// is settled by the next sweep: finished when the object reached `to`, undone otherwise,
+/// so a voice never stays in two folders.
 pub async fn move_entry(
-    store: &dyn ObjectStore,
+    store: &DynStore,
     area: Area,
     entry: &Entry,
     to: &Key,
+    sidecar: Bytes,
 ) -> Result<Entry> {
-    store.rename(&entry.key, to).await?;
-    if entry.has_sidecar {
-        store
-            .rename(&entry.sidecar_key()?, &area::sidecar_key(to)?)
-            .await?;
-    }
+    let new_sidecar = area::sidecar_key(to)?;
+    let old_sidecar = entry.sidecar_key()?;
+    let old_conditioning = entry.key.with_suffix(".cond")?;
+    let plan = journal::Plan::Move {
+        moves: vec![
+            journal::Moved {
+                from: entry.key.to_string(),
+                to: to.to_string(),
+                size: entry.size,
+            },
+            journal::Moved {
+                from: old_sidecar.to_string(),
+                to: new_sidecar.to_string(),
+                size: sidecar.len() as u64,
+            },
+        ],
+        drop: vec![old_conditioning.to_string()],
+    };
+    let (store, from) = (Arc::clone(store), entry.key.clone());
+    let target = to.clone();
+    journal::detached(async move {
+        let store = store.as_ref();
+        let intent = journal::Intent::begin(store, plan).await?;
+        store.put(&new_sidecar, sidecar).await?;
+        store.rename(&from, &target).await?;
+        store.delete_many(&[old_sidecar, old_conditioning]).await?;
+        intent.done(store).await;
+        Ok(())
+    })
+    .await?;
     let relative = to
         .strip_prefix(&area.prefix())
         .unwrap_or(to.as_str())
@@ -168,6 +196,6 @@ pub async fn move_entry(
         relative,
         size: entry.size,
         modified: entry.modified,
-        has_sidecar: entry.has_sidecar,
+        has_sidecar: true,
     })
 }

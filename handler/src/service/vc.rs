@@ -218,7 +218,7 @@ pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Resu
         "warnings": warnings,
     });
     let timestamp = super::iso(now);
-    let files = publish::store_outputs(store, folder.as_deref(), encoded, names, |files| {
+    let files = publish::store_outputs(state.store(), folder.as_deref(), encoded, names, |files| {
         OutputSidecar {
             generation_type: Some("vc".into()),
             timestamp: Some(timestamp.clone()),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use storage::ObjectStore;
+use storage::{DynStore, ObjectStore};
 use utoipa::ToSchema;
 
 use super::DeletionResponse;
@@ -173,7 +173,7 @@ pub struct VcInputUploadResponse {
 
 /// Stores an uploaded VC input and its sidecar.
 pub async fn upload(
-    store: &dyn ObjectStore,
+    store: &DynStore,
     file: AudioUpload,
     fields: VcInputUploadFields,
     limits: &audio::DecodeLimits,
@@ -183,7 +183,7 @@ pub async fn upload(
         None => naming::folder_param("project", fields.project.as_deref())?,
     };
     let stored = StoredAudio::prepare(
-        store,
+        store.as_ref(),
         Area::VcInputs,
         folder.as_deref(),
         file,
@@ -239,7 +239,10 @@ pub async fn delete_many(
 ) -> Result<DeletionResponse> {
     area::require_confirm(query.confirm, "Deletion")?;
     let names = area::comma_list(query.filenames.as_deref());
-    let has_filter = !names.is_empty() || area::given(query.folder.as_deref()) || area::given(query.project.as_deref()) || area::given(query.search.as_deref());
+    let has_filter = !names.is_empty()
+        || area::given(query.folder.as_deref())
+        || area::given(query.project.as_deref())
+        || area::given(query.search.as_deref());
     area::require_scope(has_filter, query.all, "VC input")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::VcInputs).await?;

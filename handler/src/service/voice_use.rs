@@ -160,15 +160,15 @@ pub async fn decode_mono(
 /// The cache is keyed by a hash of the voice's bytes and the model, so a replaced voice
 /// file or a different bundle never reuses a stale conditioning.
 async fn conditioning(
-    store: &dyn ObjectStore,
-    voice_use: &VoiceUse,
-    engine: &Arc<Chatterbox>,
-    model_tag: &str,
+    state: &crate::state::AppState,
+    (engine, model_tag): (&Arc<Chatterbox>, &str),
     entry: &Entry,
-    limits: audio::DecodeLimits,
     slot: &Slot,
     param: &str,
 ) -> Result<(Arc<VoiceConditioning>, ConditioningSource)> {
+    let store = state.store().as_ref();
+    let voice_use = state.voice_use();
+    let limits = state.config().limits.decode_limits();
     let bytes = read_entry(store, Area::Voices, entry).await?;
     let id = format!("{}:{model_tag}", hex(&Sha256::digest(&bytes)));
     if let Some(found) = voice_use.remembered(&id) {
@@ -191,15 +191,19 @@ async fn conditioning(
     let param = param.to_owned();
     // The encoder runs inside the request's slot, which it keeps until it finishes.
     let computed = Arc::new(
-        work::run(Arc::clone(slot), || {}, move |_| {
-            encoder.encode_voice(&samples).map_err(|e| match e {
-                // The voice is what is wrong (too short, silent): name the field that chose it.
-                models::ModelError::InvalidInput(message) => {
-                    Error::invalid(param, format!("the voice cannot be used: {message}"))
-                }
-                other => other.into(),
-            })
-        })
+        work::run(
+            Arc::clone(slot),
+            || {},
+            move |_| {
+                encoder.encode_voice(&samples).map_err(|e| match e {
+                    // The voice is what is wrong (too short, silent): name the field that chose it.
+                    models::ModelError::InvalidInput(message) => {
+                        Error::invalid(param, format!("the voice cannot be used: {message}"))
+                    }
+                    other => other.into(),
+                })
+            },
+        )
         .await?,
     );
     let mut body = Vec::with_capacity(COND_MAGIC.len() + id.len() + 1);
@@ -239,17 +243,8 @@ pub async fn prepare_cloning(
     let slot = engines
         .admit(super::engines::EngineKind::Chatterbox)
         .await?;
-    let (conditioning, source) = conditioning(
-        state.store().as_ref(),
-        state.voice_use(),
-        &engine,
-        &model_tag,
-        entry,
-        state.config().limits.decode_limits(),
-        &slot,
-        param,
-    )
-    .await?;
+    let (conditioning, source) =
+        conditioning(state, (&engine, &model_tag), entry, &slot, param).await?;
     Ok(Cloning {
         engine,
         conditioning,

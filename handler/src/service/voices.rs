@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use storage::ObjectStore;
+use storage::{DynStore, ObjectStore};
 use utoipa::ToSchema;
 
 use super::area::{self, Area, Entry};
@@ -252,7 +252,7 @@ pub struct VoiceUploadResponse {
 
 /// Stores an uploaded voice and its sidecar.
 pub async fn upload(
-    store: &dyn ObjectStore,
+    store: &DynStore,
     file: AudioUpload,
     fields: VoiceUploadFields,
     limits: &audio::DecodeLimits,
@@ -260,7 +260,7 @@ pub async fn upload(
     let folder = naming::folder_param("folder_path", fields.folder_path.as_deref())?;
     let default_parameters = parse_default_parameters(fields.default_parameters.as_deref())?;
     let stored = StoredAudio::prepare(
-        store,
+        store.as_ref(),
         Area::Voices,
         folder.as_deref(),
         file,
@@ -336,12 +336,12 @@ pub struct VoiceMetadataUpdate {
 
 /// Updates a voice's metadata, moving it when `folder_path` changes.
 pub async fn update_metadata(
-    store: &dyn ObjectStore,
+    store: &DynStore,
     voice_use: &super::voice_use::VoiceUse,
     name: &str,
     update: VoiceMetadataUpdate,
 ) -> Result<VoiceUploadResponse> {
-    let entries = area::entries(store, Area::Voices).await?;
+    let entries = area::entries(store.as_ref(), Area::Voices).await?;
     let entry = area::resolve(&entries, Area::Voices, "filename", name)?.clone();
     // Usage counting rewrites the same sidecar; take its lock so neither update is lost.
     let lock = voice_use.lock_for(&entry.key);
@@ -351,7 +351,9 @@ pub async fn update_metadata(
         None => entry.folder.clone(),
     };
     let mut sidecar: VoiceSidecar = match entry.sidecar_key() {
-        Ok(key) => area::read_json(store, &key).await.unwrap_or_default(),
+        Ok(key) => area::read_json(store.as_ref(), &key)
+            .await
+            .unwrap_or_default(),
         Err(_) => VoiceSidecar::default(),
     };
     if let Some(name) = update.name {
@@ -378,23 +380,29 @@ pub async fn update_metadata(
 
     let entry = if target_folder != entry.folder {
         let key = Area::Voices.key_in(target_folder.as_deref(), entry.file_name())?;
-        if area::exists(store, &key).await? {
+        if area::exists(store.as_ref(), &key).await? {
             return Err(Error::Conflict(format!(
                 "Voice file already exists: {}",
                 key.strip_prefix(&Area::Voices.prefix())
                     .unwrap_or(key.as_str())
             )));
         }
-        super::upload::move_entry(store, Area::Voices, &entry, &key).await?
+        let relative = key
+            .strip_prefix(&Area::Voices.prefix())
+            .unwrap_or(key.as_str())
+            .to_owned();
+        sidecar.folder_path = target_folder.clone();
+        sidecar.url = Some(relative);
+        let body = area::sidecar_bytes(&sidecar)?;
+        super::upload::move_entry(store, Area::Voices, &entry, &key, body).await?
     } else {
-        entry
-    };
-    sidecar.folder_path = entry.folder.clone();
-    sidecar.url = Some(entry.relative.clone());
-    area::write_sidecar(store, &entry.key, &sidecar).await?;
-    let entry = Entry {
-        has_sidecar: true,
-        ..entry
+        sidecar.folder_path = entry.folder.clone();
+        sidecar.url = Some(entry.relative.clone());
+        area::write_sidecar(store.as_ref(), &entry.key, &sidecar).await?;
+        Entry {
+            has_sidecar: true,
+            ..entry
+        }
     };
     let voice_metadata = VoiceMetadata::build(&entry, Some(sidecar));
     Ok(VoiceUploadResponse {
@@ -435,7 +443,11 @@ pub async fn delete_many(
 ) -> Result<super::DeletionResponse> {
     area::require_confirm(query.confirm, "Deletion")?;
     let names = area::comma_list(query.filenames.as_deref());
-    let has_filter = !names.is_empty() || area::given(query.folder.as_deref()) || area::given(query.project.as_deref()) || area::given(query.tag.as_deref()) || area::given(query.search.as_deref());
+    let has_filter = !names.is_empty()
+        || area::given(query.folder.as_deref())
+        || area::given(query.project.as_deref())
+        || area::given(query.tag.as_deref())
+        || area::given(query.search.as_deref());
     area::require_scope(has_filter, query.all, "voice")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::Voices).await?;

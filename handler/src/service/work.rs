@@ -67,7 +67,11 @@ impl Drop for RaiseOnDrop {
 /// until `work` returns. If the awaiting future is dropped, `work`'s [`StopSignal`] is
 /// raised; `work` should check it between steps and give up with [`Error::Abandoned`].
 /// `on_abandoned` runs (on the blocking thread) when work stopped that way.
-pub async fn run<T, F>(slot: Slot, on_abandoned: impl FnOnce() + Send + 'static, work: F) -> Result<T>
+pub async fn run<T, F>(
+    slot: Slot,
+    on_abandoned: impl FnOnce() + Send + 'static,
+    work: F,
+) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&StopSignal) -> Result<T> + Send + 'static,

@@ -130,7 +130,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         .as_ref()
         .map(|(entry, _)| entry.relative.clone());
     let files = publish::store_outputs(
-        state.store().as_ref(),
+        state.store(),
         plan.folder.as_deref(),
         encoded,
         names,
