@@ -415,7 +415,13 @@ mod tests {
             ..LoopFaults::default()
         };
         let error = model
-            .generate_with_faults("Hi.", &voice, &greedy(), &AtomicBool::new(false), longer_mask)
+            .generate_with_faults(
+                "Hi.",
+                &voice,
+                &greedy(),
+                &AtomicBool::new(false),
+                longer_mask,
+            )
             .unwrap_err();
         assert!(matches!(error, ModelError::Inference { .. }), "{error}");
 

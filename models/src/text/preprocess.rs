@@ -214,7 +214,18 @@ mod tests {
 
     #[test]
     fn nothing_to_speak_is_recognised() {
-        for text in ["...", "-", "()", "!!!", "\0", "\u{200B}", "\u{FEFF}", "\u{202E}", "\u{7}\u{1b}", " \n\t "] {
+        for text in [
+            "...",
+            "-",
+            "()",
+            "!!!",
+            "\0",
+            "\u{200B}",
+            "\u{FEFF}",
+            "\u{202E}",
+            "\u{7}\u{1b}",
+            " \n\t ",
+        ] {
             assert!(!is_speakable(text), "{text:?}");
         }
         for text in ["a", "42", "Hi.", "\u{202E}ok", "日本"] {
@@ -224,7 +235,10 @@ mod tests {
 
     #[test]
     fn invisible_characters_never_reach_the_engines() {
-        assert_eq!(strip_invisible("a\0b\u{200B}c\u{FEFF}\u{202E}d\te\nf"), "a bcd e\nf");
+        assert_eq!(
+            strip_invisible("a\0b\u{200B}c\u{FEFF}\u{202E}d\te\nf"),
+            "a bcd e\nf"
+        );
         let cleaned = preprocess("\u{FEFF}Hello\u{200B} world\0.", &TextOptions::default());
         assert_eq!(cleaned, "hello world .");
     }
