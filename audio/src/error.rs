@@ -98,6 +98,30 @@ pub enum AudioError {
         reason: String,
     },
 
+    /// The process's memory budget for audio has not enough room free right now; the
+    /// same request can succeed once others finish. (503 with `Retry-After`)
+    #[error(
+        "the server is holding too much audio in memory to take {requested_bytes} more bytes now ({available_bytes} free); retry shortly"
+    )]
+    MemoryBusy {
+        /// What this step asked for.
+        requested_bytes: u64,
+        /// What the budget had free.
+        available_bytes: u64,
+    },
+
+    /// The request needs more memory than the whole budget, so it can never run here.
+    /// (413)
+    #[error(
+        "this request needs more than the {limit_bytes} bytes of audio memory the server allows (at least {needed_bytes}); send shorter audio or fewer files"
+    )]
+    MemoryTooLarge {
+        /// What the request would hold at once.
+        needed_bytes: u64,
+        /// The whole budget.
+        limit_bytes: u64,
+    },
+
     /// An encoder failed. (500)
     #[error("encoding {format} failed: {reason}")]
     Encode {

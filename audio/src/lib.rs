@@ -16,6 +16,7 @@ mod decode;
 pub mod encode;
 mod error;
 pub mod loudness;
+pub mod memory;
 mod ogg_opus;
 pub mod postprocess;
 pub mod resample;

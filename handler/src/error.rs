@@ -154,6 +154,10 @@ pub enum Error {
     #[error("the client went away; the work was stopped")]
     Abandoned,
 
+    /// 503: the process's audio memory budget is full right now (see `audio::memory`).
+    #[error("{0}")]
+    MemoryBusy(String),
+
     /// 500: the engine failed while generating (the message is the engine's).
     #[error("generation failed: {0}")]
     Generation(String),
@@ -186,7 +190,8 @@ impl Error {
             Self::StorageUnavailable(_)
             | Self::ModelNotInstalled { .. }
             | Self::EncoderUnavailable { .. }
-            | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::Busy { .. }
+            | Self::MemoryBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) | Self::Internal(_) | Self::Generation(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -217,7 +222,7 @@ impl Error {
             Self::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
             Self::ModelNotInstalled { .. } => "MODEL_NOT_INSTALLED",
             Self::EncoderUnavailable { .. } => "ENCODER_UNAVAILABLE",
-            Self::Busy { .. } => "SERVER_BUSY",
+            Self::Busy { .. } | Self::MemoryBusy(_) => "SERVER_BUSY",
             Self::Generation(_) => "GENERATION_ERROR",
             Self::Abandoned => "CLIENT_CLOSED_REQUEST",
             Self::Storage(_) | Self::Internal(_) => "INTERNAL_ERROR",
@@ -284,7 +289,8 @@ impl From<audio::AudioError> for Error {
             }
             e @ A::InvalidSilenceToken { .. } => Error::invalid("files", e.to_string()),
             e @ A::UnsupportedFormat { .. } => Error::UnsupportedExportFormat(e.to_string()),
-            e @ A::TooLong { .. } => Error::TooLarge(e.to_string()),
+            e @ (A::TooLong { .. } | A::MemoryTooLarge { .. }) => Error::TooLarge(e.to_string()),
+            e @ A::MemoryBusy { .. } => Error::MemoryBusy(e.to_string()),
             A::EncoderUnavailable { format, reason } => Error::EncoderUnavailable {
                 format,
                 message: format!("{format} output is unavailable on this server: {reason}"),
@@ -359,6 +365,7 @@ impl IntoResponse for Error {
                 Self::ModelNotInstalled { .. }
                 | Self::EncoderUnavailable { .. }
                 | Self::Busy { .. }
+                | Self::MemoryBusy(_)
                 | Self::Generation(_) => self.to_string(),
                 _ => "Internal server error".to_owned(),
             }
@@ -388,6 +395,11 @@ impl IntoResponse for Error {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            Self::MemoryBusy(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::RangeNotSatisfiable { size } => {
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {

@@ -144,6 +144,11 @@ impl From<Error> for OpenAiError {
             } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message)
                 .code("server_busy")
                 .retry_after(retry_after_seconds),
+            Error::MemoryBusy(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
+                    .code("server_busy")
+                    .retry_after(5)
+            }
             Error::StorageUnavailable(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",

@@ -135,7 +135,10 @@ pub async fn inspect_audio(
 /// Maps a decoding failure of an upload to its client error.
 pub fn audio_error(err: audio::AudioError, file_name: &str) -> Error {
     match err {
-        audio::AudioError::TooLong { .. } => Error::TooLarge(format!("{file_name}: {err}")),
+        audio::AudioError::TooLong { .. } | audio::AudioError::MemoryTooLarge { .. } => {
+            Error::TooLarge(format!("{file_name}: {err}"))
+        }
+        e @ audio::AudioError::MemoryBusy { .. } => Error::MemoryBusy(e.to_string()),
         audio::AudioError::Empty => Error::BadRequest(format!("File is empty: {file_name}")),
         other => Error::UnsupportedMedia {
             message: format!("{file_name} is not valid audio: {other}"),
