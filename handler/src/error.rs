@@ -269,6 +269,9 @@ impl From<storage::Error> for Error {
                 reason: reason.to_owned(),
             },
             storage::Error::InvalidRange { size, .. } => Self::RangeNotSatisfiable { size },
+            storage::Error::Conflict { key, reason } => Self::Conflict(format!(
+                "{key} cannot be stored: {reason} (a file and a folder cannot share a name)"
+            )),
             // Transport failures (endpoint down, DNS, timeouts) are an outage, not a bug.
             unavailable @ storage::Error::Unavailable { .. } => {
                 Self::StorageUnavailable(unavailable)

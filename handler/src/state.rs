@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use audio::memory::MemoryBudget;
 use storage::DynStore;
 
 use crate::auth::ApiKeys;
@@ -31,6 +32,7 @@ struct Inner {
     voice_use: VoiceUse,
     api_keys: ApiKeys,
     origins: OriginPolicy,
+    memory: Arc<MemoryBudget>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
                 engines: Engines::new(config.engines.clone()),
                 api_keys: ApiKeys::from_settings_or_closed(&config.access),
                 origins: OriginPolicy::from_settings(&config.cors_allow_origins),
+                memory: MemoryBudget::new(config.limits.memory_budget_bytes()),
                 voice_use: VoiceUse::default(),
                 config,
                 store,
@@ -56,6 +59,11 @@ impl AppState {
     /// The accepted API keys (authentication is off when there are none).
     pub fn api_keys(&self) -> &ApiKeys {
         &self.inner.api_keys
+    }
+
+    /// The process's budget for audio held in memory (uploads, decoded and encoded audio).
+    pub fn memory(&self) -> &Arc<MemoryBudget> {
+        &self.inner.memory
     }
 
     /// Which web page origins may call the API.

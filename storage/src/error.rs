@@ -32,6 +32,17 @@ pub enum Error {
         size: u64,
     },
 
+    /// The key collides with an existing one on a store with real folders: a file where
+    /// a folder of the key is, or a folder where the file would go (`a.wav` and
+    /// `a.wav/b.wav` cannot both exist on a filesystem).
+    #[error("{key} cannot be written: {reason}")]
+    Conflict {
+        /// The key written.
+        key: String,
+        /// Which collision.
+        reason: &'static str,
+    },
+
     /// A storage URL or setting could not be understood.
     #[error("invalid storage configuration: {0}")]
     Config(String),
@@ -79,8 +90,31 @@ impl Error {
         matches!(self, Self::NotFound { .. })
     }
 
+    /// A filesystem error while writing `path`: a file in the way of a folder, or a
+    /// folder in the way of the file, is a [`Error::Conflict`].
+    pub(crate) fn io_write(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        let reason = match source.kind() {
+            // create_dir_all reports a file in the way as "exists" (mkdir's EEXIST).
+            std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+                "a file has the name of one of its folders"
+            }
+            std::io::ErrorKind::IsADirectory | std::io::ErrorKind::DirectoryNotEmpty => {
+                "a folder has its name"
+            }
+            _ => return Self::io(path, source),
+        };
+        Self::Conflict {
+            key: path.to_string(),
+            reason,
+        }
+    }
+
     pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        if source.kind() == std::io::ErrorKind::NotFound {
+        // A path through a file ("a.wav/b.wav" where a.wav is a file) does not exist.
+        if matches!(
+            source.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ) {
             return Self::NotFound {
                 key: path.to_string(),
             };

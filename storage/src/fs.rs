@@ -165,7 +165,7 @@ impl ObjectStore for FsStore {
         let path = self.path_of(key);
         let key = key.clone();
         blocking(move || {
-            write_atomically(&path, &body).map_err(map_io(&key))?;
+            write_atomically(&path, &body).map_err(|e| Error::io_write(&key, e))?;
             let md = std::fs::metadata(&path).map_err(map_io(&key))?;
             Ok(meta_from(key, &md))
         })
@@ -261,13 +261,16 @@ impl ObjectStore for FsStore {
             let dir = dst.parent().ok_or_else(|| Error::NotFound {
                 key: to.to_string(),
             })?;
-            std::fs::create_dir_all(dir).map_err(map_io(&to))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io_write(&to, e))?;
             let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
-            let copied = std::fs::copy(&src, &temp).and_then(|_| std::fs::rename(&temp, &dst));
-            if copied.is_err() {
+            std::fs::copy(&src, &temp).map_err(|e| {
                 let _ = std::fs::remove_file(&temp);
-            }
-            copied.map_err(map_io(&from))
+                Error::io(&from, e)
+            })?;
+            std::fs::rename(&temp, &dst).map_err(|e| {
+                let _ = std::fs::remove_file(&temp);
+                Error::io_write(&to, e)
+            })
         })
         .await
     }
@@ -279,9 +282,9 @@ impl ObjectStore for FsStore {
         blocking(move || {
             object_metadata(&src, &from)?;
             if let Some(dir) = dst.parent() {
-                std::fs::create_dir_all(dir).map_err(map_io(&to))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::io_write(&to, e))?;
             }
-            std::fs::rename(&src, &dst).map_err(map_io(&from))?;
+            std::fs::rename(&src, &dst).map_err(|e| Error::io_write(&to, e))?;
             if let Some(dir) = src.parent() {
                 prune_empty_dirs(&root, dir);
             }

@@ -232,3 +232,36 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_file_and_a_folder_of_one_name_conflict_on_the_filesystem() {
+    let b = Backend::fs().await;
+    let app = TestApp::new(&b);
+    let upload = |name: &str, folder: &str| {
+        Form::new()
+            .file("voice_file", name, wav_tone(0.3, 16_000, 220.0))
+            .text("folder_path", folder)
+    };
+    app.post_form("/api/v1/voice", &upload("a.wav", ""))
+        .await
+        .assert_ok();
+    app.post_form("/api/v1/voice", &upload("b.wav", "a.wav"))
+        .await
+        .assert_error(409, "FILE_EXISTS");
+    // The other way round: a folder named like the file to upload.
+    app.post_form("/api/v1/voice", &upload("c.wav", "f.wav"))
+        .await
+        .assert_ok();
+    app.post_form("/api/v1/voice", &upload("f.wav", ""))
+        .await
+        .assert_error(409, "FILE_EXISTS");
+    // Nothing half-written is left: every object has its sidecar, no plan remains.
+    let keys = stored_keys(b.store.as_ref(), "").await;
+    assert!(!keys.iter().any(|k| k.starts_with("journal/")), "{keys:?}");
+    for k in keys.iter().filter(|k| !k.ends_with(".json")) {
+        assert!(
+            keys.contains(&format!("{k}.json")),
+            "{k} has no sidecar: {keys:?}"
+        );
+    }
+}

@@ -2,6 +2,9 @@
 //! `POST /api/v1/concat/mixed` (server files, uploads and silences, multipart).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use audio::memory::Lease;
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, State};
@@ -211,7 +214,8 @@ async fn concat_mixed(
     Query(query): Query<GenerationQuery>,
     body: axum::extract::Request,
 ) -> Result<Response> {
-    let form = read_mixed_form(&state, body).await?;
+    let lease = Arc::new(state.memory().lease());
+    let form = read_mixed_form(&state, body, &lease).await?;
     let raw = form
         .texts
         .get("request_json")
@@ -244,7 +248,11 @@ const MAX_URLENCODED_BYTES: usize = 1024 * 1024;
 /// The fields of a mixed concatenation: a multipart form (with uploads), or, as the
 /// original accepted and as `curl --data-urlencode` and `requests.post(data=…)` send when
 /// there is nothing to upload, a URL-encoded form.
-async fn read_mixed_form(state: &AppState, body: axum::extract::Request) -> Result<Form> {
+async fn read_mixed_form(
+    state: &AppState,
+    body: axum::extract::Request,
+    lease: &Lease,
+) -> Result<Form> {
     let urlencoded = body
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -276,6 +284,7 @@ async fn read_mixed_form(state: &AppState, body: axum::extract::Request) -> Resu
         &["uploaded_files", "uploaded_files[]"],
         limits.concat_upload_bytes(),
         limits.concat_upload_bytes(),
+        lease,
     )
     .await
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use audio::memory::Lease;
 use axum::extract::multipart::{Field, MultipartError};
 use bytes::{Bytes, BytesMut};
 
@@ -26,12 +27,15 @@ pub struct Form {
 impl Form {
     /// Reads every part. `file_fields` names the parts that carry files; each file may
     /// be `max_file_bytes` long and all together `max_total_bytes`. Any other part is
-    /// read as text.
+    /// read as text. File bytes are reserved on `lease` (the process's audio memory
+    /// budget) before they are buffered, so many large uploads at once get 503, not the
+    /// machine's memory.
     pub async fn read(
         mut multipart: axum::extract::Multipart,
         file_fields: &[&'static str],
         max_file_bytes: usize,
         max_total_bytes: usize,
+        lease: &Lease,
     ) -> Result<Self> {
         let mut total = 0usize;
         let mut form = Form::default();
@@ -52,7 +56,7 @@ impl Form {
                     )));
                 }
                 let allowed = max_file_bytes.min(max_total_bytes.saturating_sub(total));
-                let Some(bytes) = read_limited(field, allowed).await? else {
+                let Some(bytes) = read_limited(field, allowed, Some(lease)).await? else {
                     return Err(Error::TooLarge(if allowed < max_file_bytes {
                         format!(
                             "the uploaded files together are larger than the {} limit",
@@ -75,7 +79,7 @@ impl Form {
                     },
                 ));
             } else {
-                let Some(bytes) = read_limited(field, MAX_TEXT_FIELD).await? else {
+                let Some(bytes) = read_limited(field, MAX_TEXT_FIELD, None).await? else {
                     return Err(Error::TooLarge(format!(
                         "form field {name:?} is larger than {}",
                         human_size(MAX_TEXT_FIELD)
@@ -123,11 +127,25 @@ impl Form {
 }
 
 /// The field's bytes, or `None` as soon as they pass `limit` (the rest is not read).
-async fn read_limited(mut field: Field<'_>, limit: usize) -> Result<Option<Bytes>> {
+/// With a lease, the buffer's growth is reserved on it before it happens.
+async fn read_limited(
+    mut field: Field<'_>,
+    limit: usize,
+    lease: Option<&Lease>,
+) -> Result<Option<Bytes>> {
     let mut buffer = BytesMut::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        if buffer.len() + chunk.len() > limit {
+        let needed = buffer.len() + chunk.len();
+        if needed > limit {
             return Ok(None);
+        }
+        if needed > buffer.capacity() {
+            // Grow geometrically (as BytesMut would), but only after reserving the room.
+            let capacity = needed.max(buffer.capacity().saturating_mul(2)).min(limit);
+            if let Some(lease) = lease {
+                lease.reserve((capacity - buffer.capacity()) as u64)?;
+            }
+            buffer.reserve(capacity - buffer.len());
         }
         buffer.extend_from_slice(&chunk);
     }

@@ -1,6 +1,8 @@
 //! `POST /api/v1/vc`: voice conversion, from a stored VC input (JSON) or an uploaded
 //! recording (multipart), answered with the audio or with JSON.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::header;
@@ -85,13 +87,14 @@ async fn voice_conversion(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    let lease = Arc::new(state.memory().lease());
     let (source, body) = if content_type.starts_with("application/json") {
         let body = json_body(request).await?;
         (VcSource::Stored(body.input_audio_source.clone()), body)
     } else if content_type.starts_with("multipart/form-data") {
         let Multipart(multipart) = Multipart::from_request(request, &()).await?;
         let limit = state.config().limits.vc_input_upload_bytes();
-        let mut form = Form::read(multipart, &["input_audio"], limit, limit).await?;
+        let mut form = Form::read(multipart, &["input_audio"], limit, limit, &lease).await?;
         let upload = form.take_file("input_audio")?;
         (VcSource::Upload(upload), form_request(&form)?)
     } else {
@@ -103,7 +106,7 @@ async fn voice_conversion(
         .response_mode
         .clone()
         .or_else(|| body.response_mode.clone());
-    let outcome = vc::run(&state, source, body).await?;
+    let outcome = vc::run(&state, source, body, lease).await?;
     if !audio_response::wants_stream(mode.as_deref()) {
         return Ok(Json(VcResponse {
             success: true,

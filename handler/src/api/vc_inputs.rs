@@ -70,11 +70,13 @@ async fn upload_vc_input(
     Multipart(multipart): Multipart,
 ) -> Result<Json<VcInputUploadResponse>> {
     let limits = &state.config().limits;
+    let lease = state.memory().lease();
     let mut form = Form::read(
         multipart,
         &["vc_input_file"],
         limits.vc_input_upload_bytes(),
         limits.vc_input_upload_bytes(),
+        &lease,
     )
     .await?;
     let file = form.take_file("vc_input_file")?;

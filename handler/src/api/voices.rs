@@ -75,11 +75,13 @@ async fn upload_voice(
     Multipart(multipart): Multipart,
 ) -> Result<Json<VoiceUploadResponse>> {
     let limits = &state.config().limits;
+    let lease = state.memory().lease();
     let mut form = Form::read(
         multipart,
         &["voice_file"],
         limits.voice_upload_bytes(),
         limits.voice_upload_bytes(),
+        &lease,
     )
     .await?;
     let file = form.take_file("voice_file")?;

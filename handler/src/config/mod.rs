@@ -176,6 +176,12 @@ pub struct Limits {
     /// Longest audio accepted from any upload, and longest concatenation result, in seconds; longer gets 413.
     #[arg(long, env = "SPEECH_MAX_AUDIO_SECONDS", default_value_t = 3600)]
     pub max_audio_seconds: u64,
+
+    /// Memory all requests together may hold in audio at once, in MB: uploaded files,
+    /// decoded samples and encoded results. A request that does not fit now gets 503 with
+    /// `Retry-After`; one that could never fit gets 413.
+    #[arg(long, env = "SPEECH_MEMORY_BUDGET_MB", default_value_t = 2048)]
+    pub memory_budget_mb: u64,
 }
 
 impl Limits {
@@ -192,6 +198,11 @@ impl Limits {
     /// Bytes allowed for all uploads of one mixed concatenation.
     pub fn concat_upload_bytes(&self) -> usize {
         mb_to_bytes(self.max_concat_upload_mb)
+    }
+
+    /// The audio memory budget in bytes.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget_mb.saturating_mul(1024 * 1024)
     }
 
     /// Decoding caps for uploaded audio.

@@ -82,7 +82,8 @@ async fn create(
     multipart: axum::extract::Multipart,
 ) -> Result<Value, OpenAiError> {
     let limit = state.config().limits.voice_upload_bytes();
-    let mut form = Form::read(multipart, &["audio_sample"], limit, limit).await?;
+    let lease = state.memory().lease();
+    let mut form = Form::read(multipart, &["audio_sample"], limit, limit, &lease).await?;
     let name = form
         .text("name")
         .ok_or_else(|| OpenAiError::invalid("name", "you must provide a name parameter"))?;

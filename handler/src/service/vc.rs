@@ -3,7 +3,10 @@
 //! `overlap_sec` crossfade. A failing chunk fails the request (the original silently
 //! inserted silence). Outputs, formats, sidecars and response modes are those of TTS.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use audio::memory::Lease;
 
 use models::chatterbox::ConversionOptions;
 use serde::Deserialize;
@@ -100,7 +103,12 @@ pub struct VcOutcome {
 }
 
 /// Runs a conversion end to end.
-pub async fn run(state: &AppState, source: VcSource, request: VcRequest) -> Result<VcOutcome> {
+pub async fn run(
+    state: &AppState,
+    source: VcSource,
+    request: VcRequest,
+    lease: Arc<Lease>,
+) -> Result<VcOutcome> {
     let started = Instant::now();
     if !(1..=300).contains(&request.chunk_sec) {
         return Err(Error::invalid(
