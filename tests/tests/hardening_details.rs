@@ -265,3 +265,71 @@ async fn a_file_and_a_folder_of_one_name_conflict_on_the_filesystem() {
         );
     }
 }
+
+/// A 32-bit float WAV of 0.2 s at 16 kHz whose middle sample is `poison`.
+fn float_wav_with(poison: f32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+    for i in 0..3200 {
+        let value = if i == 1600 {
+            poison
+        } else {
+            (i as f32 * 0.05).sin() * 0.3
+        };
+        writer.write_sample(value).unwrap();
+    }
+    writer.finalize().unwrap();
+    cursor.into_inner()
+}
+
+#[tokio::test]
+async fn non_finite_audio_is_refused_everywhere_with_a_4xx() {
+    let b = Backend::memory();
+    let app = TestApp::with_config(&b, |c| {
+        c.engines.chatterbox_dir = Some(chatterbox_standins("original"));
+    });
+    app.post_form(
+        "/api/v1/voice",
+        &Form::new().file("voice_file", "anna.wav", standin_audio("ref_7s.wav")),
+    )
+    .await
+    .assert_ok();
+    let before = stored_keys(b.store.as_ref(), "").await;
+    for poison in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e38] {
+        let file = float_wav_with(poison);
+        app.post_form(
+            "/api/v1/voice",
+            &Form::new().file("voice_file", "bad.wav", file.clone()),
+        )
+        .await
+        .assert_error(415, "INVALID_AUDIO");
+        app.post_form(
+            "/api/v1/vc_input",
+            &Form::new().file("vc_input_file", "bad.wav", file.clone()),
+        )
+        .await
+        .assert_error(415, "INVALID_AUDIO");
+        let mixed = Form::new()
+            .text(
+                "request_json",
+                &json!({"segments": [{"type": "upload", "index": 0}]}).to_string(),
+            )
+            .file("uploaded_files", "bad.wav", file.clone());
+        app.post_form("/api/v1/concat/mixed", &mixed)
+            .await
+            .assert_error(415, "INVALID_AUDIO");
+        let vc = Form::new()
+            .text("target_voice_source", "anna.wav")
+            .file("input_audio", "bad.wav", file);
+        app.post_form("/api/v1/vc", &vc)
+            .await
+            .assert_error(415, "INVALID_AUDIO");
+    }
+    assert_eq!(stored_keys(b.store.as_ref(), "").await, before);
+}
