@@ -36,7 +36,7 @@ async fn list_outputs(
 /// Delete one output and its sidecar.
 #[utoipa::path(delete, path = "/output/{filename}", tag = "outputs",
     params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F"), ConfirmQuery),
-    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_output(
     State(state): State<AppState>,
     Path(filename): Path<String>,
@@ -53,9 +53,9 @@ async fn delete_output(
     ))
 }
 
-/// Bulk-delete outputs; filters are ANDed (all outputs when none is given).
+/// Bulk-delete outputs; filters are ANDed; every output only with `all=true`.
 #[utoipa::path(delete, path = "/outputs", tag = "outputs", params(DeleteOutputsQuery),
-    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_outputs(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<DeleteOutputsQuery>,

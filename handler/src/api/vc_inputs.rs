@@ -94,7 +94,7 @@ async fn upload_vc_input(
 /// Delete one VC input and its sidecar.
 #[utoipa::path(delete, path = "/vc_input/{filename}", tag = "vc_inputs",
     params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F"), ConfirmQuery),
-    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_vc_input(
     State(state): State<AppState>,
     Path(filename): Path<String>,
@@ -111,9 +111,9 @@ async fn delete_vc_input(
     ))
 }
 
-/// Bulk-delete VC inputs; filters are ANDed (all files when none is given).
+/// Bulk-delete VC inputs; filters are ANDed; every file only with `all=true`.
 #[utoipa::path(delete, path = "/vc_inputs", tag = "vc_inputs", params(DeleteVcInputsQuery),
-    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_vc_inputs(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<DeleteVcInputsQuery>,

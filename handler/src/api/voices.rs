@@ -125,7 +125,7 @@ pub struct ConfirmQuery {
 /// Delete one voice and its sidecar.
 #[utoipa::path(delete, path = "/voice/{filename}", tag = "voices",
     params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F"), ConfirmQuery),
-    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_voice(
     State(state): State<AppState>,
     Path(filename): Path<String>,
@@ -142,9 +142,9 @@ async fn delete_voice(
     ))
 }
 
-/// Bulk-delete voices by folder, tag, search or names (all voices when no filter is given).
+/// Bulk-delete voices by folder, tag, search or names; every voice only with `all=true`.
 #[utoipa::path(delete, path = "/voices", tag = "voices", params(DeleteVoicesQuery),
-    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = DeletionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_voices(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<DeleteVoicesQuery>,

@@ -226,7 +226,7 @@ pub struct DeleteOutputsQuery {
     pub all: Option<bool>,
 }
 
-/// Bulk-deletes outputs matching every given filter (all outputs when none is given).
+/// Bulk-deletes outputs matching every given filter (all outputs only with `all=true`).
 pub async fn delete_many(
     store: &dyn ObjectStore,
     query: &DeleteOutputsQuery,

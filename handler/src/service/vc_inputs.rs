@@ -232,7 +232,7 @@ pub struct DeleteVcInputsQuery {
     pub all: Option<bool>,
 }
 
-/// Bulk-deletes VC inputs matching every given filter (all when none is given).
+/// Bulk-deletes VC inputs matching every given filter (all only with `all=true`).
 pub async fn delete_many(
     store: &dyn ObjectStore,
     query: &DeleteVcInputsQuery,

@@ -436,7 +436,7 @@ pub struct DeleteVoicesQuery {
     pub all: Option<bool>,
 }
 
-/// Bulk-deletes voices. With no filter at all, every voice is deleted (confirm=true is required).
+/// Bulk-deletes voices. With no filter, every voice is deleted only with `all=true` besides `confirm=true`.
 pub async fn delete_many(
     store: &dyn ObjectStore,
     query: &DeleteVoicesQuery,
