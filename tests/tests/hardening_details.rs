@@ -324,9 +324,11 @@ async fn non_finite_audio_is_refused_everywhere_with_a_4xx() {
         app.post_form("/api/v1/concat/mixed", &mixed)
             .await
             .assert_error(415, "INVALID_AUDIO");
-        let vc = Form::new()
-            .text("target_voice_source", "anna.wav")
-            .file("input_audio", "bad.wav", file);
+        let vc = Form::new().text("target_voice_source", "anna.wav").file(
+            "input_audio",
+            "bad.wav",
+            file,
+        );
         app.post_form("/api/v1/vc", &vc)
             .await
             .assert_error(415, "INVALID_AUDIO");
