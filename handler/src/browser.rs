@@ -119,9 +119,12 @@ pub async fn guard_origin(State(state): State<AppState>, request: Request, next:
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    let forwarded_host = request.headers().get("x-forwarded-host");
     if changes_state
         && let Some(origin) = request.headers().get(header::ORIGIN)
         && !is_same_origin(origin, request.headers().get(header::HOST))
+        // Behind a reverse proxy the browser's origin is the proxy's host.
+        && !is_same_origin(origin, forwarded_host)
         && !origin
             .to_str()
             .is_ok_and(|o| state.origin_policy().allows(o))
