@@ -6,6 +6,10 @@
 //! (NaN, infinities, magnitudes above [`crate::MAX_SAMPLE_MAGNITUDE`]: see
 //! [`AudioError::InvalidSamples`]), and turns any decoder panic into an [`AudioError`],
 //! so one bad file costs one 4xx, not the process.
+//!
+//! Memory for the decoded samples is reserved on a [`Lease`] before it is allocated
+//! ([`decode_within`]): a file that expands far beyond its size (an hour of compressed
+//! silence) is refused by the process's memory budget while it decodes, not after.
 
 use std::io::Cursor;
 
@@ -20,6 +24,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
+use crate::memory::{Lease, LeasedVec};
 use crate::{AudioError, Pcm, values};
 
 /// Highest sample rate accepted (above any real recording format).
@@ -146,7 +151,7 @@ pub fn inspect(
     extension: Option<&str>,
     limits: &DecodeLimits,
 ) -> Result<AudioInfo, AudioError> {
-    let (info, _) = run_guarded(data, extension, limits, false)?;
+    let (info, _) = run_guarded(data, extension, limits, None)?;
     Ok(info)
 }
 
@@ -154,20 +159,50 @@ pub fn inspect(
 ///
 /// Every sample returned is finite and within ±[`crate::MAX_SAMPLE_MAGNITUDE`]; a file
 /// holding anything else is refused with [`AudioError::InvalidSamples`].
+///
+/// [`decode_within`] on a lease without a limit.
 pub fn decode(
     data: Bytes,
     extension: Option<&str>,
     limits: &DecodeLimits,
 ) -> Result<(AudioInfo, Pcm), AudioError> {
-    let (info, samples) = run_guarded(data, extension, limits, true)?;
+    decode_within(data, extension, limits, &Lease::unlimited())
+}
+
+/// [`decode`], with the sample buffer's memory reserved on `lease` before each allocation.
+///
+/// The buffer grows in steps (what the container claims, at most one sample per input
+/// byte, then 1.5x at a time, never past `limits.max_decoded_samples`), and each step is
+/// reserved first, counting capacity at 4 bytes per sample. A step the budget refuses
+/// ends decoding with [`AudioError::MemoryBusy`] (the budget is full now: retry later) or
+/// [`AudioError::MemoryTooLarge`] (this lease could never hold it).
+///
+/// On success the lease holds `pcm.samples.capacity() * 4` bytes more than before, for
+/// the returned samples: the caller releases them ([`Lease::release`]) once the samples
+/// are dropped, or drops the lease. On any error what was decoded is freed and its
+/// reservation returned, so the lease holds what it held before the call.
+pub fn decode_within(
+    data: Bytes,
+    extension: Option<&str>,
+    limits: &DecodeLimits,
+    lease: &Lease,
+) -> Result<(AudioInfo, Pcm), AudioError> {
+    let (info, samples) = run_guarded(data, extension, limits, Some(lease))?;
     Ok((info, Pcm::new(info.sample_rate, info.channels, samples)))
 }
+
+/// Where decoded samples go: `None` only measures (`inspect`), `Some(lease)` keeps them
+/// in a buffer reserved on the lease.
+pub(crate) type Keep<'l> = Option<&'l Lease>;
+
+/// A sample buffer being filled by a decoder.
+pub(crate) type SampleBuffer<'l> = LeasedVec<f32, &'l Lease>;
 
 fn run_guarded(
     data: Bytes,
     extension: Option<&str>,
     limits: &DecodeLimits,
-    keep: bool,
+    keep: Keep<'_>,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
     if data.is_empty() {
         return Err(AudioError::Empty);
@@ -197,7 +232,7 @@ pub(crate) fn run(
     data: Bytes,
     extension: Option<&str>,
     limits: &DecodeLimits,
-    keep: bool,
+    keep: Keep<'_>,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
     let input_len = data.len();
     let mut format = open(data, extension)?;
@@ -218,7 +253,7 @@ pub(crate) fn run(
     let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
     check_spec(sample_rate, channels)?;
     if let (Some(frames), true) = (track.num_frames, sample_rate > 0) {
-        check_length(frames, sample_rate, channels.max(1), limits, keep)?;
+        check_length(frames, sample_rate, channels.max(1), limits, keep.is_some())?;
     }
 
     let mut decoder = symphonia::default::get_codecs()
@@ -229,12 +264,12 @@ pub(crate) fn run(
         })?;
 
     let mut frames: u64 = 0;
-    let mut samples: Vec<f32> = Vec::new();
-    if keep && let Some(claimed) = track.num_frames {
+    let mut samples: Option<SampleBuffer<'_>> = keep.map(LeasedVec::new);
+    if let (Some(samples), Some(claimed)) = (samples.as_mut(), track.num_frames) {
         // Reserve what the container claims (already within the caps), but never more
         // than one sample per input byte: a lying header must not buy a huge allocation.
         let claimed = claimed.saturating_mul(channels.max(1) as u64);
-        samples.reserve(claimed.min(input_len as u64) as usize);
+        samples.reserve_exact(claimed.min(input_len as u64) as usize)?;
     }
     let mut bad_packets = 0usize;
     loop {
@@ -282,10 +317,10 @@ pub(crate) fn run(
         }
         let buffer_frames = buffer.frames() as u64;
         frames += buffer_frames;
-        check_length(frames, sample_rate, channels, limits, keep)?;
+        check_length(frames, sample_rate, channels, limits, keep.is_some())?;
         check_values(&buffer)?;
-        if keep {
-            append_interleaved(&buffer, &mut samples);
+        if let Some(samples) = samples.as_mut() {
+            append_interleaved(&buffer, samples, limits.max_decoded_samples)?;
         }
     }
     if frames == 0 || sample_rate == 0 {
@@ -299,7 +334,7 @@ pub(crate) fn run(
             channels,
             frames,
         },
-        samples,
+        samples.map(LeasedVec::into_held).unwrap_or_default(),
     ))
 }
 
@@ -362,11 +397,19 @@ pub(crate) fn check_length(
     Ok(())
 }
 
-fn append_interleaved(buffer: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
+fn append_interleaved(
+    buffer: &GenericAudioBufferRef<'_>,
+    out: &mut SampleBuffer<'_>,
+    max_samples: usize,
+) -> Result<(), AudioError> {
+    let added = buffer.samples_interleaved();
+    out.reserve(added, max_samples)?;
     // Convert straight into the output's tail: one pass instead of copy-then-extend.
+    let out = out.vec_mut();
     let start = out.len();
-    out.resize(start + buffer.samples_interleaved(), 0.0);
+    out.resize(start + added, 0.0);
     buffer.copy_to_slice_interleaved(&mut out[start..]);
+    Ok(())
 }
 
 /// Refuses NaN, infinities and magnitudes above [`crate::MAX_SAMPLE_MAGNITUDE`] in float

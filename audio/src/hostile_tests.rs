@@ -384,20 +384,21 @@ fn double_wav(values: &[f64]) -> Vec<u8> {
 /// path and the symphonia path on their own, each keeping and not keeping samples.
 fn decode_every_way(bytes: &[u8]) -> Vec<(&'static str, Result<(), AudioError>)> {
     let limits = DecodeLimits::default();
+    let lease = crate::memory::Lease::unlimited();
     let data = || Bytes::copy_from_slice(bytes);
     let mut outcomes = vec![
         ("decode", decode(data(), Some("wav"), &limits).map(drop)),
         ("inspect", inspect(data(), Some("wav"), &limits).map(drop)),
         (
             "symphonia decode",
-            crate::decode::run(data(), Some("wav"), &limits, true).map(drop),
+            crate::decode::run(data(), Some("wav"), &limits, Some(&lease)).map(drop),
         ),
         (
             "symphonia inspect",
-            crate::decode::run(data(), Some("wav"), &limits, false).map(drop),
+            crate::decode::run(data(), Some("wav"), &limits, None).map(drop),
         ),
     ];
-    for (name, keep) in [("fast decode", true), ("fast inspect", false)] {
+    for (name, keep) in [("fast decode", Some(&lease)), ("fast inspect", None)] {
         if let Some(result) = crate::wav_fast::try_decode(bytes, &limits, keep) {
             outcomes.push((name, result.map(drop)));
         }

@@ -7,10 +7,14 @@
 //! [`MAX_SAMPLE_MAGNITUDE`], and the DSP steps sanitise whatever else reaches them.
 //!
 //! The handler's entry points:
-//! - decode: [`decode()`] / [`inspect()`] (wav, mp3, flac, ogg vorbis, ogg opus, m4a, aac);
-//! - encode: [`encode::ExportFormat`] (parsed from `"wav"`, `"mp3"`, ...) and [`encode::encode`];
+//! - decode: [`decode()`] / [`inspect()`] (wav, mp3, flac, ogg vorbis, ogg opus, m4a, aac),
+//!   or [`decode_within()`] to reserve the decoded samples on a [`memory::Lease`] first;
+//! - encode: [`encode::ExportFormat`] (parsed from `"wav"`, `"mp3"`, ...) and [`encode::encode`],
+//!   or [`encode::FileEncoder`] to encode audio as it is produced;
 //! - TTS / VC post-processing: [`postprocess::PostProcess::apply`];
-//! - concatenation: [`timeline::parse_entries`] then [`timeline::concat`].
+//! - concatenation: [`timeline::parse_entries`] then [`timeline::concat`], or
+//!   [`timeline::concat_streaming`] into a sink (with [`timeline::timeline_format`] to set
+//!   the encoders up first) for timelines too long to hold in memory.
 
 mod decode;
 pub mod encode;
@@ -27,7 +31,8 @@ mod values;
 mod wav_fast;
 
 pub use decode::{
-    AudioInfo, ContainerFormat, DecodeLimits, MAX_CHANNELS, MAX_SAMPLE_RATE, decode, inspect,
+    AudioInfo, ContainerFormat, DecodeLimits, MAX_CHANNELS, MAX_SAMPLE_RATE, decode, decode_within,
+    inspect,
 };
 pub use error::AudioError;
 pub use values::MAX_SAMPLE_MAGNITUDE;

@@ -8,6 +8,7 @@
 //! holds returns to the budget when it is dropped, so a request that fails or whose
 //! client leaves gives its memory back.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -148,6 +149,115 @@ impl Drop for Lease {
     }
 }
 
+/// Bytes reserved on a lease for a buffer this crate allocates itself (a resampled copy,
+/// a work buffer), returned when the guard is dropped, whichever way the step ends.
+#[derive(Debug)]
+pub(crate) struct Reservation<'l> {
+    lease: &'l Lease,
+    bytes: u64,
+}
+
+impl<'l> Reservation<'l> {
+    /// Reserves `bytes` on `lease`.
+    pub(crate) fn new(lease: &'l Lease, bytes: u64) -> Result<Self, AudioError> {
+        lease.reserve(bytes)?;
+        Ok(Self { lease, bytes })
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.lease.release(self.bytes);
+    }
+}
+
+/// A `Vec` whose capacity is reserved on a [`Lease`] before the vector grows, so that an
+/// allocation the budget cannot afford never happens. Dropping it returns the capacity to
+/// the lease; [`LeasedVec::into_held`] hands the vector out with its bytes still held
+/// (the new owner answers for them: `capacity() * size_of::<T>()` bytes).
+///
+/// `L` is `&Lease` or `Arc<Lease>`, whichever the owner keeps.
+#[derive(Debug)]
+pub(crate) struct LeasedVec<T, L: Deref<Target = Lease>> {
+    vec: Vec<T>,
+    lease: L,
+    /// Bytes reserved for `vec`'s capacity: always `vec.capacity() * size_of::<T>()`.
+    held: u64,
+}
+
+impl<T, L: Deref<Target = Lease>> LeasedVec<T, L> {
+    /// An empty vector (no allocation, nothing reserved).
+    pub(crate) fn new(lease: L) -> Self {
+        Self {
+            vec: Vec::new(),
+            lease,
+            held: 0,
+        }
+    }
+
+    /// Makes room for `additional` more elements, growing geometrically (1.5x, so that a
+    /// buffer filled packet by packet reallocates O(log n) times) but never past
+    /// `max_len` elements unless `additional` itself needs more. The growth is reserved
+    /// on the lease first; a refusal leaves the vector as it was.
+    pub(crate) fn reserve(&mut self, additional: usize, max_len: usize) -> Result<(), AudioError> {
+        let needed = self.vec.len().saturating_add(additional);
+        let capacity = self.vec.capacity();
+        if needed <= capacity {
+            return Ok(());
+        }
+        let geometric = capacity.saturating_add(capacity / 2).min(max_len);
+        self.grow_to(needed.max(geometric))
+    }
+
+    /// Makes room for exactly `additional` more elements (for sizes known up front).
+    pub(crate) fn reserve_exact(&mut self, additional: usize) -> Result<(), AudioError> {
+        let needed = self.vec.len().saturating_add(additional);
+        if needed <= self.vec.capacity() {
+            return Ok(());
+        }
+        self.grow_to(needed)
+    }
+
+    fn grow_to(&mut self, capacity: usize) -> Result<(), AudioError> {
+        let size = std::mem::size_of::<T>() as u64;
+        let delta = (capacity - self.vec.capacity()) as u64 * size;
+        self.lease.reserve(delta)?;
+        self.held += delta;
+        self.vec.reserve_exact(capacity - self.vec.len());
+        // The allocator may hand out more than asked; the lease counts what is really held.
+        let actual = self.vec.capacity() as u64 * size;
+        if actual > self.held {
+            let extra = actual - self.held;
+            self.lease.reserve(extra)?;
+            self.held += extra;
+        }
+        Ok(())
+    }
+
+    /// The elements.
+    pub(crate) fn as_slice(&self) -> &[T] {
+        &self.vec
+    }
+
+    /// The vector itself, to fill within the capacity reserved with [`LeasedVec::reserve`]
+    /// (growing it further through this reference would allocate past the lease).
+    pub(crate) fn vec_mut(&mut self) -> &mut Vec<T> {
+        &mut self.vec
+    }
+
+    /// Hands the vector out with its capacity still held on the lease.
+    pub(crate) fn into_held(mut self) -> Vec<T> {
+        self.held = 0;
+        std::mem::take(&mut self.vec)
+    }
+}
+
+impl<T, L: Deref<Target = Lease>> Drop for LeasedVec<T, L> {
+    fn drop(&mut self) {
+        self.lease.release(self.held);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +301,49 @@ mod tests {
             })
         ));
         assert_eq!(budget.used_bytes(), 800);
+    }
+
+    #[test]
+    fn a_leased_vec_reserves_its_capacity_before_growing() {
+        let budget = MemoryBudget::new(1000);
+        let lease = budget.lease();
+        let mut v: LeasedVec<f32, &Lease> = LeasedVec::new(&lease);
+        v.reserve(10, usize::MAX).unwrap();
+        assert_eq!(lease.held_bytes(), v.vec_mut().capacity() as u64 * 4);
+        v.vec_mut().extend_from_slice(&[1.0; 10]);
+        // Geometric: 10 more on a capacity of 10 asks for 20, then 30 (1.5x).
+        v.reserve(10, usize::MAX).unwrap();
+        assert_eq!(v.vec_mut().capacity(), 20);
+        v.vec_mut().extend_from_slice(&[2.0; 10]);
+        v.reserve(1, usize::MAX).unwrap();
+        assert_eq!(v.vec_mut().capacity(), 30);
+        // Capped by `max_len` unless the request itself needs more.
+        v.vec_mut().resize(30, 0.0);
+        v.reserve(1, 31).unwrap();
+        assert_eq!(v.vec_mut().capacity(), 31);
+        assert_eq!(lease.held_bytes(), 31 * 4);
+        // A refusal leaves the vector and the lease as they were.
+        assert!(matches!(
+            v.reserve_exact(1000),
+            Err(AudioError::MemoryTooLarge { .. })
+        ));
+        assert_eq!(v.vec_mut().capacity(), 31);
+        assert_eq!(lease.held_bytes(), 31 * 4);
+        drop(v);
+        assert_eq!(budget.used_bytes(), 0);
+
+        // Handed out, the bytes stay held until released.
+        let mut v: LeasedVec<u8, &Lease> = LeasedVec::new(&lease);
+        v.reserve_exact(100).unwrap();
+        let bytes = v.into_held();
+        assert_eq!(lease.held_bytes(), bytes.capacity() as u64);
+        lease.release(bytes.capacity() as u64);
+        assert_eq!(budget.used_bytes(), 0);
+
+        let reservation = Reservation::new(&lease, 600).unwrap();
+        assert!(Reservation::new(&lease, 600).is_err());
+        drop(reservation);
+        assert_eq!(budget.used_bytes(), 0);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::io::{Cursor, ErrorKind};
 use bytes::Bytes;
 use ogg::reading::{OggReadError, PacketReader};
 
-use crate::decode::{AudioInfo, ContainerFormat, DecodeLimits, check_length};
+use crate::decode::{AudioInfo, ContainerFormat, DecodeLimits, Keep, SampleBuffer, check_length};
+use crate::memory::LeasedVec;
 use crate::{AudioError, values};
 
 /// Every Opus packet decodes to at most 120 ms; at 48 kHz that is 5760 frames.
@@ -80,7 +81,7 @@ fn parse_head(packet: &[u8]) -> Result<OpusHead, AudioError> {
 pub(crate) fn decode(
     data: Bytes,
     limits: &DecodeLimits,
-    keep: bool,
+    keep: Keep<'_>,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
     let mut reader = PacketReader::new(Cursor::new(data));
     let head_packet = match reader.read_packet() {
@@ -107,7 +108,7 @@ pub(crate) fn decode(
 
     let mut skip = (head.pre_skip / per_48k) as usize;
     let mut frames: u64 = 0;
-    let mut samples: Vec<f32> = Vec::new();
+    let mut samples: Option<SampleBuffer<'_>> = keep.map(LeasedVec::new);
     let mut scratch = vec![0f32; MAX_PACKET_FRAMES * head.channels];
     let mut bad_packets = 0usize;
     let mut seen_tags = false;
@@ -158,15 +159,16 @@ pub(crate) fn decode(
         skip -= dropped;
         let kept = decoded - dropped;
         frames += kept as u64;
-        check_length(frames, rate, head.channels, limits, keep)?;
+        check_length(frames, rate, head.channels, limits, keep.is_some())?;
         let output = &mut scratch[dropped * head.channels..decoded * head.channels];
         for s in output.iter_mut() {
             *s *= gain;
         }
         // The header gain can reach +128 dB: checked after it, and when only measuring too.
         values::check(output)?;
-        if keep {
-            samples.extend_from_slice(output);
+        if let Some(samples) = samples.as_mut() {
+            samples.reserve(output.len(), limits.max_decoded_samples)?;
+            samples.vec_mut().extend_from_slice(output);
         }
         if packet.last_in_stream() {
             break;
@@ -178,7 +180,9 @@ pub(crate) fn decode(
         let valid = granule.saturating_sub(head.pre_skip).div_ceil(per_48k);
         if valid < frames {
             frames = valid;
-            samples.truncate(valid as usize * head.channels);
+            if let Some(samples) = samples.as_mut() {
+                samples.vec_mut().truncate(valid as usize * head.channels);
+            }
         }
     }
     if frames == 0 {
@@ -190,7 +194,7 @@ pub(crate) fn decode(
         channels: head.channels as u16,
         frames,
     };
-    Ok((info, samples))
+    Ok((info, samples.map(LeasedVec::into_held).unwrap_or_default()))
 }
 
 fn ogg_error(e: OggReadError) -> AudioError {

@@ -9,8 +9,11 @@
 //! fast path never decides what is valid audio, only how quickly valid audio is read
 //! (float samples get the same value check as on the symphonia path).
 //! All reads are bounds-checked slices; sizes come from the file and are clipped to it.
+//! The sample count is known before converting, so the buffer is reserved on the lease
+//! and allocated once, at its exact size.
 
-use crate::decode::{AudioInfo, ContainerFormat, DecodeLimits, check_length};
+use crate::decode::{AudioInfo, ContainerFormat, DecodeLimits, Keep, check_length};
+use crate::memory::LeasedVec;
 use crate::values::{in_range, invalid_samples};
 use crate::{AudioError, MAX_CHANNELS, MAX_SAMPLE_RATE};
 
@@ -76,7 +79,7 @@ fn parse_fmt(body: &[u8]) -> Option<Format> {
 pub(crate) fn try_decode(
     data: &[u8],
     limits: &DecodeLimits,
-    keep: bool,
+    keep: Keep<'_>,
 ) -> Option<Result<(AudioInfo, Vec<f32>), AudioError>> {
     if data.get(0..4)? != b"RIFF" || data.get(8..12)? != b"WAVE" {
         return None;
@@ -117,7 +120,7 @@ fn convert(
     available: &[u8],
     claimed_bytes: usize,
     limits: &DecodeLimits,
-    keep: bool,
+    keep: Keep<'_>,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
     let width = if format.sample == Sample::I16 { 2 } else { 4 };
     let block = width * format.channels;
@@ -128,21 +131,36 @@ fn convert(
         format.rate,
         format.channels,
         limits,
-        keep,
+        keep.is_some(),
     )?;
     let frames = claimed_bytes.min(available.len()) / block;
     if frames == 0 {
         return Err(AudioError::Corrupt("no audio could be decoded".into()));
     }
     let bytes = &available[..frames * block];
-    let samples = match format.sample {
-        // Integer PCM is in [-1, 1) by construction: nothing to check.
-        Sample::I16 if keep => bytes
-            .chunks_exact(2)
-            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32768.0))
-            .collect(),
-        Sample::I16 => Vec::new(),
-        Sample::F32 => float_samples(bytes, keep)?,
+    let samples = match keep {
+        Some(lease) => {
+            let mut samples = LeasedVec::new(lease);
+            samples.reserve_exact(frames * format.channels)?;
+            // Extending a reserved vector from an exact-size iterator writes in place,
+            // as fast as `collect`.
+            match format.sample {
+                // Integer PCM is in [-1, 1) by construction: nothing to check.
+                Sample::I16 => samples.vec_mut().extend(
+                    bytes
+                        .chunks_exact(2)
+                        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32768.0)),
+                ),
+                Sample::F32 => float_samples(bytes, Some(samples.vec_mut()))?,
+            }
+            samples.into_held()
+        }
+        None => {
+            if format.sample == Sample::F32 {
+                float_samples(bytes, None)?;
+            }
+            Vec::new()
+        }
     };
     let info = AudioInfo {
         format: ContainerFormat::Wav,
@@ -153,30 +171,27 @@ fn convert(
     Ok((info, samples))
 }
 
-/// Reads f32le samples, refusing NaN, infinities and magnitudes above
-/// [`crate::MAX_SAMPLE_MAGNITUDE`]. The check rides along the conversion (no second pass
-/// over a valid file); `keep` false only checks, since `inspect` must refuse such files
-/// too.
-fn float_samples(bytes: &[u8], keep: bool) -> Result<Vec<f32>, AudioError> {
+/// Reads f32le samples into `out` (reserved by the caller), refusing NaN, infinities and
+/// magnitudes above [`crate::MAX_SAMPLE_MAGNITUDE`]. The check rides along the conversion
+/// (no second pass over a valid file); without `out` it only checks, since `inspect` must
+/// refuse such files too.
+fn float_samples(bytes: &[u8], out: Option<&mut Vec<f32>>) -> Result<(), AudioError> {
     let read = |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let mut valid = true;
-    let samples: Vec<f32> = if keep {
-        bytes
-            .chunks_exact(4)
-            .map(|b| {
-                let x = read(b);
-                valid &= in_range(x);
-                x
-            })
-            .collect()
-    } else {
-        valid = bytes
-            .chunks_exact(4)
-            .fold(true, |ok, b| ok & in_range(read(b)));
-        Vec::new()
-    };
+    match out {
+        Some(out) => out.extend(bytes.chunks_exact(4).map(|b| {
+            let x = read(b);
+            valid &= in_range(x);
+            x
+        })),
+        None => {
+            valid = bytes
+                .chunks_exact(4)
+                .fold(true, |ok, b| ok & in_range(read(b)));
+        }
+    }
     if valid {
-        Ok(samples)
+        Ok(())
     } else {
         Err(invalid_samples(
             bytes.chunks_exact(4).any(|b| !read(b).is_finite()),
@@ -190,16 +205,24 @@ mod tests {
 
     use super::*;
     use crate::encode::{ExportFormat, encode};
+    use crate::memory::Lease;
     use crate::test_signals::speech_like;
     use crate::{Pcm, decode::run};
 
     /// The fast path must agree with symphonia sample for sample on everything it accepts.
     fn assert_same_as_symphonia(bytes: &[u8], what: &str) {
         let limits = DecodeLimits::default();
-        let fast = try_decode(bytes, &limits, true)
+        let lease = Lease::unlimited();
+        let fast = try_decode(bytes, &limits, Some(&lease))
             .unwrap_or_else(|| panic!("{what}: fast path declined"))
             .unwrap();
-        let slow = run(Bytes::copy_from_slice(bytes), Some("wav"), &limits, true).unwrap();
+        let slow = run(
+            Bytes::copy_from_slice(bytes),
+            Some("wav"),
+            &limits,
+            Some(&lease),
+        )
+        .unwrap();
         assert_eq!(fast.0, slow.0, "{what}: info");
         assert_eq!(fast.1, slow.1, "{what}: samples");
     }
@@ -244,14 +267,16 @@ mod tests {
     #[test]
     fn declines_what_it_does_not_handle() {
         let limits = DecodeLimits::default();
+        let lease = Lease::unlimited();
+        let keep = Some(&lease);
         let mut bytes = encode(&pcm(1, 100), ExportFormat::Wav).unwrap().bytes;
-        assert!(try_decode(&bytes, &limits, true).is_some());
+        assert!(try_decode(&bytes, &limits, keep).is_some());
         bytes[34] = 8; // 8-bit PCM: symphonia's job
-        assert!(try_decode(&bytes, &limits, true).is_none());
-        assert!(try_decode(b"RIFF\0\0\0\0WAVE", &limits, true).is_none());
-        assert!(try_decode(b"not a wav file at all", &limits, true).is_none());
+        assert!(try_decode(&bytes, &limits, keep).is_none());
+        assert!(try_decode(b"RIFF\0\0\0\0WAVE", &limits, keep).is_none());
+        assert!(try_decode(b"not a wav file at all", &limits, keep).is_none());
         let mut streaming = encode(&pcm(1, 100), ExportFormat::Wav).unwrap().bytes;
         streaming[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(try_decode(&streaming, &limits, true).is_none());
+        assert!(try_decode(&streaming, &limits, keep).is_none());
     }
 }

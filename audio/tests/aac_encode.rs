@@ -1,6 +1,6 @@
 //! AAC (ADTS) through the `ffmpeg` subprocess: one-shot and streamed files decode with our
-//! own decoder to the right length, start with the ADTS sync word, and a stream sends bytes
-//! before it ends.
+//! own decoder to the right length, start with the ADTS sync word, a stream sends bytes
+//! before it ends, and a `FileEncoder` (mono or stereo) writes the one-shot file.
 //!
 //! The ffmpeg used is the one the setup step installs (`$SPEECH_MODELS_DIR/ffmpeg/ffmpeg`,
 //! else `<workspace>/.cache/models/ffmpeg/ffmpeg`); without it these tests fail and say
@@ -9,7 +9,10 @@
 
 use std::path::PathBuf;
 
-use audio::encode::{ExportFormat, StreamEncoder, aac, encode};
+use std::sync::Arc;
+
+use audio::encode::{ExportFormat, FileEncoder, StreamEncoder, aac, encode};
+use audio::memory::Lease;
 use audio::{DecodeLimits, Pcm, decode};
 use bytes::Bytes;
 
@@ -179,4 +182,49 @@ fn empty_hostile_and_abandoned_aac_streams_end_cleanly() {
     assert_eq!(encoder.sample_rate(), 8_000);
     encoder.push(&signal(7_000, 0.5)).unwrap();
     encoder.finish().unwrap();
+}
+
+#[test]
+fn aac_files_encoded_piece_by_piece_are_the_one_shot_files() {
+    use_setup_ffmpeg();
+    // 23 kHz is no AAC rate: both resample to 24 kHz (the file with the stream resampler).
+    for (rate, channels) in [
+        (RATE, 1u16),
+        (RATE, 2),
+        (44_100, 2),
+        (23_000, 1),
+        (23_000, 2),
+    ] {
+        let mono = signal(rate, 1.5);
+        let samples: Vec<f32> = mono
+            .iter()
+            .flat_map(|&s| (0..channels).map(move |c| s * (1.0 - 0.4 * f32::from(c))))
+            .collect();
+        let pcm = Pcm::new(rate, channels, samples);
+        let one_shot = encode(&pcm, default_aac()).unwrap();
+        let mut encoder =
+            FileEncoder::new(default_aac(), rate, channels, Arc::new(Lease::unlimited())).unwrap();
+        // Blocks that split frames, as a timeline's sink may hand them.
+        for block in pcm.samples.chunks(4_801) {
+            encoder.push(block).unwrap();
+        }
+        let file = encoder.finish().unwrap();
+        let what = format!("{channels} channels at {rate} Hz");
+        assert_eq!(
+            (file.sample_rate, file.channels),
+            (one_shot.sample_rate, one_shot.channels),
+            "{what}"
+        );
+        if rate != 23_000 {
+            // The same samples reach the same ffmpeg: the same frames.
+            assert!(file.bytes == one_shot.bytes, "{what}: bytes differ");
+        }
+        let (a, b) = (decode_adts(file.bytes), decode_adts(one_shot.bytes));
+        assert_eq!(
+            (a.sample_rate, a.channels, a.frames()),
+            (b.sample_rate, b.channels, b.frames()),
+            "{what}"
+        );
+        assert!(a.peak() > 0.3, "{what}: peak {}", a.peak());
+    }
 }

@@ -6,8 +6,8 @@
 //! and the ADTS frames come back on its standard output. One subprocess serves one file or
 //! one stream. A thread writes the samples (so a caller waits for a stalled ffmpeg only up
 //! to [`WRITE_TIMEOUT`]), another drains standard output into a shared buffer that
-//! [`AacProcess::push`] hands out progressively, and a third keeps the start of standard
-//! error for the error message. [`AacProcess::finish`] closes standard input and waits up
+//! `AacProcess::push` hands out progressively, and a third keeps the start of standard
+//! error for the error message. `AacProcess::finish` closes standard input and waits up
 //! to [`FINISH_TIMEOUT`] for the rest.
 //!
 //! Which program runs is process-wide: [`set_ffmpeg_path`], else the `SPEECH_FFMPEG`

@@ -4,7 +4,9 @@
 //! Callers parse the client's format strings with [`ExportFormat::from_str`] (so a bad or
 //! refused format becomes a typed 422 before any work is done), produce one [`Pcm`], and
 //! call [`encode`] once per requested format. Streams that produce audio block by block
-//! (TTS sentence by sentence) use [`StreamEncoder`] instead, which emits bytes as it goes.
+//! (TTS sentence by sentence) use [`StreamEncoder`] instead, which emits bytes as it goes;
+//! files whose audio is too long to hold as one PCM (a long concatenation) use
+//! [`FileEncoder`], which encodes blocks as they come into the one-shot encoder's file.
 //!
 //! Format names (case-insensitive):
 //!
@@ -22,12 +24,14 @@
 //! cannot be streamed; see `docs/decisions/audio-codecs.md`.
 
 pub mod aac;
+mod file;
 mod flac;
 mod mp3;
 mod opus;
 pub mod stream;
 mod wav;
 
+pub use file::FileEncoder;
 pub use stream::StreamEncoder;
 
 use std::borrow::Cow;

@@ -110,6 +110,35 @@ fn encode_mono(
     Ok(())
 }
 
+/// Feeds interleaved stereo `samples` (clamped, split into left and right in bounded
+/// chunks) to LAME and appends what it emits.
+fn encode_stereo(
+    encoder: &mut mp3lame_encoder::Encoder,
+    samples: &[f32],
+    (left, right): (&mut Vec<f32>, &mut Vec<f32>),
+    out: &mut Vec<u8>,
+) -> Result<(), AudioError> {
+    for chunk in samples.chunks(CHUNK_FRAMES * 2) {
+        left.clear();
+        right.clear();
+        for frame in chunk.chunks_exact(2) {
+            left.push(clamp_unit(frame[0]));
+            right.push(clamp_unit(frame[1]));
+        }
+        out.reserve(mp3lame_encoder::max_required_buffer_size(left.len()));
+        encoder
+            .encode_to_vec(
+                DualPcm {
+                    left: left.as_slice(),
+                    right: right.as_slice(),
+                },
+                out,
+            )
+            .map_err(encode_err)?;
+    }
+    Ok(())
+}
+
 /// Flushes LAME's last frames onto `out`.
 fn flush(encoder: &mut mp3lame_encoder::Encoder, out: &mut Vec<u8>) -> Result<(), AudioError> {
     out.reserve(FLUSH_RESERVE);
@@ -129,24 +158,12 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
             Vec::with_capacity(CHUNK_FRAMES),
             Vec::with_capacity(CHUNK_FRAMES),
         );
-        for chunk in pcm.samples.chunks(CHUNK_FRAMES * 2) {
-            left.clear();
-            right.clear();
-            for frame in chunk.chunks_exact(2) {
-                left.push(clamp_unit(frame[0]));
-                right.push(clamp_unit(frame[1]));
-            }
-            out.reserve(mp3lame_encoder::max_required_buffer_size(left.len()));
-            encoder
-                .encode_to_vec(
-                    DualPcm {
-                        left: &left,
-                        right: &right,
-                    },
-                    &mut out,
-                )
-                .map_err(encode_err)?;
-        }
+        encode_stereo(
+            &mut encoder,
+            &pcm.samples,
+            (&mut left, &mut right),
+            &mut out,
+        )?;
     } else {
         let mut mono = Vec::with_capacity(CHUNK_FRAMES.min(frames));
         encode_mono(&mut encoder, &pcm.samples, &mut mono, &mut out)?;
@@ -156,7 +173,8 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
     Ok((out, pcm.sample_rate, if stereo { 2 } else { 1 }))
 }
 
-/// Incremental mono MP3 for [`super::stream`]: frames leave as soon as LAME emits them.
+/// Incremental mono or stereo MP3 for [`super::stream`]: frames leave as soon as LAME
+/// emits them.
 ///
 /// LAME writes a blank Info frame first and fills it in after the flush, which a stream
 /// cannot wait for. The blank is filled here instead with what is known up front: an
@@ -164,11 +182,17 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
 /// decoders that honour it (symphonia, ffmpeg, browsers) drop the leading delay. The
 /// final frame's padding stays unknown, so a stream decodes up to one frame (24 ms at
 /// 24 kHz) longer than its input.
+///
+/// A file being written piece by piece ([`Mp3Stream::for_file`]) can do what the
+/// one-shot encoder does instead: leave the blank and overwrite it with LAME's own tag
+/// once the stream is flushed ([`Mp3Stream::finish_file`]).
 pub(super) struct Mp3Stream {
     encoder: mp3lame_encoder::Encoder,
+    stereo: bool,
     scratch: Vec<f32>,
+    right: Vec<f32>,
     /// Whether output is still held back until the first frame is complete and, if it
-    /// is LAME's blank Info frame, filled in.
+    /// is LAME's blank Info frame, filled in (never for a file).
     holding: bool,
     held: Vec<u8>,
 }
@@ -180,21 +204,54 @@ impl Mp3Stream {
         codec_rate(rate, &MP3_RATES)
     }
 
-    /// A mono encoder at `rate` Hz, which must be [`Mp3Stream::coded_rate`]'s answer.
-    pub(super) fn new(rate: u32, bitrate_kbps: u16) -> Result<Self, AudioError> {
+    /// A stream of `channels` (1 or 2) channels at `rate` Hz, which must be
+    /// [`Mp3Stream::coded_rate`]'s answer.
+    pub(super) fn new(rate: u32, channels: u16, bitrate_kbps: u16) -> Result<Self, AudioError> {
+        let stereo = channels == 2;
         Ok(Self {
-            encoder: build(rate, false, bitrate_kbps, true)?,
+            encoder: build(rate, stereo, bitrate_kbps, true)?,
+            stereo,
             holding: true,
             scratch: Vec::new(),
+            right: Vec::new(),
             held: Vec::new(),
         })
     }
 
-    /// Encodes `samples` (at the coded rate) and returns the frames LAME has completed.
+    /// The same, for a file: the first frame is left blank for [`Mp3Stream::finish_file`].
+    pub(super) fn for_file(
+        rate: u32,
+        channels: u16,
+        bitrate_kbps: u16,
+    ) -> Result<Self, AudioError> {
+        let mut stream = Self::new(rate, channels, bitrate_kbps)?;
+        stream.holding = false;
+        Ok(stream)
+    }
+
+    /// Encodes `samples` (at the coded rate, interleaved whole frames) and returns the
+    /// frames LAME has completed.
     pub(super) fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
         let mut out = Vec::new();
-        encode_mono(&mut self.encoder, samples, &mut self.scratch, &mut out)?;
+        if self.stereo {
+            encode_stereo(
+                &mut self.encoder,
+                samples,
+                (&mut self.scratch, &mut self.right),
+                &mut out,
+            )?;
+        } else {
+            encode_mono(&mut self.encoder, samples, &mut self.scratch, &mut out)?;
+        }
         Ok(self.release(out))
+    }
+
+    /// Flushes the last frames and returns them with LAME's Info tag, which belongs over
+    /// the file's first bytes when it fits (as the one-shot encoder writes it).
+    pub(super) fn finish_file(mut self) -> Result<(Vec<u8>, Option<Vec<u8>>), AudioError> {
+        let mut out = Vec::new();
+        flush(&mut self.encoder, &mut out)?;
+        Ok((out, info_tag(&self.encoder)))
     }
 
     /// Flushes the last (zero-padded) frames.
@@ -299,14 +356,20 @@ fn fill_stream_info_frame(frame: &mut [u8]) {
 /// LAME starts the stream with a placeholder frame and only knows the tag's contents
 /// (frame count, delay, padding) after the flush; overwrite the placeholder with it.
 fn write_info_tag(encoder: &mp3lame_encoder::Encoder, out: &mut [u8]) {
+    if let Some(tag) = info_tag(encoder)
+        && let Some(start) = out.get_mut(..tag.len())
+    {
+        start.copy_from_slice(&tag);
+    }
+}
+
+/// LAME's Info tag once the stream is flushed, if it has one.
+fn info_tag(encoder: &mp3lame_encoder::Encoder) -> Option<Vec<u8>> {
     let size = encoder.lame_tag_size();
-    if size == 0 || size > out.len() {
-        return;
+    if size == 0 {
+        return None;
     }
     let mut tag = Vec::with_capacity(size);
-    if let Some(written) = encoder.lame_tag_encode_to_vec(&mut tag)
-        && written.get() == size
-    {
-        out[..size].copy_from_slice(&tag);
-    }
+    let written = encoder.lame_tag_encode_to_vec(&mut tag)?;
+    (written.get() == size).then_some(tag)
 }

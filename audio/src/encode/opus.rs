@@ -126,22 +126,27 @@ pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16)
     Ok((writer.into_inner().into_inner(), rate, pcm.channels))
 }
 
-/// Incremental mono Ogg Opus for [`super::stream`], packet for packet what [`encode`]
-/// writes for the same samples.
+/// Incremental mono or stereo Ogg Opus for [`super::stream`], packet for packet what
+/// [`encode`] writes for the same samples.
 ///
-/// Input is cut into 20 ms frames; the remainder waits for the next push. Each push
-/// ends its last page, so every completed frame leaves at once. Granules are
-/// `(i + 1) * 960` per packet; [`OpusStream::finish`] encodes the remainder and enough
-/// silence to flush the encoder's lookahead, and the end-of-stream page's granule
-/// `pre_skip + len * 48000 / rate` tells decoders where the audio really ends.
+/// Input is cut into 20 ms frames; the remainder waits for the next push. A stream
+/// (`paged`) ends its last page at each push, so every completed frame leaves at once; a
+/// file leaves page breaks to the Ogg writer, as [`encode`] does, so its bytes are
+/// [`encode`]'s. Granules are `(i + 1) * 960` per packet; [`OpusStream::finish`] encodes
+/// the remainder and enough silence to flush the encoder's lookahead, and the
+/// end-of-stream page's granule `pre_skip + len * 48000 / rate` tells decoders where the
+/// audio really ends.
 pub(super) struct OpusStream {
     encoder: opus::Encoder,
     writer: PacketWriter<'static, Vec<u8>>,
+    channels: usize,
+    paged: bool,
     lookahead: usize,
+    /// Frames (per channel) per packet.
     frame: usize,
     per_48k: u64,
     pre_skip: u64,
-    /// Clamped samples not yet encoded (less than one frame between calls).
+    /// Clamped interleaved samples not yet encoded (less than one packet between calls).
     pending: Vec<f32>,
     /// Frames received and packets written so far.
     frames_in: usize,
@@ -156,25 +161,34 @@ impl OpusStream {
         codec_rate(rate, &OPUS_RATES)
     }
 
-    /// A mono stream at `rate` Hz (one of [`OpusStream::coded_rate`]'s answers) and its
-    /// OpusHead and OpusTags pages.
-    pub(super) fn new(rate: u32, bitrate_kbps: u16) -> Result<(Self, Vec<u8>), AudioError> {
+    /// A stream of `channels` (1 or 2) channels at `rate` Hz (one of
+    /// [`OpusStream::coded_rate`]'s answers) and its OpusHead and OpusTags pages; `paged`
+    /// ends a page at every push (a live stream), else pages fill as in a file.
+    pub(super) fn new(
+        rate: u32,
+        channels: u16,
+        bitrate_kbps: u16,
+        paged: bool,
+    ) -> Result<(Self, Vec<u8>), AudioError> {
         if !OPUS_RATES.contains(&rate) {
             return Err(AudioError::encode(
                 "opus",
                 format!("{rate} Hz is not a rate libopus encodes"),
             ));
         }
-        let (encoder, lookahead) = new_encoder(rate, 1, bitrate_kbps)?;
+        let channels = usize::from(channels.clamp(1, 2));
+        let (encoder, lookahead) = new_encoder(rate, channels, bitrate_kbps)?;
         let per_48k = GRANULE_RATE / u64::from(rate);
         let pre_skip = lookahead as u64 * per_48k;
         let mut writer = PacketWriter::new(Vec::new());
-        write_headers(&mut writer, 1, pre_skip, rate)?;
+        write_headers(&mut writer, channels, pre_skip, rate)?;
         let header = std::mem::take(writer.inner_mut());
         Ok((
             Self {
                 encoder,
                 writer,
+                channels,
+                paged,
                 lookahead,
                 frame: (rate / FRAMES_PER_SECOND) as usize,
                 per_48k,
@@ -188,21 +202,23 @@ impl OpusStream {
         ))
     }
 
-    /// Encodes every whole frame now available and returns their page(s).
+    /// Encodes every whole packet now available (`samples` are interleaved whole frames)
+    /// and returns the pages completed.
     pub(super) fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, AudioError> {
-        self.frames_in += samples.len();
+        self.frames_in += samples.len() / self.channels;
         self.pending.extend(samples.iter().map(|&s| clamp_unit(s)));
-        let whole = self.pending.len() / self.frame;
+        let packet = self.frame * self.channels;
+        let whole = self.pending.len() / packet;
         for i in 0..whole {
-            let info = if i + 1 == whole {
+            let info = if i + 1 == whole && self.paged {
                 PacketWriteEndInfo::EndPage
             } else {
                 PacketWriteEndInfo::NormalPacket
             };
             let granule = (self.packets as u64 + 1) * self.frame as u64 * self.per_48k;
-            self.write(i * self.frame, info, granule)?;
+            self.write(i * packet, info, granule)?;
         }
-        self.pending.drain(..whole * self.frame);
+        self.pending.drain(..whole * packet);
         Ok(std::mem::take(self.writer.inner_mut()))
     }
 
@@ -212,7 +228,8 @@ impl OpusStream {
         let total = packet_count(self.frames_in, self.lookahead, self.frame).max(self.packets + 1);
         let end_granule = self.pre_skip + self.frames_in as u64 * self.per_48k;
         let remaining = total - self.packets;
-        self.pending.resize(remaining * self.frame, 0.0);
+        let packet = self.frame * self.channels;
+        self.pending.resize(remaining * packet, 0.0);
         for i in 0..remaining {
             let (info, granule) = if i + 1 == remaining {
                 (PacketWriteEndInfo::EndStream, end_granule)
@@ -222,7 +239,7 @@ impl OpusStream {
                     (self.packets as u64 + 1) * self.frame as u64 * self.per_48k,
                 )
             };
-            self.write(i * self.frame, info, granule)?;
+            self.write(i * packet, info, granule)?;
         }
         Ok(self.writer.into_inner())
     }
@@ -234,7 +251,7 @@ impl OpusStream {
         info: PacketWriteEndInfo,
         granule: u64,
     ) -> Result<(), AudioError> {
-        let input = &self.pending[start..start + self.frame];
+        let input = &self.pending[start..start + self.frame * self.channels];
         let size = self
             .encoder
             .encode_float(input, &mut self.packet)

@@ -18,7 +18,7 @@ const GUID_TAIL: [u8; 14] = [
 /// RIFF WAVE with 16-bit signed samples.
 pub(super) fn wav16(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
     let mut out = header(&Spec::of(pcm, 16, FORMAT_PCM, "wav")?);
-    out.reserve(pcm.samples.len() * 2);
+    out.reserve_exact(pcm.samples.len() * 2);
     append_s16(&mut out, &pcm.samples);
     Ok(out)
 }
@@ -29,7 +29,7 @@ pub(super) fn wav16(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
 /// file we write.
 pub(super) fn wav_float(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
     let mut out = header(&Spec::of(pcm, 32, FORMAT_IEEE_FLOAT, "wav32")?);
-    out.reserve(pcm.samples.len() * 4);
+    out.reserve_exact(pcm.samples.len() * 4);
     append_f32(&mut out, &pcm.samples);
     Ok(out)
 }
@@ -60,19 +60,60 @@ pub(super) fn append_f32(out: &mut Vec<u8>, samples: &[f32]) {
     }
 }
 
-/// The header of a WAV stream whose length is not known yet: mono, and the RIFF and
-/// `data` sizes set to `0xFFFFFFFF`, the placeholder OpenAI's streaming WAV uses and that
-/// symphonia, ffmpeg and browsers read as "until end of file". Float streams carry no
-/// `fact` chunk, since its frame count is unknown too (readers take the length from the
-/// data, and a `0xFFFFFFFF` frame count would read as a 49-hour clip).
-pub(super) fn stream_header(sample_rate: u32, float: bool) -> Vec<u8> {
+/// The header of a WAV stream whose length is not known yet: the RIFF and `data` sizes
+/// set to `0xFFFFFFFF`, the placeholder OpenAI's streaming WAV uses and that symphonia,
+/// ffmpeg and browsers read as "until end of file". Float streams carry no `fact` chunk,
+/// since its frame count is unknown too (readers take the length from the data, and a
+/// `0xFFFFFFFF` frame count would read as a 49-hour clip).
+pub(super) fn stream_header(sample_rate: u32, channels: u16, float: bool) -> Vec<u8> {
     header(&Spec {
         sample_rate,
-        channels: 1,
+        channels,
         bits: if float { 32 } else { 16 },
         tag: if float { FORMAT_IEEE_FLOAT } else { FORMAT_PCM },
         sizes: None,
     })
+}
+
+/// The header [`wav16`] (or [`wav_float`] when `float`) writes for `samples` interleaved
+/// samples of `channels` channels: what a file written piece by piece gets at the end.
+/// Its length does not depend on `samples`, so a placeholder made with 0 can be
+/// overwritten in place.
+pub(super) fn file_header(
+    sample_rate: u32,
+    channels: u16,
+    float: bool,
+    samples: usize,
+) -> Result<Vec<u8>, AudioError> {
+    let (bits, tag, name) = if float {
+        (32, FORMAT_IEEE_FLOAT, "wav32")
+    } else {
+        (16, FORMAT_PCM, "wav")
+    };
+    let sizes = data_sizes(samples, channels, bits, name)?;
+    Ok(header(&Spec {
+        sample_rate,
+        channels,
+        bits,
+        tag,
+        sizes: Some(sizes),
+    }))
+}
+
+/// `(data bytes, frames)` of `samples` samples, or the error for a file past 4 GiB.
+pub(super) fn data_sizes(
+    samples: usize,
+    channels: u16,
+    bits: u16,
+    name: &'static str,
+) -> Result<(u32, u32), AudioError> {
+    let data_len = u32::try_from(samples.saturating_mul(usize::from(bits / 8)))
+        .ok()
+        .filter(|&len| len <= u32::MAX - 100)
+        .ok_or_else(|| {
+            AudioError::encode(name, "more than 4 GiB of samples does not fit a WAV file")
+        })?;
+    Ok((data_len, (samples / usize::from(channels.max(1))) as u32))
 }
 
 /// What a header describes.
@@ -87,18 +128,12 @@ struct Spec {
 
 impl Spec {
     fn of(pcm: &Pcm, bits: u16, tag: u16, name: &'static str) -> Result<Self, AudioError> {
-        let data_len = u32::try_from(pcm.samples.len() * usize::from(bits / 8))
-            .ok()
-            .filter(|&len| len <= u32::MAX - 100)
-            .ok_or_else(|| {
-                AudioError::encode(name, "more than 4 GiB of samples does not fit a WAV file")
-            })?;
         Ok(Self {
             sample_rate: pcm.sample_rate,
             channels: pcm.channels,
             bits,
             tag,
-            sizes: Some((data_len, pcm.frames() as u32)),
+            sizes: Some(data_sizes(pcm.samples.len(), pcm.channels, bits, name)?),
         })
     }
 }
@@ -133,8 +168,7 @@ fn header(spec: &Spec) -> Vec<u8> {
         None => (u32::MAX, u32::MAX),
     };
 
-    let capacity = sizes.map_or(0, |(len, _)| len as usize);
-    let mut h = Vec::with_capacity(80 + capacity);
+    let mut h = Vec::with_capacity(80);
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&riff_len.to_le_bytes());
     h.extend_from_slice(b"WAVEfmt ");

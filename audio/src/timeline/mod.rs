@@ -16,9 +16,15 @@
 //!
 //! Clips may differ in rate and channels: everything is resampled to the highest rate
 //! present, and the output is stereo if any clip has two or more channels (mono clips
-//! are duplicated), mono otherwise.
+//! are duplicated), mono otherwise ([`timeline_format`]).
+//!
+//! [`concat()`] returns the whole timeline as one [`Pcm`]; [`concat_streaming`] produces
+//! the same samples into a sink as it goes, holding only one clip and one crossfade
+//! window, for timelines too long to hold whole. Both share the per-clip arithmetic
+//! below (level, crossfade, pauses, report), so their outputs are identical.
 
 mod report;
+mod stream;
 mod token;
 
 use std::ops::Range;
@@ -27,6 +33,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 pub use report::{ConcatReport, ProcessingDetail, TrimSummary};
+pub use stream::concat_streaming;
 pub use token::{Entry, MAX_SILENCE_MS, MIN_SILENCE_MS, SilenceToken, parse_entries};
 
 use crate::loudness::{LEVEL_TARGET_DBFS, linear_gain, sum_of_squares};
@@ -133,6 +140,43 @@ impl ConcatOptions {
     }
 }
 
+/// The rate and channel count a timeline is produced at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFormat {
+    /// Sample rate in Hz: the highest of the clips'.
+    pub sample_rate: u32,
+    /// 2 if any clip has two or more channels, else 1.
+    pub channels: u16,
+}
+
+/// The rate and channels [`concat()`] (and [`concat_streaming`]) would produce for `items`:
+/// the highest clip rate, stereo if any clip has two or more channels. Lets a caller set
+/// up encoders before the first sample exists.
+pub fn timeline_format(items: &[TimelineItem]) -> Result<StreamFormat, AudioError> {
+    format_of(items.iter().filter_map(|item| match item {
+        TimelineItem::Clip(clip) => Some(&clip.pcm),
+        TimelineItem::Silence(_) => None,
+    }))
+}
+
+fn format_of<'a>(clips: impl Iterator<Item = &'a Pcm> + Clone) -> Result<StreamFormat, AudioError> {
+    let Some(sample_rate) = clips.clone().map(|pcm| pcm.sample_rate).max() else {
+        return Err(AudioError::param(
+            "files",
+            "at least one audio file is required",
+        ));
+    };
+    let channels = if clips.into_iter().any(|pcm| pcm.channels >= 2) {
+        2
+    } else {
+        1
+    };
+    Ok(StreamFormat {
+        sample_rate,
+        channels,
+    })
+}
+
 /// A clip with its trim range decided but not applied: the kept frames are read once,
 /// straight into the output, where the level gain is applied while they are hot.
 struct Prepared {
@@ -175,26 +219,13 @@ pub fn concat(
             })
         })
         .collect::<Result<Vec<Step>, AudioError>>()?;
-    let clips = || {
-        steps.iter().filter_map(|s| {
-            if let Step::Clip(c) = s {
-                Some(&c.pcm)
-            } else {
-                None
-            }
-        })
-    };
-    let Some(rate) = clips().map(|pcm| pcm.sample_rate).max() else {
-        return Err(AudioError::param(
-            "files",
-            "at least one audio file is required",
-        ));
-    };
-    let channels: u16 = if clips().any(|pcm| pcm.channels >= 2) {
-        2
-    } else {
-        1
-    };
+    let StreamFormat {
+        sample_rate: rate,
+        channels,
+    } = format_of(steps.iter().filter_map(|s| match s {
+        Step::Clip(c) => Some(&c.pcm),
+        Step::Silence(_) => None,
+    }))?;
 
     let mut joiner = Joiner::new(rate, channels, options);
     // Upper bound of the output (no crossfade, longest pauses): one allocation.
@@ -275,25 +306,6 @@ struct Joiner<'a> {
 
 impl<'a> Joiner<'a> {
     fn new(rate: u32, channels: u16, options: &'a ConcatOptions) -> Self {
-        let report = ConcatReport {
-            total_duration_seconds: 0.0,
-            file_count: 0,
-            silence_segments: 0,
-            natural_pauses: 0,
-            total_segments: 0,
-            processing_details: Vec::new(),
-            crossfade_ms: options.crossfade_ms,
-            normalized: options.normalize_levels,
-            trim_summary: options.trim.then_some(TrimSummary {
-                trim_applied: true,
-                trim_threshold_ms: options.trim_threshold_ms,
-                total_files: 0,
-                files_trimmed: 0,
-                files_not_trimmed: 0,
-                total_silence_removed_seconds: 0.0,
-            }),
-            seed: options.seed,
-        };
         Self {
             rate,
             channels: usize::from(channels),
@@ -301,7 +313,7 @@ impl<'a> Joiner<'a> {
             rng: ChaCha8Rng::seed_from_u64(options.seed),
             out: Vec::new(),
             previous_clip_frames: None,
-            report,
+            report: new_report(options),
         }
     }
 
@@ -313,14 +325,7 @@ impl<'a> Joiner<'a> {
 
     fn silence(&mut self, token: SilenceToken) {
         self.append_silence(token.duration_ms);
-        self.report.silence_segments += 1;
-        self.report
-            .processing_details
-            .push(ProcessingDetail::ManualSilence {
-                duration_ms: token.duration_ms,
-                duration_seconds: f64::from(token.duration_ms) / 1000.0,
-                notation: token.notation,
-            });
+        record_silence(&mut self.report, token);
         self.previous_clip_frames = None;
     }
 
@@ -333,11 +338,7 @@ impl<'a> Joiner<'a> {
     fn clip(&mut self, clip: &Prepared, samples: &[f32]) {
         let ch = self.channels;
         let frames = samples.len() / ch;
-        let wanted = ms_to_frames(f64::from(self.options.crossfade_ms), self.rate);
-        let overlap = match self.previous_clip_frames {
-            Some(previous) if wanted > 0 => wanted.min(previous).min(frames),
-            _ => 0,
-        };
+        let overlap = overlap_frames(self.previous_clip_frames, self.options, self.rate, frames);
         let (head, body) = samples.split_at(overlap * ch);
         let head = values::sanitized(head);
         let body_start = self.out.len();
@@ -348,79 +349,173 @@ impl<'a> Joiner<'a> {
             values::sanitize_in_place(&mut self.out[copied..]);
             energy += sum_of_squares(&self.out[copied..]);
         }
-        // Silence has no level and keeps unit gain (the original's -inf dBFS broke here).
-        let level = (!samples.is_empty() && energy > 0.0)
-            .then(|| 10.0 * (energy / samples.len() as f64).log10());
-        // Near-silence of subnormal samples would ask for a gain beyond f32: keep unit gain.
-        let gain = match level {
-            Some(level) if self.options.normalize_levels && level.is_finite() => {
-                linear_gain(LEVEL_TARGET_DBFS - level).unwrap_or(1.0)
-            }
-            _ => 1.0,
-        };
+        let gain = clip_gain(energy, samples.len(), self.options);
         if gain != 1.0 {
             for s in &mut self.out[body_start..] {
                 *s *= gain;
             }
         }
         let tail_start = body_start - overlap * ch;
-        // Linear equal-gain crossfade, as pydub's `append(crossfade=...)`.
-        for j in 0..overlap {
-            let w = (j as f32 + 0.5) / overlap as f32;
-            for c in 0..ch {
-                let o = &mut self.out[tail_start + j * ch + c];
-                *o = *o * (1.0 - w) + head[j * ch + c] * gain * w;
-            }
-        }
+        crossfade(&mut self.out[tail_start..body_start], &head, gain, ch);
         self.previous_clip_frames = Some(frames);
-
-        self.report.file_count += 1;
-        if let (Some(summary), Some(info)) =
-            (self.report.trim_summary.as_mut(), clip.trim_info.as_ref())
-        {
-            summary.total_files += 1;
-            if info.trimmed {
-                summary.files_trimmed += 1;
-            } else {
-                summary.files_not_trimmed += 1;
-            }
-            summary.total_silence_removed_seconds +=
-                (info.leading_silence_removed_ms + info.trailing_silence_removed_ms) / 1000.0;
-        }
-        self.report.processing_details.push(ProcessingDetail::File {
-            filename: clip.label.clone(),
-            duration_seconds: clip.frames() as f64 / f64::from(clip.pcm.sample_rate),
-            trim_info: clip.trim_info.clone(),
-        });
+        record_clip(
+            &mut self.report,
+            clip.label.clone(),
+            clip.frames(),
+            clip.pcm.sample_rate,
+            clip.trim_info.clone(),
+        );
     }
 
     fn pause(&mut self) {
-        let base = i64::from(self.options.pause_duration_ms);
-        let spread = i64::from(self.options.pause_variation_ms);
-        let drawn = self.rng.random_range(-spread..=spread);
-        let duration = (base + drawn).max(MIN_PAUSE_MS);
-        // In range by construction: 50..=3500.
-        let duration_ms = u32::try_from(duration).unwrap_or(u32::MAX);
+        let duration_ms = draw_pause(&mut self.rng, self.options, &mut self.report);
         self.append_silence(duration_ms);
-        self.report.natural_pauses += 1;
-        self.report
-            .processing_details
-            .push(ProcessingDetail::NaturalPause {
-                duration_ms,
-                duration_seconds: f64::from(duration_ms) / 1000.0,
-                base_duration_ms: self.options.pause_duration_ms,
-                variation_applied_ms: duration - base,
-            });
         self.previous_clip_frames = None;
     }
 
     fn finish(mut self) -> (Pcm, ConcatReport) {
         let pcm = Pcm::new(self.rate, self.channels as u16, self.out);
-        let r = &mut self.report;
-        r.total_duration_seconds = pcm.duration_seconds();
-        r.total_segments = r.file_count + r.silence_segments + r.natural_pauses;
+        finish_report(&mut self.report, pcm.frames(), self.rate);
         (pcm, self.report)
     }
+}
+
+// The arithmetic both joiners share: keeping it in one place is what makes
+// `concat_streaming` produce exactly `concat`'s samples.
+
+/// An empty report for `options`.
+fn new_report(options: &ConcatOptions) -> ConcatReport {
+    ConcatReport {
+        total_duration_seconds: 0.0,
+        file_count: 0,
+        silence_segments: 0,
+        natural_pauses: 0,
+        total_segments: 0,
+        processing_details: Vec::new(),
+        crossfade_ms: options.crossfade_ms,
+        normalized: options.normalize_levels,
+        trim_summary: options.trim.then_some(TrimSummary {
+            trim_applied: true,
+            trim_threshold_ms: options.trim_threshold_ms,
+            total_files: 0,
+            files_trimmed: 0,
+            files_not_trimmed: 0,
+            total_silence_removed_seconds: 0.0,
+        }),
+        seed: options.seed,
+    }
+}
+
+/// Records a silence token.
+fn record_silence(report: &mut ConcatReport, token: SilenceToken) {
+    report.silence_segments += 1;
+    report
+        .processing_details
+        .push(ProcessingDetail::ManualSilence {
+            duration_ms: token.duration_ms,
+            duration_seconds: f64::from(token.duration_ms) / 1000.0,
+            notation: token.notation,
+        });
+}
+
+/// Records a clip of `frames` kept frames at its own `rate`.
+fn record_clip(
+    report: &mut ConcatReport,
+    label: String,
+    frames: usize,
+    rate: u32,
+    trim_info: Option<TrimInfo>,
+) {
+    report.file_count += 1;
+    if let (Some(summary), Some(info)) = (report.trim_summary.as_mut(), trim_info.as_ref()) {
+        summary.total_files += 1;
+        if info.trimmed {
+            summary.files_trimmed += 1;
+        } else {
+            summary.files_not_trimmed += 1;
+        }
+        summary.total_silence_removed_seconds +=
+            (info.leading_silence_removed_ms + info.trailing_silence_removed_ms) / 1000.0;
+    }
+    report.processing_details.push(ProcessingDetail::File {
+        filename: label,
+        duration_seconds: frames as f64 / f64::from(rate),
+        trim_info,
+    });
+}
+
+/// Draws and records the next natural pause; returns its duration in ms.
+fn draw_pause(rng: &mut ChaCha8Rng, options: &ConcatOptions, report: &mut ConcatReport) -> u32 {
+    let base = i64::from(options.pause_duration_ms);
+    let spread = i64::from(options.pause_variation_ms);
+    let drawn = rng.random_range(-spread..=spread);
+    let duration = (base + drawn).max(MIN_PAUSE_MS);
+    // In range by construction: 50..=3500.
+    let duration_ms = u32::try_from(duration).unwrap_or(u32::MAX);
+    report.natural_pauses += 1;
+    report
+        .processing_details
+        .push(ProcessingDetail::NaturalPause {
+            duration_ms,
+            duration_seconds: f64::from(duration_ms) / 1000.0,
+            base_duration_ms: options.pause_duration_ms,
+            variation_applied_ms: duration - base,
+        });
+    duration_ms
+}
+
+/// Frames of a clip of `frames` frames that crossfade into the output's tail: only
+/// directly after a clip (`previous` frames long), clamped to the shorter of the two.
+fn overlap_frames(
+    previous: Option<usize>,
+    options: &ConcatOptions,
+    rate: u32,
+    frames: usize,
+) -> usize {
+    let wanted = ms_to_frames(f64::from(options.crossfade_ms), rate);
+    match previous {
+        Some(previous) if wanted > 0 => wanted.min(previous).min(frames),
+        _ => 0,
+    }
+}
+
+/// The level-normalising gain of a clip of `samples` samples whose sanitised samples'
+/// squares sum to `energy`.
+fn clip_gain(energy: f64, samples: usize, options: &ConcatOptions) -> f32 {
+    // Silence has no level and keeps unit gain (the original's -inf dBFS broke here).
+    let level = (samples > 0 && energy > 0.0).then(|| 10.0 * (energy / samples as f64).log10());
+    // Near-silence of subnormal samples would ask for a gain beyond f32: keep unit gain.
+    match level {
+        Some(level) if options.normalize_levels && level.is_finite() => {
+            linear_gain(LEVEL_TARGET_DBFS - level).unwrap_or(1.0)
+        }
+        _ => 1.0,
+    }
+}
+
+/// Blends `head` (a clip's first frames, sanitised, before its gain) into `tail` (the
+/// output's last frames, as long): a linear equal-gain crossfade, as pydub's
+/// `append(crossfade=...)`.
+fn crossfade(tail: &mut [f32], head: &[f32], gain: f32, channels: usize) {
+    let overlap = head.len() / channels;
+    for j in 0..overlap {
+        let w = (j as f32 + 0.5) / overlap as f32;
+        for c in 0..channels {
+            let o = &mut tail[j * channels + c];
+            *o = *o * (1.0 - w) + head[j * channels + c] * gain * w;
+        }
+    }
+}
+
+/// Fills in the totals once the last item is joined.
+fn finish_report(report: &mut ConcatReport, frames: usize, rate: u32) {
+    // `Pcm::duration_seconds`'s formula, so both joiners report the same value.
+    report.total_duration_seconds = if rate == 0 {
+        0.0
+    } else {
+        frames as f64 / f64::from(rate)
+    };
+    report.total_segments = report.file_count + report.silence_segments + report.natural_pauses;
 }
 
 #[cfg(test)]
