@@ -335,3 +335,84 @@ async fn non_finite_audio_is_refused_everywhere_with_a_4xx() {
     }
     assert_eq!(stored_keys(b.store.as_ref(), "").await, before);
 }
+
+/// `seconds` of 48 kHz stereo silence as FLAC: a few KB that decode to 384 KB a second.
+fn silent_flac(seconds: f64) -> Vec<u8> {
+    let frames = (seconds * 48_000.0) as usize;
+    let pcm = audio::Pcm::silence(48_000, 2, frames);
+    audio::encode::encode(&pcm, "flac".parse().unwrap())
+        .unwrap()
+        .bytes
+}
+
+fn concat_form(file: &[u8]) -> Form {
+    Form::new()
+        .text(
+            "request_json",
+            &json!({"segments": [{"type": "upload", "index": 0}], "export_formats": ["wav"]})
+                .to_string(),
+        )
+        .file("uploaded_files", "bomb.flac", file.to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_audio_stays_within_the_memory_budget() {
+    let b = Backend::memory();
+    // 32 MB for all requests together.
+    let app = TestApp::with_config(&b, |c| c.limits.memory_budget_mb = 32);
+    let budget = app.state.memory().clone();
+    let limit = budget.limit_bytes();
+    // 30 s decodes to 11.5 MB of samples (plus 5.8 MB of wav): fits alone.
+    let small = silent_flac(30.0);
+    assert!(small.len() < 200_000, "{} bytes", small.len());
+    let done = app
+        .post_form("/api/v1/concat/mixed", &concat_form(&small))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(budget.used_bytes(), 0, "the request gave everything back");
+
+    // While other requests hold most of the budget, the same request is a 503 to retry.
+    let others = budget.lease();
+    others.reserve(limit - 4 * 1024 * 1024).unwrap();
+    let busy = app
+        .post_form("/api/v1/concat/mixed", &concat_form(&small))
+        .await;
+    busy.assert_error(503, "SERVER_BUSY");
+    assert_eq!(busy.header("retry-after"), Some("5"));
+    // A voice upload is refused the same way, while it streams in, and nothing is stored.
+    let upload = app
+        .post_form(
+            "/api/v1/voice",
+            &Form::new().file("voice_file", "big.wav", wav_tone(180.0, 24_000, 200.0)),
+        )
+        .await;
+    upload.assert_error(503, "SERVER_BUSY");
+    drop(others);
+    assert_eq!(budget.used_bytes(), 0);
+
+    // 120 s decodes to 46 MB: more than the whole budget, so never: 413, not 503.
+    let bomb = silent_flac(120.0);
+    app.post_form("/api/v1/concat/mixed", &concat_form(&bomb))
+        .await
+        .assert_error(413, "FILE_TOO_LARGE");
+
+    // Six at once: each answered 200 or 503, never more than the ceiling held.
+    let form = concat_form(&small);
+    let storm = (0..6).map(|_| app.post_form("/api/v1/concat/mixed", &form));
+    let statuses: Vec<u16> = futures::future::join_all(storm)
+        .await
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(budget.peak_bytes() <= limit);
+    assert_eq!(budget.used_bytes(), 0);
+    // Only the successful ones stored anything, each a wav and its sidecar.
+    let stored = stored_keys(b.store.as_ref(), "outputs").await;
+    let ok = 1 + statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(stored.len(), ok * 2, "{stored:?}");
+}

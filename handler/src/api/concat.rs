@@ -174,7 +174,7 @@ async fn concat_files(
         .as_deref()
         .or(request.response_mode.as_deref());
     respond(
-        concat::run(&state, job).await?,
+        concat::run(&state, job, Arc::new(state.memory().lease())).await?,
         mode,
         query.return_format.as_deref(),
     )
@@ -236,7 +236,7 @@ async fn concat_mixed(
         .as_deref()
         .or(request.response_mode.as_deref());
     respond(
-        concat::run(&state, job).await?,
+        concat::run(&state, job, lease).await?,
         mode,
         query.return_format.as_deref(),
     )

@@ -2,7 +2,11 @@
 //! one timeline, encode it once per requested format, and store every file with its
 //! generation sidecar. Nothing is written unless everything succeeded.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use audio::encode::FileEncoder;
+use audio::memory::Lease;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -95,8 +99,10 @@ struct Loaded {
     source_name: String,
 }
 
-/// Runs a concatenation end to end.
-pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
+/// Runs a concatenation end to end. Fetched and decoded audio and the encoded files are
+/// reserved on `lease` (the process's audio memory budget) before they are allocated, and
+/// the timeline is encoded as it is joined, never held whole.
+pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcome> {
     let started = Instant::now();
     if job.sources.len() > MAX_ITEMS {
         return Err(Error::invalid(
@@ -118,7 +124,7 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
         })
         .sum();
     let budget = Budget::new(limits.max_duration_seconds - silence_seconds);
-    let loaded = load_sources(store, &job.sources, &limits, &budget).await?;
+    let loaded = load_sources(store, &job.sources, &limits, &budget, &lease).await?;
 
     // The longest the result can be: every clip, every silence and the longest pauses.
     let clip_seconds: f64 = loaded
@@ -164,16 +170,9 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
 
     let options = job.options.clone();
     let formats = job.formats.clone();
-    let (report, encoded) = blocking(move || {
-        let (pcm, report) = audio::timeline::concat(items, &options)?;
-        let encoded = formats
-            .iter()
-            .map(|f| audio::encode::encode(&pcm, *f))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((report, encoded))
-    })
-    .await?;
-
+    let encoding_lease = Arc::clone(&lease);
+    let (report, encoded) =
+        blocking(move || encode_timeline(items, &options, &formats, encoding_lease)).await?;
     let names = output_names(&job, &report)?;
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
@@ -202,6 +201,32 @@ pub async fn run(state: &AppState, job: Job) -> Result<Outcome> {
         processing_time_seconds: started.elapsed().as_secs_f64(),
         metadata,
     })
+}
+
+/// Joins the timeline and encodes it into every format as it is produced: only one clip and
+/// one crossfade window of samples are ever held beyond the decoded clips, which are
+/// released as they are appended.
+fn encode_timeline(
+    items: Vec<TimelineItem>,
+    options: &ConcatOptions,
+    formats: &[ExportFormat],
+    lease: Arc<Lease>,
+) -> Result<(ConcatReport, Vec<audio::encode::EncodedAudio>), audio::AudioError> {
+    let format = audio::timeline::timeline_format(&items)?;
+    let mut encoders = formats
+        .iter()
+        .map(|f| FileEncoder::new(*f, format.sample_rate, format.channels, Arc::clone(&lease)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (_, report) = audio::timeline::concat_streaming(items, options, &lease, &mut |chunk| {
+        encoders
+            .iter_mut()
+            .try_for_each(|encoder| encoder.push(chunk))
+    })?;
+    let encoded = encoders
+        .into_iter()
+        .map(FileEncoder::finish)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((report, encoded))
 }
 
 /// Seconds of audio the clips of one request may still decode into. Each decode may use
@@ -248,6 +273,7 @@ async fn load_sources(
     sources: &[Source],
     limits: &audio::DecodeLimits,
     budget: &Budget,
+    lease: &Arc<Lease>,
 ) -> Result<Vec<Option<Loaded>>> {
     use futures::StreamExt;
     // Names are checked before any I/O, so an unsafe or non-audio name fails fast.
@@ -262,7 +288,7 @@ async fn load_sources(
     let loads: Vec<_> = sources
         .iter()
         .zip(keys)
-        .map(|(source, key)| load_one(store, source, key, &scan, *limits, budget))
+        .map(|(source, key)| load_one(store, source, key, &scan, *limits, budget, lease))
         .collect();
     futures::stream::iter(loads)
         .buffered(FETCH_CONCURRENCY)
@@ -279,11 +305,16 @@ async fn load_one(
     scan: &tokio::sync::OnceCell<Vec<area::Entry>>,
     limits: audio::DecodeLimits,
     budget: &Budget,
+    lease: &Arc<Lease>,
 ) -> Result<Option<Loaded>> {
+    let mut fetched = 0;
     let (label, source_name, bytes, file_name) = match (source, key) {
         (Source::Silence(_), _) => return Ok(None),
         (Source::Server(name), Some(key)) => {
             let (relative, bytes) = fetch_server_file(store, name, &key, scan).await?;
+            // Held until decoded (uploads were reserved as they arrived).
+            lease.reserve(bytes.len() as u64)?;
+            fetched = bytes.len() as u64;
             (relative.clone(), relative.clone(), bytes, relative)
         }
         (
@@ -309,10 +340,13 @@ async fn load_one(
         max_duration_seconds: limits.max_duration_seconds.min(budget.remaining()),
         max_decoded_samples: limits.max_decoded_samples,
     };
-    let decoded =
-        tokio::task::spawn_blocking(move || audio::decode(bytes, extension.as_deref(), &limits))
-            .await
-            .map_err(|e| Error::Internal(format!("decode task failed: {e}")))?;
+    let decoding_lease = Arc::clone(lease);
+    let decoded = tokio::task::spawn_blocking(move || {
+        audio::decode_within(bytes, extension.as_deref(), &limits, &decoding_lease)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("decode task failed: {e}")))?;
+    lease.release(fetched);
     let (_, pcm) = decoded.map_err(|e| match e {
         audio::AudioError::TooLong { .. } => Error::TooLarge(format!(
             "{file_name}: the clips and silences add up to more than the {:.0} s limit",

@@ -152,6 +152,7 @@ pub async fn run(
             let entry =
                 voice_use::find_in(store, Area::VcInputs, "input_audio_source", &name).await?;
             let bytes = voice_use::read_entry(store, Area::VcInputs, &entry).await?;
+            lease.reserve(bytes.len() as u64)?;
             (entry.relative.clone(), bytes, entry.file_name().to_owned())
         }
         VcSource::Upload(upload) => {
@@ -164,6 +165,7 @@ pub async fn run(
         input_name,
         limits,
         models::chatterbox::SAMPLE_RATE,
+        &lease,
     )
     .await?;
     if source_samples.len() < 960 {

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
+use audio::memory::Lease;
 use bytes::Bytes;
 use models::chatterbox::{Chatterbox, VoiceConditioning};
 use serde::Serialize;
@@ -133,23 +134,30 @@ pub async fn read_entry(store: &dyn ObjectStore, area: Area, entry: &Entry) -> R
     })
 }
 
-/// Decodes audio bytes (any accepted format) to mono samples at `rate`.
+/// Decodes audio bytes (any accepted format) to mono samples at `rate`, reserving the
+/// decoded samples on `lease` (the result stays reserved; the decoded original is released
+/// once converted).
 pub async fn decode_mono(
     bytes: Bytes,
     file_name: String,
     limits: audio::DecodeLimits,
     rate: u32,
+    lease: &Arc<Lease>,
 ) -> Result<Vec<f32>> {
     let extension = naming::extension(&file_name);
+    let lease = Arc::clone(lease);
     blocking(move || {
-        let (_, pcm) = audio::decode(bytes, extension.as_deref(), &limits)
+        let (_, pcm) = audio::decode_within(bytes, extension.as_deref(), &limits, &lease)
             .map_err(|e| super::upload::audio_error(e, &file_name))?;
+        let decoded_bytes = pcm.samples.capacity() as u64 * 4;
         let pcm = pcm.into_mono();
         let pcm = if pcm.sample_rate == rate {
             pcm
         } else {
             audio::resample::resample(&pcm, rate)?
         };
+        lease.reserve(pcm.samples.capacity() as u64 * 4)?;
+        lease.release(decoded_bytes);
         Ok::<_, Error>(pcm.samples)
     })
     .await?
@@ -180,11 +188,13 @@ async fn conditioning(
         voice_use.remember(id, Arc::clone(&stored));
         return Ok((stored, ConditioningSource::Store));
     }
+    let lease = Arc::new(state.memory().lease());
     let samples = decode_mono(
         bytes,
         entry.file_name().to_owned(),
         limits,
         models::chatterbox::SAMPLE_RATE,
+        &lease,
     )
     .await?;
     let encoder = Arc::clone(engine);
