@@ -2,16 +2,14 @@
 //! a prefix into audio entries, reading sidecars, folder trees and deletion.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use storage::{DynStore, Key, KeyPrefix, ObjectMeta, ObjectStore};
+use storage::{Key, KeyPrefix, ObjectMeta, ObjectStore};
 
-use super::journal;
 use super::pagination::{Page, PageInfo};
 use crate::error::{Error, Result};
 use crate::naming;
@@ -238,80 +236,6 @@ pub async fn write_sidecar<T: Serialize>(
         .put(&sidecar_key(object)?, sidecar_bytes(sidecar)?)
         .await?;
     Ok(())
-}
-
-/// Stores an object and then its sidecar, under a write plan (see `journal`) and on its
-/// own task, so neither a failure nor a crash nor a client that goes away leaves an
-/// object without its metadata.
-pub async fn put_with_sidecar<T: Serialize>(
-    store: &DynStore,
-    key: &Key,
-    body: Bytes,
-    sidecar: &T,
-) -> Result<ObjectMeta> {
-    let files = vec![(key.clone(), body, sidecar_bytes(sidecar)?)];
-    let mut written = publish_together(store, files).await?;
-    written
-        .pop()
-        .ok_or_else(|| Error::Internal("nothing was written".into()))
-}
-
-/// Stores objects with their sidecars, all or nothing: the plan is recorded first, the
-/// writes run on their own task, and a failure removes what was written.
-pub async fn publish_together(
-    store: &DynStore,
-    files: Vec<(Key, Bytes, Bytes)>,
-) -> Result<Vec<ObjectMeta>> {
-    let mut writes = Vec::with_capacity(files.len() * 2);
-    let mut planned = Vec::with_capacity(files.len() * 2);
-    for (key, body, sidecar) in files {
-        let sidecar_key = sidecar_key(&key)?;
-        planned.push(journal::Planned {
-            key: key.to_string(),
-            size: body.len() as u64,
-        });
-        planned.push(journal::Planned {
-            key: sidecar_key.to_string(),
-            size: sidecar.len() as u64,
-        });
-        writes.push((key, body, sidecar_key, sidecar));
-    }
-    let store = Arc::clone(store);
-    journal::detached(async move {
-        let store = store.as_ref();
-        let intent =
-            journal::Intent::begin(store, journal::Plan::Publish { writes: planned }).await?;
-        let mut done: Vec<Key> = Vec::new();
-        let mut metas = Vec::with_capacity(writes.len());
-        for (key, body, sidecar_key, sidecar) in writes {
-            let written = async {
-                let meta = store.put(&key, body).await?;
-                done.push(key.clone());
-                store.put(&sidecar_key, sidecar).await?;
-                done.push(sidecar_key.clone());
-                Ok::<_, Error>(meta)
-            }
-            .await;
-            match written {
-                Ok(meta) => metas.push(meta),
-                Err(e) => {
-                    // All or nothing. If the removal fails too, the plan stays behind and
-                    // the next sweep removes what is left.
-                    match store.delete_many(&done).await {
-                        Ok(()) => intent.done(store).await,
-                        Err(cleanup) => tracing::error!(
-                            error = %cleanup,
-                            "could not remove the objects of a failed write; cleanup will"
-                        ),
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        intent.done(store).await;
-        Ok(metas)
-    })
-    .await
 }
 
 /// Deletes entries and their sidecars. Returns the relative paths deleted (objects

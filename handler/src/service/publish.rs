@@ -1,17 +1,22 @@
-//! Publishing generated audio: every encoded file is written to `outputs/` with its
-//! generation sidecar beside it, all or nothing (a failure removes what was written).
+//! Publishing objects with their sidecars, all or nothing: uploads, and every encoded
+//! file of a generation written to `outputs/` with its generation sidecar. Each write runs
+//! under a write plan (see `journal`) on its own task, so neither a failure, nor a crash,
+//! nor a client that goes away leaves an object without its metadata.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
-use storage::DynStore;
+use storage::{DynStore, Key, ObjectMeta};
 use utoipa::ToSchema;
 
 use audio::encode::EncodedAudio;
 
 use super::area::{self, Area};
+use super::journal;
 use super::outputs::OutputSidecar;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::naming;
 
 /// One written file.
@@ -36,7 +41,7 @@ pub struct OutputFile {
 }
 
 /// Writes every encoded file and its sidecar, all or nothing (see
-/// [`area::publish_together`]: one write plan, its own task, a failure removes what was
+/// [`publish_together`]: one write plan, its own task, a failure removes what was
 /// written).
 pub async fn store_outputs(
     store: &DynStore,
@@ -74,8 +79,80 @@ pub async fn store_outputs(
             bytes,
         });
     }
-    area::publish_together(store, writes).await?;
+    publish_together(store, writes).await?;
     Ok(files)
+}
+
+/// Stores an object and then its sidecar (see [`publish_together`]).
+pub async fn put_with_sidecar<T: Serialize>(
+    store: &DynStore,
+    key: &Key,
+    body: Bytes,
+    sidecar: &T,
+) -> Result<ObjectMeta> {
+    let files = vec![(key.clone(), body, area::sidecar_bytes(sidecar)?)];
+    let mut written = publish_together(store, files).await?;
+    written
+        .pop()
+        .ok_or_else(|| Error::Internal("nothing was written".into()))
+}
+
+/// Stores objects with their sidecars, all or nothing: the plan is recorded first, the
+/// writes run on their own task, and a failure removes what was written.
+pub async fn publish_together(
+    store: &DynStore,
+    files: Vec<(Key, Bytes, Bytes)>,
+) -> Result<Vec<ObjectMeta>> {
+    let mut writes = Vec::with_capacity(files.len() * 2);
+    let mut planned = Vec::with_capacity(files.len() * 2);
+    for (key, body, sidecar) in files {
+        let sidecar_key = area::sidecar_key(&key)?;
+        planned.push(journal::Planned {
+            key: key.to_string(),
+            size: body.len() as u64,
+        });
+        planned.push(journal::Planned {
+            key: sidecar_key.to_string(),
+            size: sidecar.len() as u64,
+        });
+        writes.push((key, body, sidecar_key, sidecar));
+    }
+    let store = Arc::clone(store);
+    journal::detached(async move {
+        let store = store.as_ref();
+        let intent =
+            journal::Intent::begin(store, journal::Plan::Publish { writes: planned }).await?;
+        let mut done: Vec<Key> = Vec::new();
+        let mut metas = Vec::with_capacity(writes.len());
+        for (key, body, sidecar_key, sidecar) in writes {
+            let written = async {
+                let meta = store.put(&key, body).await?;
+                done.push(key.clone());
+                store.put(&sidecar_key, sidecar).await?;
+                done.push(sidecar_key.clone());
+                Ok::<_, Error>(meta)
+            }
+            .await;
+            match written {
+                Ok(meta) => metas.push(meta),
+                Err(e) => {
+                    // All or nothing. If the removal fails too, the plan stays behind and
+                    // the next sweep removes what is left.
+                    match store.delete_many(&done).await {
+                        Ok(()) => intent.done(store).await,
+                        Err(cleanup) => tracing::error!(
+                            error = %cleanup,
+                            "could not remove the objects of a failed write; cleanup will"
+                        ),
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        intent.done(store).await;
+        Ok(metas)
+    })
+    .await
 }
 
 /// One output name per format from the enhanced pattern; `wav` and `wav32` share an

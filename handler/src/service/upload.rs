@@ -105,7 +105,7 @@ impl StoredAudio {
 
     /// Writes the object and then its sidecar (removing the object if the sidecar fails).
     pub async fn commit<T: serde::Serialize>(self, store: &DynStore, sidecar: &T) -> Result<Entry> {
-        let meta = area::put_with_sidecar(store, &self.key, self.bytes, sidecar).await?;
+        let meta = super::publish::put_with_sidecar(store, &self.key, self.bytes, sidecar).await?;
         Ok(Entry {
             key: self.key,
             relative: self.relative,
