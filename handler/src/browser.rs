@@ -10,7 +10,7 @@
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::error::Error;
@@ -130,7 +130,10 @@ pub async fn guard_origin(State(state): State<AppState>, request: Request, next:
             .is_ok_and(|o| state.origin_policy().allows(o))
     {
         let origin = origin.to_str().unwrap_or("?").to_owned();
-        return Error::ForbiddenOrigin(origin).into_response();
+        return crate::error::respond_for_path(
+            request.uri().path(),
+            Error::ForbiddenOrigin(origin),
+        );
     }
     next.run(request).await
 }

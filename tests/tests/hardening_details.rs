@@ -416,3 +416,35 @@ async fn decoded_audio_stays_within_the_memory_budget() {
     let ok = 1 + statuses.iter().filter(|s| **s == 200).count();
     assert_eq!(stored.len(), ok * 2, "{stored:?}");
 }
+
+#[tokio::test]
+async fn an_upload_must_be_named_for_what_it_holds() {
+    let b = Backend::memory();
+    let app = TestApp::new(&b);
+    for name in ["mislabelled.opus", "mislabelled.mp3", "mislabelled.aac"] {
+        let body = app
+            .post_form(
+                "/api/v1/voice",
+                &Form::new().file("voice_file", name, wav_tone(0.3, 16_000, 220.0)),
+            )
+            .await
+            .assert_error(415, "UNSUPPORTED_FORMAT");
+        assert!(body["error"].as_str().unwrap().contains(".wav"), "{body}");
+    }
+    assert!(stored_keys(b.store.as_ref(), "").await.is_empty());
+    // Ogg is the container of Opus as well as Vorbis: both names fit an Ogg Opus file.
+    let opus = audio::encode::encode(
+        &audio::Pcm::mono(48_000, vec![0.1; 48_000]),
+        "opus".parse().unwrap(),
+    )
+    .unwrap()
+    .bytes;
+    for name in ["speech.opus", "speech.ogg"] {
+        app.post_form(
+            "/api/v1/voice",
+            &Form::new().file("voice_file", name, opus.clone()),
+        )
+        .await
+        .assert_ok();
+    }
+}

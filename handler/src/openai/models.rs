@@ -2,6 +2,7 @@
 //! models the installed engines can serve.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -28,7 +29,17 @@ pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// One model, or 404 `model_not_found`.
-pub async fn get_model(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn get_model(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    // An id that is not valid UTF-8 once decoded is the client's mistake, in OpenAI's envelope.
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(rejection) => {
+            return OpenAiError::invalid("model", rejection.body_text()).into_response();
+        }
+    };
     if installed_models(&state).contains(&id.as_str()) {
         Json(model_json(&id)).into_response()
     } else {

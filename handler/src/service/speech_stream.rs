@@ -109,9 +109,12 @@ pub async fn start(
     let input_chars = request.text.chars().count();
     let piper_options = engines.settings().piper_options();
     let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
+    // The work hands back the stream's last message (and the channel) instead of sending
+    // it, so the slot is free before the client sees the end: a client that asks again at
+    // once must not find its own finished request still holding the slot.
     let work = work::run(slot, super::tts::abandoned(state), move |stop| {
         if !header.is_empty() && sender.blocking_send(Ok(Bytes::from(header))).is_err() {
-            return Ok(false);
+            return Ok((false, Vec::new(), sender));
         }
         let mut sent_seconds = 0.0;
         let mut emit =
@@ -130,36 +133,42 @@ pub async fn start(
             stop,
             &mut |samples, rate| emit(samples, rate, &mut sink),
         );
-        Ok(match outcome {
+        let (finished, last): (bool, Vec<Result<Bytes>>) = match outcome {
             Ok(true) => {
                 let summary = StreamSummary {
                     input_chars,
                     output_seconds: sent_seconds,
                 };
                 match sink.finish(&summary) {
-                    Ok(tail) => sender.blocking_send(Ok(Bytes::from(tail))).is_ok(),
-                    Err(e) => {
-                        let _ = sender.blocking_send(Err(e));
-                        false
-                    }
+                    Ok(tail) => (true, vec![Ok(Bytes::from(tail))]),
+                    Err(e) => (false, vec![Err(e)]),
                 }
             }
             // The client went away: nothing more to say.
-            Ok(false) | Err(Error::Abandoned) => false,
+            Ok(false) | Err(Error::Abandoned) => (false, Vec::new()),
             Err(e) => {
                 tracing::error!(error = %e, "speech stream failed after it began");
                 let notice = sink.fail(&e);
+                let mut last = Vec::new();
                 if !notice.is_empty() {
-                    let _ = sender.blocking_send(Ok(Bytes::from(notice)));
+                    last.push(Ok(Bytes::from(notice)));
                 }
-                let _ = sender.blocking_send(Err(e));
-                false
+                last.push(Err(e));
+                (false, last)
             }
-        })
+        };
+        Ok((finished, last, sender))
     });
     // The stream outlives this call: the work runs on its own task, and a client that goes
     // away closes the channel, which stops it at the next sentence.
-    let worker = tokio::spawn(work);
+    let worker = tokio::spawn(async move {
+        let (finished, last, sender) = work.await?;
+        let mut delivered = finished;
+        for message in last {
+            delivered &= sender.send(message).await.is_ok();
+        }
+        Ok::<bool, Error>(delivered)
+    });
     if let Some(voice) = request.voice {
         let store = Arc::clone(state.store());
         let state = state.clone();

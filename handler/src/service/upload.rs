@@ -88,6 +88,25 @@ impl StoredAudio {
         }
         let info =
             inspect_audio(upload.bytes.clone(), &extension, *limits, &upload.file_name).await?;
+        // The file is served by its extension's content type, so the name must tell the truth.
+        let claimed = audio::ContainerFormat::from_extension(&extension);
+        let consistent = match (claimed, info.format) {
+            (Some(claimed), actual) if claimed == actual => true,
+            // Ogg is the container of both Vorbis and Opus.
+            (Some(audio::ContainerFormat::Ogg), audio::ContainerFormat::Opus) => true,
+            _ => false,
+        };
+        if !consistent {
+            return Err(Error::UnsupportedMedia {
+                message: format!(
+                    "{} holds {} audio but is named .{extension}; name it .{}",
+                    upload.file_name,
+                    info.format.extension().to_ascii_uppercase(),
+                    info.format.extension()
+                ),
+                code: "UNSUPPORTED_FORMAT",
+            });
+        }
         Ok(Self {
             key,
             relative,

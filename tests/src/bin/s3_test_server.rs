@@ -121,6 +121,22 @@ macro_rules! delegate_to_s3s_fs {
             ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
                 self.list_uploads(req.input).map(S3Response::new)
             }
+
+            async fn get_object(
+                &self,
+                req: S3Request<GetObjectInput>,
+            ) -> S3Result<S3Response<GetObjectOutput>> {
+                self.refuse_folder(&req.input.bucket, &req.input.key)?;
+                self.fs.get_object(req).await
+            }
+
+            async fn head_object(
+                &self,
+                req: S3Request<HeadObjectInput>,
+            ) -> S3Result<S3Response<HeadObjectOutput>> {
+                self.refuse_folder(&req.input.bucket, &req.input.key)?;
+                self.fs.head_object(req).await
+            }
         }
     };
 }
@@ -133,9 +149,7 @@ delegate_to_s3s_fs!(
     delete_object: DeleteObjectInput => DeleteObjectOutput,
     delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
     get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
-    get_object: GetObjectInput => GetObjectOutput,
     head_bucket: HeadBucketInput => HeadBucketOutput,
-    head_object: HeadObjectInput => HeadObjectOutput,
     list_buckets: ListBucketsInput => ListBucketsOutput,
     list_objects: ListObjectsInput => ListObjectsOutput,
     list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
@@ -156,6 +170,17 @@ struct Upload {
 }
 
 impl TestS3 {
+    /// s3s-fs keeps objects as files, so a key naming a "folder" (`outputs/book` while
+    /// `outputs/book/a.wav` exists) is a directory, which it answers with an internal
+    /// error; S3 has no such key.
+    fn refuse_folder(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let plain = !key.split('/').any(|s| s == ".." || s == ".");
+        if plain && self.root.join(bucket).join(key).is_dir() {
+            return Err(s3_error!(NoSuchKey));
+        }
+        Ok(())
+    }
+
     /// `ListMultipartUploads` without a delimiter: the uploads of `bucket` under `prefix`,
     /// by key then upload id, after the markers, at most `max_uploads` (1000) per page.
     fn list_uploads(
