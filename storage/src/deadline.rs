@@ -42,12 +42,12 @@ pub struct StoreTimeouts {
 }
 
 impl Default for StoreTimeouts {
-    /// 20 s per call, 8 s per attempt, 3 s to connect, bodies at 1 MiB/s at least.
+    /// 10 s per call, 4 s per attempt, 2 s to connect, bodies at 1 MiB/s at least.
     fn default() -> Self {
         Self {
-            operation: Duration::from_secs(20),
-            attempt: Duration::from_secs(8),
-            connect: Duration::from_secs(3),
+            operation: Duration::from_secs(10),
+            attempt: Duration::from_secs(4),
+            connect: Duration::from_secs(2),
             min_throughput_bytes_per_second: 1024 * 1024,
         }
     }

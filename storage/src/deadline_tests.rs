@@ -312,9 +312,9 @@ async fn long_walks_continue_while_the_store_answers() {
 #[test]
 fn allowances_and_messages() {
     let timeouts = StoreTimeouts::default();
-    assert_eq!(timeouts.operation, Duration::from_secs(20));
-    assert_eq!(timeouts.attempt, Duration::from_secs(8));
-    assert_eq!(timeouts.connect, Duration::from_secs(3));
+    assert_eq!(timeouts.operation, Duration::from_secs(10));
+    assert_eq!(timeouts.attempt, Duration::from_secs(4));
+    assert_eq!(timeouts.connect, Duration::from_secs(2));
     assert_eq!(timeouts.min_throughput_bytes_per_second, 1 << 20);
     assert_eq!(timeouts.body_allowance(0), Duration::ZERO);
     assert_eq!(timeouts.body_allowance(1), Duration::from_secs(1));

@@ -110,7 +110,7 @@ impl S3Args {
 pub struct StoreDeadlines {
     /// Longest one store call may take, retries included, in seconds (bodies get extra
     /// time at the minimum throughput below).
-    #[arg(long, env = "SPEECH_STORAGE_TIMEOUT_SECONDS", default_value_t = 20.0)]
+    #[arg(long, env = "SPEECH_STORAGE_TIMEOUT_SECONDS", default_value_t = 10.0)]
     pub storage_timeout_seconds: f64,
 
     /// Longest one attempt of a store call may take, in seconds (S3 retries within the
@@ -118,7 +118,7 @@ pub struct StoreDeadlines {
     #[arg(
         long,
         env = "SPEECH_STORAGE_ATTEMPT_TIMEOUT_SECONDS",
-        default_value_t = 8.0
+        default_value_t = 4.0
     )]
     pub storage_attempt_timeout_seconds: f64,
 
@@ -126,7 +126,7 @@ pub struct StoreDeadlines {
     #[arg(
         long,
         env = "SPEECH_STORAGE_CONNECT_TIMEOUT_SECONDS",
-        default_value_t = 3.0
+        default_value_t = 2.0
     )]
     pub storage_connect_timeout_seconds: f64,
 
