@@ -234,7 +234,6 @@ pub(crate) fn run(
     limits: &DecodeLimits,
     keep: Keep<'_>,
 ) -> Result<(AudioInfo, Vec<f32>), AudioError> {
-    let input_len = data.len();
     let mut format = open(data, extension)?;
     let format_kind = ContainerFormat::from_short_name(format.format_info().short_name)
         .ok_or_else(|| AudioError::Unsupported(format.format_info().long_name.to_owned()))?;
@@ -266,10 +265,12 @@ pub(crate) fn run(
     let mut frames: u64 = 0;
     let mut samples: Option<SampleBuffer<'_>> = keep.map(LeasedVec::new);
     if let (Some(samples), Some(claimed)) = (samples.as_mut(), track.num_frames) {
-        // Reserve what the container claims (already within the caps), but never more
-        // than one sample per input byte: a lying header must not buy a huge allocation.
+        // Reserve exactly what the container claims: already checked against the caps,
+        // and reserved on the lease, so a lying header costs budget for the moment of the
+        // decode (the surplus is given back below), not memory the budget does not know.
+        // Compressed silence decodes ~500:1, so no ratio to the input size is safe.
         let claimed = claimed.saturating_mul(channels.max(1) as u64);
-        samples.reserve_exact(claimed.min(input_len as u64) as usize)?;
+        samples.reserve_exact(usize::try_from(claimed).unwrap_or(usize::MAX))?;
     }
     let mut bad_packets = 0usize;
     loop {
@@ -327,6 +328,9 @@ pub(crate) fn run(
         return Err(AudioError::Corrupt("no audio could be decoded".into()));
     }
     let channels = u16::try_from(channels).map_err(|_| AudioError::TooManyChannels(channels))?;
+    if let Some(samples) = samples.as_mut() {
+        samples.shrink_to_fit();
+    }
     Ok((
         AudioInfo {
             format: format_kind,

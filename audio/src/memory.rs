@@ -234,6 +234,20 @@ impl<T, L: Deref<Target = Lease>> LeasedVec<T, L> {
         Ok(())
     }
 
+    /// Gives back unused capacity (a buffer sized for a claim that the data did not fill,
+    /// or the last geometric step) and its reservation.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if self.vec.capacity() == self.vec.len() {
+            return;
+        }
+        self.vec.shrink_to_fit();
+        let actual = self.vec.capacity() as u64 * std::mem::size_of::<T>() as u64;
+        if actual < self.held {
+            self.lease.release(self.held - actual);
+            self.held = actual;
+        }
+    }
+
     /// The elements.
     pub(crate) fn as_slice(&self) -> &[T] {
         &self.vec

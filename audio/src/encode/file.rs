@@ -62,6 +62,22 @@ impl FileEncoder {
         Ok(Self { encoder, bytes })
     }
 
+    /// Reserves room for about `frames` more frames of output at once, where the size is
+    /// known from the format (wav, wav32, pcm: exact; others: nothing), so a long file is
+    /// not grown step by step with up to half its size unused at the end.
+    pub fn expect_frames(&mut self, frames: u64) -> Result<(), AudioError> {
+        let bytes_per_sample: u64 = match self.encoder.format() {
+            ExportFormat::Wav | ExportFormat::Pcm => 2,
+            ExportFormat::WavFloat => 4,
+            _ => return Ok(()),
+        };
+        let bytes = frames
+            .saturating_mul(u64::from(self.encoder.channels()))
+            .saturating_mul(bytes_per_sample);
+        self.bytes
+            .reserve_exact(usize::try_from(bytes).unwrap_or(usize::MAX))
+    }
+
     /// Encodes the next interleaved samples (a frame may be split between calls).
     pub fn push(&mut self, interleaved: &[f32]) -> Result<(), AudioError> {
         self.encoder.push_into(interleaved, &mut self.bytes)
@@ -75,6 +91,7 @@ impl FileEncoder {
         let sample_rate = self.encoder.sample_rate();
         let channels = self.encoder.channels();
         let patch = self.encoder.finish_into(&mut self.bytes)?;
+        self.bytes.shrink_to_fit();
         if let Some(patch) = patch
             && let Some(start) = self.bytes.vec_mut().get_mut(..patch.len())
         {

@@ -213,10 +213,17 @@ fn encode_timeline(
     lease: Arc<Lease>,
 ) -> Result<(ConcatReport, Vec<audio::encode::EncodedAudio>), audio::AudioError> {
     let format = audio::timeline::timeline_format(&items)?;
+    let frames = frames_at_most(&items, options, format.sample_rate);
     let mut encoders = formats
         .iter()
-        .map(|f| FileEncoder::new(*f, format.sample_rate, format.channels, Arc::clone(&lease)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|f| {
+            let mut encoder =
+                FileEncoder::new(*f, format.sample_rate, format.channels, Arc::clone(&lease))?;
+            // One reservation of the final size instead of growing step by step.
+            encoder.expect_frames(frames)?;
+            Ok(encoder)
+        })
+        .collect::<Result<Vec<_>, audio::AudioError>>()?;
     let (_, report) = audio::timeline::concat_streaming(items, options, &lease, &mut |chunk| {
         encoders
             .iter_mut()
@@ -227,6 +234,25 @@ fn encode_timeline(
         .map(FileEncoder::finish)
         .collect::<Result<Vec<_>, _>>()?;
     Ok((report, encoded))
+}
+
+/// The most frames the joined timeline can have at `rate`: every clip, every silence and
+/// the longest pauses (crossfades and trimming only make it shorter).
+fn frames_at_most(items: &[TimelineItem], options: &ConcatOptions, rate: u32) -> u64 {
+    let ms = |ms: f64| (ms * f64::from(rate) / 1000.0).ceil() as u64;
+    let mut clips = 0u64;
+    let mut frames = 0u64;
+    for item in items {
+        frames += match item {
+            TimelineItem::Clip(clip) => {
+                clips += 1;
+                audio::resample::output_frames(clip.pcm.frames(), clip.pcm.sample_rate, rate) as u64
+            }
+            TimelineItem::Silence(token) => ms(f64::from(token.duration_ms)),
+        };
+    }
+    let pause = options.pause_duration_ms + options.pause_variation_ms;
+    frames + clips.saturating_sub(1) * ms(f64::from(pause))
 }
 
 /// Seconds of audio the clips of one request may still decode into. Each decode may use
