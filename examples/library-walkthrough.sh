@@ -41,6 +41,12 @@ say "Errors come in one envelope: deleting without confirm=true is refused"
 status=$(curl --silent --output /dev/stderr --write-out '%{http_code}' -X DELETE "$BASE/api/v1/voice/narrator.mp3")
 echo; [ "$status" = 400 ] || { echo "expected 400, got $status" >&2; exit 1; }
 
+say "A misspelt filter is refused (422) and deletes nothing; no filter needs all=true (400)"
+status=$(curl --silent --output /dev/stderr --write-out '%{http_code}' -X DELETE "$BASE/api/v1/vc_inputs?confirm=true&fodler=scene1")
+echo; [ "$status" = 422 ] || { echo "expected 422, got $status" >&2; exit 1; }
+status=$(curl --silent --output /dev/stderr --write-out '%{http_code}' -X DELETE "$BASE/api/v1/vc_inputs?confirm=true")
+echo; [ "$status" = 400 ] || { echo "expected 400, got $status" >&2; exit 1; }
+
 say "Delete one voice, then bulk-delete VC inputs by folder"
 "${CURL[@]}" -X DELETE "$BASE/api/v1/voice/narrator.mp3?confirm=true" | show
 "${CURL[@]}" -X DELETE "$BASE/api/v1/vc_inputs?confirm=true&folder=scene1" | show
