@@ -7,6 +7,7 @@
 pub mod app;
 pub mod engines;
 pub mod fixtures;
+pub mod fuzz;
 pub mod multipart;
 pub mod processes;
 
