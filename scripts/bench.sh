@@ -28,3 +28,6 @@ BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p models --bench piper
 echo
 echo "## OpenAI endpoint: time to first byte and total"
 cargo bench --locked -q -p tests --bench speech_stream
+echo
+echo "## Hardening: decode bombs against the memory budget, a stalled store"
+cargo bench --locked -q -p tests --bench hardening

@@ -1,0 +1,158 @@
+//! Hardening figures: peak memory of the process for concurrent decode bombs (a 58-minute
+//! 48 kHz stereo FLAC of silence, 2–3 MB on the wire, sent to `/api/v1/concat/mixed`), with
+//! the memory budget and, for one bomb, without it; and how long a stalled S3 server
+//! (SIGSTOP) takes to turn into a 503. Prints markdown tables.
+//!
+//! Run with `just bench` (or `cargo bench -p tests --bench hardening`). The router runs
+//! in-process, so the process's peak resident memory (`VmHWM`, reset between scenarios
+//! through `/proc/self/clear_refs`) is the server's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tests::multipart::Form;
+use tests::{Backend, TestApp};
+
+/// Seconds of audio in the bomb (the figure: just under the one-hour limit).
+const BOMB_SECONDS: u32 = 58 * 60;
+
+/// The bomb: 58 minutes of 48 kHz stereo silence as FLAC, made by the ffmpeg the setup
+/// step fetched (our own encoder would need the whole 1.3 GB of samples in memory).
+fn bomb() -> Vec<u8> {
+    let ffmpeg = tests::engines::ffmpeg();
+    let path = std::env::temp_dir().join("speech-bench-bomb.flac");
+    if !path.exists() {
+        let status = std::process::Command::new(ffmpeg)
+            .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("anullsrc=r=48000:cl=stereo")
+            .args(["-t", &BOMB_SECONDS.to_string(), "-c:a", "flac"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ffmpeg could not write the bomb");
+    }
+    std::fs::read(&path).unwrap()
+}
+
+/// Peak resident memory of this process since the last reset, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+fn current_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+fn reset_peak() {
+    // "5" resets VmHWM to the current RSS (Linux >= 4.0).
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+}
+
+/// Sends `count` bombs at once; returns the statuses, the peak RSS above the starting RSS
+/// (MiB), the budget's own high-water mark (MiB) and the wall time.
+async fn storm(app: &TestApp, bomb: &[u8], count: usize) -> (Vec<u16>, f64, f64, Duration) {
+    let form = Form::new()
+        .text(
+            "request_json",
+            &json!({"segments": [{"type": "upload", "index": 0}], "export_formats": ["wav"]})
+                .to_string(),
+        )
+        .file("uploaded_files", "bomb.flac", bomb.to_vec());
+    // Let the allocator return what earlier scenarios freed before measuring from here.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let baseline = current_rss_mib();
+    reset_peak();
+    let started = Instant::now();
+    let requests =
+        (0..count).map(|_| app.post_form("/api/v1/concat/mixed?response_mode=url", &form));
+    let responses = futures::future::join_all(requests).await;
+    let took = started.elapsed();
+    let statuses = responses.iter().map(|r| r.status.as_u16()).collect();
+    let budget_peak = app.state.memory().peak_bytes() as f64 / (1024.0 * 1024.0);
+    (statuses, peak_rss_mib() - baseline, budget_peak, took)
+}
+
+fn summary(statuses: &[u16]) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for s in statuses {
+        *counts.entry(*s).or_insert(0) += 1;
+    }
+    counts
+        .iter()
+        .map(|(s, n)| format!("{n}× {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn decode_bombs() {
+    let bomb = bomb();
+    println!(
+        "Bomb: {BOMB_SECONDS} s of 48 kHz stereo silence as FLAC, {:.1} MB; `POST /api/v1/concat/mixed` with it as the only segment, exported as wav.\n",
+        bomb.len() as f64 / 1e6
+    );
+    println!("| scenario | answers | peak RSS above idle | budget high-water mark | wall time |");
+    println!("|---|---|---|---|---|");
+    for (label, budget_mb, count) in [
+        (
+            "1 bomb, no budget (`--memory-budget-mb` 100000)",
+            100_000u64,
+            1usize,
+        ),
+        ("1 bomb, default budget (2048 MB)", 2048, 1),
+        ("8 bombs at once, default budget (2048 MB)", 2048, 8),
+        ("8 bombs at once, budget 1024 MB", 1024, 8),
+    ] {
+        let backend = Backend::memory();
+        let app = TestApp::with_config(&backend, |c| {
+            c.limits.memory_budget_mb = budget_mb;
+            c.limits.max_concat_upload_mb = 100;
+        });
+        let (statuses, peak, budget_peak, took) = storm(&app, &bomb, count).await;
+        println!(
+            "| {label} | {} | {peak:.0} MiB | {budget_peak:.0} MiB | {:.1} s |",
+            summary(&statuses),
+            took.as_secs_f64()
+        );
+    }
+}
+
+async fn stalled_store() {
+    let mut backend = Backend::s3().await;
+    let app = TestApp::with_config(&backend, |c| c.listing_cache_seconds = Some(0.0));
+    app.get("/api/v1/voices").await.ok_json();
+    backend.s3.as_mut().unwrap().pause();
+    println!(
+        "\n| request, S3 server stopped with SIGSTOP, default deadlines | answer | time to answer |"
+    );
+    println!("|---|---|---|");
+    for uri in ["/api/v1/health", "/api/v1/voices", "/outputs/book/a.wav"] {
+        let started = Instant::now();
+        let response = app.get(uri).await;
+        println!(
+            "| `GET {uri}` | {} | {:.1} s |",
+            response.status.as_u16(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    backend.s3.as_mut().unwrap().resume();
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    decode_bombs().await;
+    stalled_store().await;
+}
