@@ -77,21 +77,7 @@ pub fn stream_file(files: &[OutputFile], return_format: Option<&str>) -> Result<
 /// Adds `X-Speech-Warnings` (the response's warnings, `; `-joined, ASCII only) so clients
 /// of the streamed mode see them too.
 pub fn add_warnings(response: &mut Response, warnings: &[String]) {
-    if warnings.is_empty() {
-        return;
-    }
-    let text: String = warnings
-        .join("; ")
-        .chars()
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if let Ok(value) = HeaderValue::from_str(&text) {
-        response.headers_mut().insert("x-speech-warnings", value);
+    if let Some(value) = crate::notices::header_value(warnings) {
+        response.headers_mut().insert(crate::notices::HEADER, value);
     }
 }

@@ -429,9 +429,9 @@ pub fn require_scope(has_filter: bool, all: Option<bool>, noun: &str) -> Result<
     }
 }
 
-/// Whether a filter parameter was given with a value (blank values filter nothing).
-pub fn given(value: Option<&str>) -> bool {
-    value.is_some_and(|v| !v.trim().is_empty())
+/// Whether any filter parameter was given with a value (blank values filter nothing).
+pub fn any_given(values: &[Option<&str>]) -> bool {
+    values.iter().flatten().any(|v| !v.trim().is_empty())
 }
 
 /// Folders (relative paths) that held entries before a deletion and hold none after.

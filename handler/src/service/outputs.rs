@@ -234,10 +234,12 @@ pub async fn delete_many(
     area::require_confirm(query.confirm, "Deletion")?;
     let names = area::comma_list(query.filenames.as_deref());
     let has_filter = !names.is_empty()
-        || area::given(query.folder.as_deref())
-        || area::given(query.project.as_deref())
-        || area::given(query.generation_type.as_deref())
-        || area::given(query.search.as_deref());
+        || area::any_given(&[
+            query.folder.as_deref(),
+            query.project.as_deref(),
+            query.generation_type.as_deref(),
+            query.search.as_deref(),
+        ]);
     area::require_scope(has_filter, query.all, "output")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::Outputs).await?;
