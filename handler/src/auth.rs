@@ -97,6 +97,7 @@ fn parse_hex(hex: &str) -> Option<[u8; 32]> {
 /// Paths reachable without a key.
 fn is_open(path: &str) -> bool {
     path == "/"
+        || path == "/ping"
         || path == "/api/v1/health"
         || path == "/openapi.json"
         || path == "/docs"

@@ -8,11 +8,13 @@ pub mod browser;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod lambda;
 pub mod naming;
 pub mod notices;
 pub mod openai;
 pub mod openapi;
 pub mod request_id;
+pub mod selfcheck;
 pub mod server;
 pub mod service;
 pub mod state;
@@ -42,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     routes
         .merge(openai::router())
         .route("/", get(root))
+        .route("/ping", get(ping))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -58,6 +61,7 @@ pub fn app(state: AppState) -> Router {
             browser::guard_origin,
         ))
         .layer(middleware::from_fn(error::fill_empty_error_body))
+        .layer(middleware::from_fn(label_every_body))
         .layer(middleware::from_fn(notices::collect))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -83,6 +87,38 @@ async fn request_timeout(
         Ok(response) => response,
         Err(_) => error::respond_for_path(&path, Error::RequestTimeout { seconds }),
     }
+}
+
+/// Readiness for platforms that poll it (RunPod load-balancing endpoints, Kubernetes):
+/// 204 while the engines are being preloaded, 200 when ready. Open without an API key.
+async fn ping(State(state): State<AppState>) -> axum::http::StatusCode {
+    if state.is_ready() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    }
+}
+
+/// Middleware: a response with a body but no Content-Type gets
+/// `application/octet-stream`. Adapters such as Lambda's decide between text and base64 by
+/// the Content-Type, and treat a body without one as text, which corrupts binary audio.
+async fn label_every_body(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let has_body = axum::body::HttpBody::size_hint(response.body()).exact() != Some(0);
+    if has_body
+        && !response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/octet-stream"),
+        );
+    }
+    response
 }
 
 async fn root() -> impl IntoResponse {

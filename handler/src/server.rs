@@ -22,6 +22,25 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     result
 }
 
+/// The router of the readiness port (`--health-port`): only `GET /ping`, 204 while the
+/// engines load and 200 when ready, without authentication or logging noise.
+pub fn readiness(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/ping",
+            axum::routing::get(
+                |axum::extract::State(state): axum::extract::State<AppState>| async move {
+                    if state.is_ready() {
+                        axum::http::StatusCode::OK
+                    } else {
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                },
+            ),
+        )
+        .with_state(state)
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what container platforms send).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -33,6 +33,8 @@ struct Inner {
     api_keys: ApiKeys,
     origins: OriginPolicy,
     memory: Arc<MemoryBudget>,
+    /// False while the engines are being preloaded (readiness answers 204 then).
+    ready: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
                 api_keys: ApiKeys::from_settings_or_closed(&config.access),
                 origins: OriginPolicy::from_settings(&config.cors_allow_origins),
                 memory: MemoryBudget::new(config.limits.memory_budget_bytes()),
+                ready: std::sync::atomic::AtomicBool::new(true),
                 voice_use: VoiceUse::default(),
                 config,
                 store,
@@ -59,6 +62,33 @@ impl AppState {
     /// The accepted API keys (authentication is off when there are none).
     pub fn api_keys(&self) -> &ApiKeys {
         &self.inner.api_keys
+    }
+
+    /// Whether the service is ready for traffic (false while preloading engines).
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
+    }
+
+    /// Marks the service ready or not (see [`AppState::is_ready`]).
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Loads the engines now when the settings ask for it (`--preload`), with readiness
+    /// off meanwhile.
+    pub async fn preload_if_configured(&self) -> crate::error::Result<()> {
+        if !self.config().engines.preload {
+            return Ok(());
+        }
+        self.set_ready(false);
+        let started = std::time::Instant::now();
+        self.engines().preload().await?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "engines preloaded"
+        );
+        self.set_ready(true);
+        Ok(())
     }
 
     /// The process's budget for audio held in memory (uploads, decoded and encoded audio).

@@ -41,6 +41,10 @@ async fn main() -> anyhow::Result<()> {
     handler::server::check_storage(&state)
         .await
         .with_context(|| format!("cannot reach the storage at {}", state.store().describe()))?;
+    state
+        .preload_if_configured()
+        .await
+        .context("cannot load the speech engines")?;
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;

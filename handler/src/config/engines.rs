@@ -96,6 +96,12 @@ pub struct EngineArgs {
     /// step from the PyPI `imageio-ffmpeg` wheel), else `ffmpeg` from `PATH`.
     #[arg(long, env = "SPEECH_FFMPEG")]
     pub ffmpeg: Option<PathBuf>,
+
+    /// Load the engines (ONNX Runtime, the Piper voice and, when installed, Chatterbox) at
+    /// start, before serving, so the first request does not pay for it (on Lambda, inside
+    /// the init phase). Readiness (`/ping`) answers 204 until they are loaded.
+    #[arg(long, env = "SPEECH_PRELOAD", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub preload: bool,
 }
 
 impl EngineArgs {

@@ -123,6 +123,19 @@ impl Engines {
             .cloned()
     }
 
+    /// Loads every engine that is installed: ONNX Runtime, the Piper voice and, when its
+    /// bundle is present, Chatterbox. Fails when Piper cannot load (the built-in voice must
+    /// work); a broken Chatterbox bundle is logged and left for requests to report.
+    pub async fn preload(&self) -> Result<()> {
+        self.piper().await?;
+        if self.chatterbox_installed()
+            && let Err(e) = self.chatterbox_with_tag().await
+        {
+            tracing::warn!(error = %e, "Chatterbox could not be preloaded");
+        }
+        Ok(())
+    }
+
     /// What `/health` and `/config` report about the engines.
     pub fn status(&self) -> EngineStatus {
         let runtime = self.settings.onnxruntime_library().is_file();

@@ -1,0 +1,165 @@
+//! AWS Lambda: the same `app(state)` behind `lambda_http`, buffered (API Gateway, ALB,
+//! function URLs) or with response streaming (a function URL with
+//! `InvokeMode: RESPONSE_STREAM`), plus the non-HTTP events the function receives.
+//!
+//! - **Scheduled events.** Instances freeze between invocations, so no timer can run the
+//!   cleanup; an EventBridge schedule invokes the function instead. `lambda_http`'s
+//!   pass-through turns any event that is not an HTTP request into `POST /events` marked
+//!   as pass-through; only those reach [`event`], never a client's request.
+//! - **The 6 MB buffered limit.** A buffered invocation's answer must fit Lambda's payload
+//!   limit (6 MB of JSON, so about 4.4 MB of binary after base64). A larger answer is not
+//!   left to fail opaquely: it becomes a `413` in the route's envelope that names
+//!   streaming mode (and, for stored audio, where to download it).
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::error::{Error, respond_for_path};
+use crate::service::maintenance;
+use crate::state::AppState;
+
+/// Largest binary body a buffered answer can carry (base64 grows it by a third; the
+/// JSON around it and the headers need the rest of the 6 MB).
+pub const BUFFERED_BINARY_LIMIT: usize = 4_400_000;
+/// Largest text body (JSON, plain text) a buffered answer can carry.
+pub const BUFFERED_TEXT_LIMIT: usize = 5_900_000;
+
+/// How the function answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One buffered answer per invocation (6 MB limit).
+    Buffered,
+    /// Response streaming (function URL with `InvokeMode: RESPONSE_STREAM`, 200 MB).
+    Streaming,
+}
+
+/// Serves invocations until the runtime stops.
+pub async fn run(state: AppState, mode: Mode) -> Result<(), lambda_http::Error> {
+    let router = crate::app(state.clone());
+    let service = tower::service_fn(move |request: lambda_http::Request| {
+        let (state, router) = (state.clone(), router.clone());
+        async move { Ok::<_, Infallible>(invoke(&state, router, request, mode).await) }
+    });
+    match mode {
+        Mode::Buffered => lambda_http::run(service).await,
+        Mode::Streaming => lambda_http::run_with_streaming_response(service).await,
+    }
+}
+
+/// Answers one invocation: a pass-through event, or an HTTP request for the app.
+pub async fn invoke(
+    state: &AppState,
+    router: Router,
+    request: lambda_http::Request,
+    mode: Mode,
+) -> Response {
+    if matches!(
+        request.request_context_ref(),
+        Some(RequestContext::PassThrough)
+    ) {
+        return event(state, request).await;
+    }
+    let path = request.uri().path().to_owned();
+    let (parts, body) = request.into_parts();
+    let request = Request::from_parts(parts, Body::new(body));
+    let response = match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    match mode {
+        Mode::Streaming => response,
+        Mode::Buffered => within_payload_limit(&path, response).await,
+    }
+}
+
+/// A non-HTTP event: an EventBridge schedule runs the cleanup; anything else is refused.
+async fn event(state: &AppState, request: lambda_http::Request) -> Response {
+    let payload: Value = serde_json::from_slice(request.body().as_ref()).unwrap_or(Value::Null);
+    let scheduled = payload.get("source").and_then(Value::as_str) == Some("aws.events")
+        && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
+    if scheduled {
+        let summary = maintenance::run_cleanup(state, false).await;
+        return axum::Json(json!({"event": "cleanup", "summary": summary})).into_response();
+    }
+    tracing::warn!(%payload, "ignoring an event that is neither HTTP nor a schedule");
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "error": "unsupported event: expected an HTTP request or an EventBridge \"Scheduled Event\""
+        })),
+    )
+        .into_response()
+}
+
+/// Keeps a buffered answer within Lambda's payload limit: bodies are collected (the
+/// adapter would collect them anyway), and one that is too large is replaced by a 413.
+async fn within_payload_limit(path: &str, response: Response) -> Response {
+    let binary = !is_text(response.headers().get(header::CONTENT_TYPE));
+    let limit = if binary {
+        BUFFERED_BINARY_LIMIT
+    } else {
+        BUFFERED_TEXT_LIMIT
+    };
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Err(_) => {
+            let stored = parts
+                .headers
+                .get(header::CONTENT_LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let message = match stored {
+                Some(location) => format!(
+                    "the answer is larger than a buffered Lambda response can carry (6 MB); \
+                     the audio is stored: download it from {location}, ask for \
+                     response_mode=url, or deploy with response streaming \
+                     (SPEECH_LAMBDA_STREAMING=true and a function URL with InvokeMode RESPONSE_STREAM)"
+                ),
+                None => "the answer is larger than a buffered Lambda response can carry (6 MB): \
+                         deploy with response streaming (SPEECH_LAMBDA_STREAMING=true and a \
+                         function URL with InvokeMode RESPONSE_STREAM) or ask for less"
+                    .to_owned(),
+            };
+            let mut refused = respond_for_path(path, Error::TooLarge(message));
+            if let Some(location) = parts.headers.get(header::CONTENT_LOCATION) {
+                refused
+                    .headers_mut()
+                    .insert(header::CONTENT_LOCATION, location.clone());
+            }
+            refused
+        }
+    }
+}
+
+/// Whether `lambda_http` sends a body of this type as text (everything else is base64).
+fn is_text(content_type: Option<&HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let mime = value.split(';').next().unwrap_or_default().trim();
+    mime.starts_with("text/")
+        || [
+            "application/json",
+            "application/javascript",
+            "application/xml",
+            "application/yaml",
+        ]
+        .contains(&mime)
+        || mime.ends_with("+json")
+        || mime.ends_with("+xml")
+        || mime.ends_with("+yaml")
+}
+
+/// Whether this process runs inside Lambda (the runtime API is only set there).
+pub fn detected() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
