@@ -3,7 +3,8 @@
 # the format check, clippy with warnings as errors, every test (the storage and HTTP
 # suites run against a real S3 server the harness starts on 127.0.0.1, and against the
 # filesystem store), the OpenAPI drift check, the documented curl examples against a
-# running local-runner, and the OpenAI SDK conformance suites (Python and Node) against another.
+# running local-runner, the offline checks of the deployment files in infra/
+# (scripts/check-infra.sh), and the OpenAI SDK conformance suites (Python and Node) against another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
@@ -30,6 +31,9 @@ fi
 
 step "documented examples against a running local-runner"
 bash scripts/run-examples.sh
+
+step "infrastructure checks (SAM, compose, Kubernetes, Dockerfiles)"
+bash scripts/check-infra.sh
 
 step "OpenAI SDK conformance (Python and Node)"
 bash scripts/run-sdk-tests.sh
