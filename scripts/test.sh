@@ -4,7 +4,9 @@
 # suites run against a real S3 server the harness starts on 127.0.0.1, and against the
 # filesystem store), the OpenAPI drift check, the documented curl examples against a
 # running local-runner, the offline checks of the deployment files in infra/
-# (scripts/check-infra.sh), and the OpenAI SDK conformance suites (Python and Node) against another.
+# (scripts/check-infra.sh), the CPU image layout (scripts/check-image-layout.sh), the
+# Lambda emulator and artefact (scripts/check-lambda.sh), and the OpenAI SDK conformance
+# suites (Python and Node) against another local-runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
@@ -34,6 +36,12 @@ bash scripts/run-examples.sh
 
 step "infrastructure checks (SAM, compose, Kubernetes, Dockerfiles)"
 bash scripts/check-infra.sh
+
+step "CPU image layout from the wheels: every library resolves, self-check passes"
+bash scripts/check-image-layout.sh cpu
+
+step "AWS Lambda: the emulator (buffered and streaming) and the deployable artefact"
+bash scripts/check-lambda.sh
 
 step "OpenAI SDK conformance (Python and Node)"
 bash scripts/run-sdk-tests.sh
