@@ -1,35 +1,77 @@
-//! A listing cache in front of any store: full listings (`list_all` without a
-//! delimiter) are kept for a short time and patched by this process's own writes.
+//! A listing cache in front of any store, kept in step across replicas: full listings
+//! (`list_all` without a delimiter) are served from memory while the store's change
+//! markers say nothing changed.
 //!
 //! Listing a prefix of a remote store costs one request per 1000 keys, so showing
-//! "newest first" out of 10,000 outputs means 20 round trips for every page. The
-//! cache answers from memory instead:
+//! "newest first" out of 10,000 outputs means 20 round trips for every page. The cache
+//! answers from memory instead, and stays one truth for any number of replicas:
 //!
-//! - **Read-your-writes**: every put, delete, copy and rename through this store
-//!   patches the cached listings that contain the key, so a client that uploads and
-//!   then lists sees its file at once.
-//! - **Bounded staleness** for writes made elsewhere (other replicas, other tools): a
-//!   listing older than `fresh_for` is refreshed in the background while the old one
-//!   is served; one older than `stale_for` is refreshed before answering.
-//! - **Single flight**: concurrent misses on one prefix share one refresh.
-//! - **Small bodies** (sidecars) are kept too, and served only while the cached listing
-//!   still shows the size and modification time they were read at, and for no longer
-//!   than `stale_for`; a page of 50 items then needs no request at all.
+//! - **Read-your-writes**: every put, delete, copy and rename through this store patches
+//!   the cached listings that contain the key, so a client that uploads and then lists
+//!   sees its file at once.
+//! - **Other replicas' writes within `check_every`** (default 1 s): after each write, the
+//!   cache replaces the change marker `changes/<area>` of the top-level area written
+//!   (`outputs`, `voices`, ...) with a random token. A listing remembers the token it was
+//!   taken under; once `check_every` has passed since the area was last checked, one small
+//!   read of the marker decides: same token, the listing is served; another, it is listed
+//!   again before answering.
+//! - **Writes that bypass the markers** (other tools) within `max_age` (default 60 s): a
+//!   listing older than `refresh_after` is refreshed in the background while served, and
+//!   one older than `max_age` is never served.
+//! - **Single flight**: concurrent misses on one prefix share one listing, and concurrent
+//!   checks of one area share one marker read.
+//! - **Small bodies** (sidecars) are kept too, and served only while a servable listing
+//!   shows the size and modification time they were read at; a changed marker drops its
+//!   area's bodies, since a sidecar rewritten elsewhere can keep both.
 //!
-//! Everything else passes straight through; the store stays the only source of truth.
+//! Listings of the root and listings with a delimiter are not cached, and the markers are
+//! left out of root listings. Everything else passes straight through; the store stays the
+//! only source of truth. `docs/decisions/listing-cache.md` explains the design.
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::cache_areas::{Cached, Shared, area_of, areas_of};
 use crate::{
-    DynStore, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta, ObjectStore,
-    ReclaimReport, Result,
+    DynStore, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
+    ObjectStore, Precondition, ReclaimReport, Result, Version,
 };
+
+/// Where the change markers live: `changes/<area>`, one small object per top-level area.
+/// Writes under it are not announced, and root listings through the cache leave it out.
+pub const CHANGE_MARKERS: &str = "changes/";
+
+/// How fresh a [`CachingStore`] keeps its listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Longest a listing is served without reading its area's change marker, so the
+    /// longest another replica's write stays unseen (default 1 s). Zero reads the marker
+    /// for every listing.
+    pub check_every: Duration,
+    /// Age after which a listing is listed again in the background while still served,
+    /// to pick up writes that bypass the markers early (default 5 s).
+    pub refresh_after: Duration,
+    /// Age after which a listing is never served: the bound for writes that bypass the
+    /// markers (default 60 s).
+    pub max_age: Duration,
+}
+
+/// [`CacheSettings::check_every`] unless set otherwise.
+pub const DEFAULT_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            check_every: DEFAULT_CHECK_EVERY,
+            refresh_after: Duration::from_secs(5),
+            max_age: Duration::from_secs(60),
+        }
+    }
+}
 
 /// A store whose full listings are cached (see the module documentation).
 #[derive(Debug, Clone)]
@@ -37,58 +79,24 @@ pub struct CachingStore {
     shared: Arc<Shared>,
 }
 
-/// Bodies up to this size are cached (sidecars are a few hundred bytes).
-const BODY_MAX_BYTES: usize = 64 * 1024;
-/// Memory the body cache may use before it starts over.
-const BODY_CACHE_BYTES: usize = 32 * 1024 * 1024;
-
-#[derive(Debug)]
-struct Shared {
-    inner: DynStore,
-    fresh_for: Duration,
-    stale_for: Duration,
-    slots: Mutex<HashMap<KeyPrefix, Slot>>,
-    bodies: Mutex<Bodies>,
-}
-
-/// Cached small bodies, each with the metadata it was read at.
-#[derive(Debug, Default)]
-struct Bodies {
-    entries: HashMap<Key, CachedBody>,
-    bytes: usize,
-}
-
-#[derive(Debug)]
-struct CachedBody {
-    size: u64,
-    last_modified: chrono::DateTime<chrono::Utc>,
-    stored: Instant,
-    body: Bytes,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    listing: Option<Arc<Listing>>,
-    fetched: Option<Instant>,
-    /// Bumped by every write under the prefix; a refresh that overlapped a write is not kept.
-    generation: u64,
-    refreshing: bool,
-    /// Serialises synchronous refreshes of this prefix.
-    refresh: Arc<tokio::sync::Mutex<()>>,
-}
-
 impl CachingStore {
-    /// Caches `inner`'s listings: fresh for `fresh_for`, served while refreshing in the
-    /// background until `stale_for`, refreshed before answering after that.
+    /// Caches `inner`'s listings with the default `check_every` (1 s): refreshed in the
+    /// background after `fresh_for`, never served after `stale_for`.
     pub fn new(inner: DynStore, fresh_for: Duration, stale_for: Duration) -> Self {
+        Self::with_settings(
+            inner,
+            CacheSettings {
+                check_every: DEFAULT_CHECK_EVERY,
+                refresh_after: fresh_for,
+                max_age: stale_for.max(fresh_for),
+            },
+        )
+    }
+
+    /// Caches `inner`'s listings as `settings` say.
+    pub fn with_settings(inner: DynStore, settings: CacheSettings) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                inner,
-                fresh_for,
-                stale_for: stale_for.max(fresh_for),
-                slots: Mutex::new(HashMap::new()),
-                bodies: Mutex::new(Bodies::default()),
-            }),
+            shared: Arc::new(Shared::new(inner, settings)),
         }
     }
 
@@ -96,146 +104,64 @@ impl CachingStore {
     pub fn inner(&self) -> &DynStore {
         &self.shared.inner
     }
-}
 
-impl Shared {
-    fn bodies(&self) -> std::sync::MutexGuard<'_, Bodies> {
-        self.bodies
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The settings in force.
+    pub fn settings(&self) -> &CacheSettings {
+        &self.shared.settings
     }
 
-    /// The metadata a cached listing holds for `key`, if any listing covers it.
-    fn listed_meta(&self, key: &Key) -> Option<ObjectMeta> {
-        let slots = self.slots();
-        slots
-            .iter()
-            .filter(|(prefix, _)| key.starts_with(prefix))
-            .find_map(|(_, slot)| {
-                let objects = &slot.listing.as_ref()?.objects;
-                let i = objects
-                    .binary_search_by(|o| o.key.as_str().cmp(key.as_str()))
-                    .ok()?;
-                Some(objects[i].clone())
-            })
+    /// Serves a cached listing (starting its background refresh when it is aging), or
+    /// gives the lock to hold while listing again.
+    fn serve(
+        &self,
+        cached: Cached,
+        prefix: &KeyPrefix,
+        area: &str,
+    ) -> std::result::Result<Listing, Arc<tokio::sync::Mutex<()>>> {
+        match cached {
+            Cached::Fresh(listing) => Ok(Listing::clone(&listing)),
+            Cached::Aging(listing) => {
+                let shared = self.shared.clone();
+                let (prefix, area) = (prefix.clone(), area.to_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = shared.refresh(&prefix, &area).await {
+                        tracing::warn!(prefix = %prefix, error = %e, "background listing refresh failed");
+                    }
+                });
+                Ok(Listing::clone(&listing))
+            }
+            Cached::Missing(lock) => Err(lock),
+        }
     }
 
-    /// Keeps a small body read or written at `meta`.
-    fn keep_body(&self, meta: &ObjectMeta, body: &Bytes) {
-        if body.len() > BODY_MAX_BYTES || body.len() as u64 != meta.size {
+    /// After a write through this store: tells other replicas, unless it certainly did
+    /// not happen. After a timeout it may have, but a store that does not answer would
+    /// only make the caller wait for a second deadline; others see it within `max_age`.
+    /// The announcement runs as a task of its own, so a caller that gives up waiting
+    /// (a client gone) does not leave a completed write unannounced.
+    async fn announce<T>(&self, result: &Result<T>, keys: &[&Key]) {
+        let may_have_changed = match result {
+            Ok(_) => true,
+            Err(Error::Io { .. } | Error::S3 { .. }) => true,
+            Err(_) => false,
+        };
+        let areas = areas_of(keys);
+        if !may_have_changed || areas.is_empty() {
             return;
         }
-        let mut bodies = self.bodies();
-        if bodies.bytes + body.len() > BODY_CACHE_BYTES {
-            *bodies = Bodies::default();
-        }
-        bodies.bytes += body.len();
-        let cached = CachedBody {
-            size: meta.size,
-            last_modified: meta.last_modified,
-            stored: Instant::now(),
-            body: body.clone(),
-        };
-        if let Some(old) = bodies.entries.insert(meta.key.clone(), cached) {
-            bodies.bytes -= old.body.len();
-        }
-    }
-
-    fn drop_body(&self, key: &Key) {
-        let mut bodies = self.bodies();
-        if let Some(old) = bodies.entries.remove(key) {
-            bodies.bytes -= old.body.len();
-        }
-    }
-
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<KeyPrefix, Slot>> {
-        // Slot updates are single assignments; a panic cannot leave one half-done.
-        self.slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Lists `prefix` from the store and keeps the result unless a write overlapped it.
-    async fn refresh(&self, prefix: &KeyPrefix) -> Result<Arc<Listing>> {
-        let generation = self.slots().entry(prefix.clone()).or_default().generation;
-        let result = self.inner.list_all(prefix, false).await;
-        let mut slots = self.slots();
-        let slot = slots.entry(prefix.clone()).or_default();
-        slot.refreshing = false;
-        let listing = Arc::new(result?);
-        if slot.generation == generation {
-            slot.listing = Some(listing.clone());
-            slot.fetched = Some(Instant::now());
-        }
-        Ok(listing)
-    }
-
-    /// Applies a write to every cached listing that covers `key`.
-    fn patch(&self, key: &Key, change: Option<ObjectMeta>) {
-        let mut slots = self.slots();
-        for (prefix, slot) in slots.iter_mut() {
-            if !key.starts_with(prefix) {
-                continue;
-            }
-            slot.generation += 1;
-            let Some(listing) = slot.listing.as_mut() else {
-                continue;
-            };
-            let objects = &mut Arc::make_mut(listing).objects;
-            let position = objects.binary_search_by(|o| o.key.as_str().cmp(key.as_str()));
-            match (position, &change) {
-                (Ok(i), Some(meta)) => objects[i] = meta.clone(),
-                (Err(i), Some(meta)) => objects.insert(i, meta.clone()),
-                (Ok(i), None) => {
-                    objects.remove(i);
-                }
-                (Err(_), None) => {}
-            }
-        }
-    }
-
-    /// Forgets every listing that covers `key` (when the new state is not known).
-    fn forget(&self, key: &Key) {
-        for (prefix, slot) in self.slots().iter_mut() {
-            if key.starts_with(prefix) {
-                slot.generation += 1;
-                slot.listing = None;
-                slot.fetched = None;
-            }
+        let shared = self.shared.clone();
+        let task = tokio::spawn(async move { shared.announce(&areas).await });
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "announcing a change to other replicas failed");
         }
     }
 }
 
-enum Cached {
-    Fresh(Arc<Listing>),
-    Stale(Arc<Listing>),
-    Missing(Arc<tokio::sync::Mutex<()>>),
-}
-
-impl CachingStore {
-    fn lookup(&self, prefix: &KeyPrefix) -> Cached {
-        let mut slots = self.shared.slots();
-        let slot = slots.entry(prefix.clone()).or_default();
-        match (&slot.listing, slot.fetched.map(|t| t.elapsed())) {
-            (Some(listing), Some(age)) if age < self.shared.fresh_for => {
-                Cached::Fresh(listing.clone())
-            }
-            (Some(listing), Some(age)) if age < self.shared.stale_for => {
-                let listing = listing.clone();
-                if !slot.refreshing {
-                    slot.refreshing = true;
-                    let shared = self.shared.clone();
-                    let prefix = prefix.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = shared.refresh(&prefix).await {
-                            tracing::warn!(prefix = %prefix, error = %e, "background listing refresh failed");
-                        }
-                    });
-                }
-                Cached::Stale(listing)
-            }
-            _ => Cached::Missing(slot.refresh.clone()),
-        }
+/// Leaves the change markers out of a root listing.
+fn hide_markers(prefix: &KeyPrefix, objects: &mut Vec<ObjectMeta>, prefixes: &mut Vec<KeyPrefix>) {
+    if prefix.is_root() {
+        objects.retain(|o| !o.key.as_str().starts_with(CHANGE_MARKERS));
+        prefixes.retain(|p| p.as_str() != CHANGE_MARKERS);
     }
 }
 
@@ -251,10 +177,37 @@ impl ObjectStore for CachingStore {
 
     async fn put(&self, key: &Key, body: Bytes) -> Result<ObjectMeta> {
         self.shared.drop_body(key);
-        let meta = self.shared.inner.put(key, body.clone()).await?;
-        self.shared.patch(key, Some(meta.clone()));
-        self.shared.keep_body(&meta, &body);
-        Ok(meta)
+        let result = self.shared.inner.put(key, body.clone()).await;
+        match &result {
+            Ok(meta) => {
+                self.shared.patch(key, Some(meta.clone()));
+                self.shared.keep_body(meta, &body);
+            }
+            Err(_) => self.shared.forget(key),
+        }
+        self.announce(&result, &[key]).await;
+        result
+    }
+
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta> {
+        self.shared.drop_body(key);
+        let result = self.shared.inner.put_if(key, body.clone(), condition).await;
+        match &result {
+            Ok(meta) => {
+                self.shared.patch(key, Some(meta.clone()));
+                self.shared.keep_body(meta, &body);
+            }
+            // Another writer changed the key; the listings learn it from the marker.
+            Err(e) if e.is_precondition_failed() => {}
+            Err(_) => self.shared.forget(key),
+        }
+        self.announce(&result, &[key]).await;
+        result
+    }
+
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)> {
+        // A compare-and-swap needs the store's current version, never a cached one.
+        self.shared.inner.get_versioned(key).await
     }
 
     async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream> {
@@ -262,18 +215,24 @@ impl ObjectStore for CachingStore {
     }
 
     async fn get(&self, key: &Key) -> Result<Bytes> {
-        let Some(meta) = self.shared.listed_meta(key) else {
+        let Some(area) = area_of(key.as_str()) else {
             return self.shared.inner.get(key).await;
         };
-        if let Some(cached) = self.shared.bodies().entries.get(key)
-            && cached.size == meta.size
-            && cached.last_modified == meta.last_modified
-            && cached.stored.elapsed() < self.shared.stale_for
-        {
-            return Ok(cached.body.clone());
+        if !self.shared.covered(key) {
+            return self.shared.inner.get(key).await;
+        }
+        if let Err(e) = self.shared.check(area).await {
+            tracing::debug!(key = %key, error = %e, "change marker unreadable; reading the object");
+            return self.shared.inner.get(key).await;
+        }
+        let (cached, meta) = self.shared.cached_body(key, area);
+        if let Some(body) = cached {
+            return Ok(body);
         }
         let body = self.shared.inner.get(key).await?;
-        self.shared.keep_body(&meta, &body);
+        if let Some(meta) = meta {
+            self.shared.keep_body(&meta, &body);
+        }
         Ok(body)
     }
 
@@ -284,11 +243,11 @@ impl ObjectStore for CachingStore {
     async fn delete(&self, key: &Key) -> Result<()> {
         self.shared.drop_body(key);
         let result = self.shared.inner.delete(key).await;
-        if result.is_ok() {
-            self.shared.patch(key, None)
-        } else {
-            self.shared.forget(key)
+        match &result {
+            Ok(()) => self.shared.patch(key, None),
+            Err(_) => self.shared.forget(key),
         }
+        self.announce(&result, &[key]).await;
         result
     }
 
@@ -299,56 +258,79 @@ impl ObjectStore for CachingStore {
         let result = self.shared.inner.delete_many(keys).await;
         for key in keys {
             // On a partial failure the survivors are unknown; refetch rather than guess.
-            if result.is_ok() {
-                self.shared.patch(key, None)
-            } else {
-                self.shared.forget(key)
+            match &result {
+                Ok(()) => self.shared.patch(key, None),
+                Err(_) => self.shared.forget(key),
             }
         }
+        self.announce(&result, &keys.iter().collect::<Vec<_>>())
+            .await;
         result
     }
 
     async fn list(&self, prefix: &KeyPrefix, options: ListOptions) -> Result<ListPage> {
-        self.shared.inner.list(prefix, options).await
+        let mut page = self.shared.inner.list(prefix, options).await?;
+        hide_markers(prefix, &mut page.objects, &mut page.common_prefixes);
+        Ok(page)
     }
 
     async fn list_all(&self, prefix: &KeyPrefix, delimiter: bool) -> Result<Listing> {
-        if delimiter {
-            return self.shared.inner.list_all(prefix, true).await;
-        }
-        let lock = match self.lookup(prefix) {
-            Cached::Fresh(listing) | Cached::Stale(listing) => return Ok(Listing::clone(&listing)),
-            Cached::Missing(lock) => lock,
+        let area = match area_of(prefix.as_str()) {
+            Some(area) if !delimiter => area,
+            _ => {
+                let mut listing = self.shared.inner.list_all(prefix, delimiter).await?;
+                hide_markers(prefix, &mut listing.objects, &mut listing.common_prefixes);
+                return Ok(listing);
+            }
+        };
+        self.shared.check(area).await?;
+        let lock = match self.serve(self.shared.lookup(prefix, area), prefix, area) {
+            Ok(listing) => return Ok(listing),
+            Err(lock) => lock,
         };
         let _guard = lock.lock().await;
-        // Another request may have refreshed it while this one waited.
-        if let Cached::Fresh(listing) | Cached::Stale(listing) = self.lookup(prefix) {
-            return Ok(Listing::clone(&listing));
+        // Another request may have listed it while this one waited.
+        if let Ok(listing) = self.serve(self.shared.lookup(prefix, area), prefix, area) {
+            return Ok(listing);
         }
-        let listing = self.shared.refresh(prefix).await?;
+        let listing = self.shared.refresh(prefix, area).await?;
         Ok(Listing::clone(&listing))
     }
 
     async fn copy(&self, from: &Key, to: &Key) -> Result<()> {
         self.shared.drop_body(to);
-        self.shared.inner.copy(from, to).await?;
-        match self.shared.inner.head(to).await {
-            Ok(meta) => self.shared.patch(to, Some(meta)),
+        let result = self.shared.inner.copy(from, to).await;
+        match &result {
+            Ok(()) => match self.shared.inner.head(to).await {
+                Ok(meta) => self.shared.patch(to, Some(meta)),
+                Err(_) => self.shared.forget(to),
+            },
             Err(_) => self.shared.forget(to),
         }
-        Ok(())
+        self.announce(&result, &[to]).await;
+        result
     }
 
     async fn rename(&self, from: &Key, to: &Key) -> Result<()> {
         self.shared.drop_body(from);
         self.shared.drop_body(to);
-        self.shared.inner.rename(from, to).await?;
-        self.shared.patch(from, None);
-        match self.shared.inner.head(to).await {
-            Ok(meta) => self.shared.patch(to, Some(meta)),
-            Err(_) => self.shared.forget(to),
+        let result = self.shared.inner.rename(from, to).await;
+        match &result {
+            Ok(()) => {
+                self.shared.patch(from, None);
+                match self.shared.inner.head(to).await {
+                    Ok(meta) => self.shared.patch(to, Some(meta)),
+                    Err(_) => self.shared.forget(to),
+                }
+            }
+            // A move is a copy and a delete on S3: either may have happened.
+            Err(_) => {
+                self.shared.forget(from);
+                self.shared.forget(to);
+            }
         }
-        Ok(())
+        self.announce(&result, &[from, to]).await;
+        result
     }
 
     async fn reclaim_incomplete_writes(&self, older_than: Duration) -> Result<ReclaimReport> {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::{
     DynStore, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
-    ObjectStore, ReclaimReport, Result,
+    ObjectStore, Precondition, ReclaimReport, Result, Version,
 };
 
 /// Most steps of [`StoreTimeouts::operation`] a whole-prefix walk may take while the
@@ -98,9 +98,11 @@ pub(crate) async fn within<T>(
 /// A call that sends one request gets [`StoreTimeouts::operation`]. Calls whose work
 /// grows with the data get more, each in proportion to what it is known to need:
 ///
-/// - `put` adds the time its body takes at [`StoreTimeouts::min_throughput_bytes_per_second`];
-/// - `get` that outlives `operation` asks the store for the object's size (within
-///   [`StoreTimeouts::attempt`]) and may then run for `operation` plus the body's time;
+/// - `put` and `put_if` add the time their body takes at
+///   [`StoreTimeouts::min_throughput_bytes_per_second`];
+/// - `get` and `get_versioned` that outlive `operation` ask the store for the object's
+///   size (within [`StoreTimeouts::attempt`]) and may then run for `operation` plus the
+///   body's time;
 /// - a streamed body must deliver each chunk within `attempt` of the previous one;
 /// - `delete_many` gets one `operation` per 1000 keys, `rename` two (a copy and a delete);
 /// - `list_all` and `reclaim_incomplete_writes` walk everything under a prefix, whose
@@ -131,6 +133,36 @@ impl DeadlineStore {
     /// The deadlines in force.
     pub fn timeouts(&self) -> &StoreTimeouts {
         &self.timeouts
+    }
+
+    /// Reads a whole object: within `operation`, or, when that passes, within `operation`
+    /// plus the body's time at the minimum throughput.
+    async fn read_whole<T>(
+        &self,
+        operation: &'static str,
+        key: &Key,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let started = Instant::now();
+        tokio::pin!(call);
+        if let Ok(result) = tokio::time::timeout(self.timeouts.operation, &mut call).await {
+            return result;
+        }
+        // Slow: a large body on a working link, or a store that stopped answering. The
+        // object's size tells them apart; the read goes on while the size is asked.
+        let size = tokio::select! {
+            result = &mut call => return result,
+            meta = tokio::time::timeout(self.timeouts.attempt, self.inner.head(key)) => match meta {
+                Ok(Ok(meta)) => meta.size,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(no_answer(operation, started.elapsed())),
+            },
+        };
+        let limit = self.timeouts.operation + self.timeouts.body_allowance(size);
+        match tokio::time::timeout_at(started + limit, call).await {
+            Ok(result) => result,
+            Err(_) => Err(no_answer(operation, limit.max(started.elapsed()))),
+        }
     }
 
     /// Runs a walk of a whole prefix: in steps of `operation`, for as long as the store
@@ -204,27 +236,17 @@ impl ObjectStore for DeadlineStore {
     }
 
     async fn get(&self, key: &Key) -> Result<Bytes> {
-        let started = Instant::now();
-        let call = self.inner.get(key);
-        tokio::pin!(call);
-        if let Ok(result) = tokio::time::timeout(self.timeouts.operation, &mut call).await {
-            return result;
-        }
-        // Slow: a large body on a working link, or a store that stopped answering. The
-        // object's size tells them apart; the read goes on while the size is asked.
-        let size = tokio::select! {
-            result = &mut call => return result,
-            meta = tokio::time::timeout(self.timeouts.attempt, self.inner.head(key)) => match meta {
-                Ok(Ok(meta)) => meta.size,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(no_answer("get", started.elapsed())),
-            },
-        };
-        let limit = self.timeouts.operation + self.timeouts.body_allowance(size);
-        match tokio::time::timeout_at(started + limit, call).await {
-            Ok(result) => result,
-            Err(_) => Err(no_answer("get", limit.max(started.elapsed()))),
-        }
+        self.read_whole("get", key, self.inner.get(key)).await
+    }
+
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)> {
+        self.read_whole("get_versioned", key, self.inner.get_versioned(key))
+            .await
+    }
+
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta> {
+        let limit = self.timeouts.operation + self.timeouts.body_allowance(body.len() as u64);
+        within("put_if", limit, self.inner.put_if(key, body, condition)).await
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {

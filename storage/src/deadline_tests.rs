@@ -95,6 +95,18 @@ impl ObjectStore for Fake {
         self.memory.get(key).await
     }
 
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)> {
+        self.enter("get_versioned").await;
+        self.maybe_slow().await;
+        self.memory.get_versioned(key).await
+    }
+
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta> {
+        self.enter("put_if").await;
+        self.maybe_slow().await;
+        self.memory.put_if(key, body, condition).await
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         self.enter("head").await;
         if self.hang_head {
@@ -187,6 +199,12 @@ async fn every_call_to_a_hanging_store_gives_up() {
     assert_gives_up("put", store.put(&a, Bytes::from_static(b"x"))).await;
     assert_gives_up("get_stream", store.get_stream(&a, None)).await;
     assert_gives_up("get", store.get(&a)).await;
+    assert_gives_up("get_versioned", store.get_versioned(&a)).await;
+    assert_gives_up(
+        "put_if",
+        store.put_if(&a, Bytes::from_static(b"x"), Precondition::Absent),
+    )
+    .await;
     assert_gives_up("head", store.head(&a)).await;
     assert_gives_up("delete", store.delete(&a)).await;
     assert_gives_up("delete_many", store.delete_many(&[a.clone(), b.clone()])).await;

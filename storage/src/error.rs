@@ -43,6 +43,15 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A conditional write ([`crate::ObjectStore::put_if`]) found the object in another
+    /// state than its [`crate::Precondition`] asked for: another writer got there first.
+    /// Nothing was written; read the object again and retry.
+    #[error("{key} was changed by another writer; read it again and retry")]
+    PreconditionFailed {
+        /// The key written.
+        key: String,
+    },
+
     /// A storage URL or setting could not be understood.
     #[error("invalid storage configuration: {0}")]
     Config(String),
@@ -88,6 +97,11 @@ impl Error {
     /// Whether the error means "no such object".
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
+    }
+
+    /// Whether the error is [`Error::PreconditionFailed`] (retry the read-modify-write).
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, Self::PreconditionFailed { .. })
     }
 
     /// A filesystem error while writing `path`: a file in the way of a folder, or a

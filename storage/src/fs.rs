@@ -5,6 +5,11 @@
 //! most a hidden temporary file, which `reclaim_incomplete_writes` removes once it is
 //! old enough. Folders exist only while they hold objects, as on S3: deleting the
 //! last object of a folder removes the empty directories.
+//!
+//! Several processes may share the directory (replicas on one disk): every change of an
+//! object's file happens under its directory's lock ([`crate::fs_lock`]), so a
+//! conditional write compares the current content's hash and renames its file in as
+//! one step. The lock covers only that step; the body is written and flushed first.
 
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -18,10 +23,12 @@ use futures::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
+use crate::conditional::{check, content_version};
 use crate::fs_listing::{self, DirIndex, meta_from};
+use crate::fs_lock::{lock_dir, lock_dirs, prune_empty_dirs};
 use crate::{
     Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
-    ObjectStore, ReclaimReport, Result, check_range, into_listing, paginate,
+    ObjectStore, Precondition, ReclaimReport, Result, Version, check_range, into_listing, paginate,
 };
 
 /// How the names of writes' temporary files start (hidden, so listings skip them).
@@ -111,11 +118,9 @@ fn map_io(key: &Key) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(key, e)
 }
 
-/// Writes `body` to a temporary file beside `path`, flushes it to disk and renames it into place.
-fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("object path has no parent"))?;
+/// Writes `body` to a new temporary file in `dir` (created if needed) and flushes it to
+/// disk; the caller renames it into place or removes it.
+fn write_temp(dir: &Path, body: &[u8]) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
@@ -129,8 +134,46 @@ fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
             other => other?,
         };
         file.write_all(body)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
+        file.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+/// The directory of an object's file.
+fn parent_of<'a>(path: &'a Path, key: &Key) -> Result<&'a Path> {
+    path.parent().ok_or_else(|| Error::NotFound {
+        key: key.to_string(),
+    })
+}
+
+/// Writes `body` at `path` (the file of `key`): a temporary file renamed into place under
+/// the directory's lock, and only if `condition` (when given) holds at that moment.
+fn write_object(
+    path: &Path,
+    key: &Key,
+    body: &[u8],
+    condition: Option<&Precondition>,
+) -> Result<ObjectMeta> {
+    let dir = parent_of(path, key)?;
+    let temp = write_temp(dir, body).map_err(|e| Error::io_write(key, e))?;
+    let result = (|| {
+        let _lock = lock_dir(dir).map_err(|e| Error::io_write(key, e))?;
+        if let Some(condition) = condition {
+            check(
+                key,
+                condition,
+                current_version(path, key, condition)?.as_ref(),
+            )?;
+        }
+        std::fs::rename(&temp, path).map_err(|e| Error::io_write(key, e))?;
+        let md = std::fs::metadata(path).map_err(map_io(key))?;
+        Ok(meta_from(key.clone(), &md))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -138,16 +181,29 @@ fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// Removes `dir` and its ancestors while they are empty, stopping at `root`.
-pub(crate) fn prune_empty_dirs(root: &Path, mut dir: &Path) {
-    while dir != root && dir.starts_with(root) {
-        if std::fs::remove_dir(dir).is_err() {
-            return;
-        }
-        match dir.parent() {
-            Some(parent) => dir = parent,
-            None => return,
-        }
+/// The version of the object at `path` as far as `condition` needs it: whether one
+/// exists for [`Precondition::Absent`], its content hash for [`Precondition::Matches`].
+/// Call with the directory locked.
+fn current_version(path: &Path, key: &Key, condition: &Precondition) -> Result<Option<Version>> {
+    let missing = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
+        )
+    };
+    match condition {
+        // Absent asks only whether an object exists, so any version will do.
+        Precondition::Absent => match std::fs::metadata(path) {
+            Ok(md) if md.is_file() => Ok(Some(Version::new("exists"))),
+            Ok(_) => Ok(None),
+            Err(e) if missing(&e) => Ok(None),
+            Err(e) => Err(Error::io(key, e)),
+        },
+        Precondition::Matches(_) => match std::fs::read(path) {
+            Ok(body) => Ok(Some(content_version(&body))),
+            Err(e) if missing(&e) => Ok(None),
+            Err(e) => Err(Error::io(key, e)),
+        },
     }
 }
 
@@ -164,10 +220,25 @@ impl ObjectStore for FsStore {
     async fn put(&self, key: &Key, body: Bytes) -> Result<ObjectMeta> {
         let path = self.path_of(key);
         let key = key.clone();
+        blocking(move || write_object(&path, &key, &body, None)).await
+    }
+
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta> {
+        let path = self.path_of(key);
+        let key = key.clone();
+        blocking(move || write_object(&path, &key, &body, Some(&condition))).await
+    }
+
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)> {
+        let path = self.path_of(key);
+        let key = key.clone();
         blocking(move || {
-            write_atomically(&path, &body).map_err(|e| Error::io_write(&key, e))?;
-            let md = std::fs::metadata(&path).map_err(map_io(&key))?;
-            Ok(meta_from(key, &md))
+            object_metadata(&path, &key)?;
+            // One read of a file that writers only ever replace by a rename: the hash is
+            // of exactly these bytes.
+            let body = std::fs::read(&path).map_err(map_io(&key))?;
+            let version = content_version(&body);
+            Ok((Bytes::from(body), version))
         })
         .await
     }
@@ -230,13 +301,27 @@ impl ObjectStore for FsStore {
         blocking(move || {
             for key in &keys {
                 let path = root.join(key.as_str());
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                match std::fs::symlink_metadata(&path) {
+                    Ok(_) => {}
+                    // Nothing to delete, and no lock file to leave in a folder that has none.
+                    Err(e)
+                        if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) =>
+                    {
+                        continue;
+                    }
                     Err(e) => return Err(Error::io(key, e)),
                 }
-                if let Some(dir) = path.parent() {
-                    prune_empty_dirs(&root, dir);
+                let dir = parent_of(&path, key)?;
+                let removed = {
+                    let _lock = lock_dir(dir).map_err(|e| Error::io(key, e))?;
+                    std::fs::remove_file(&path)
+                };
+                // Pruning needs the lock, so it comes after the lock is released.
+                prune_empty_dirs(&root, dir);
+                match removed {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(key, e)),
                 }
             }
             Ok(())
@@ -258,19 +343,19 @@ impl ObjectStore for FsStore {
         let (from, to) = (from.clone(), to.clone());
         blocking(move || {
             object_metadata(&src, &from)?;
-            let dir = dst.parent().ok_or_else(|| Error::NotFound {
-                key: to.to_string(),
-            })?;
-            std::fs::create_dir_all(dir).map_err(|e| Error::io_write(&to, e))?;
-            let temp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
-            std::fs::copy(&src, &temp).map_err(|e| {
+            let dir = parent_of(&dst, &to)?;
+            // An empty temporary file first, so the folder cannot be pruned under the copy.
+            let temp = write_temp(dir, &[]).map_err(|e| Error::io_write(&to, e))?;
+            let result = std::fs::copy(&src, &temp)
+                .map_err(|e| Error::io(&from, e))
+                .and_then(|_| {
+                    let _lock = lock_dir(dir).map_err(|e| Error::io_write(&to, e))?;
+                    std::fs::rename(&temp, &dst).map_err(|e| Error::io_write(&to, e))
+                });
+            if result.is_err() {
                 let _ = std::fs::remove_file(&temp);
-                Error::io(&from, e)
-            })?;
-            std::fs::rename(&temp, &dst).map_err(|e| {
-                let _ = std::fs::remove_file(&temp);
-                Error::io_write(&to, e)
-            })
+            }
+            result
         })
         .await
     }
@@ -281,14 +366,18 @@ impl ObjectStore for FsStore {
         let (from, to) = (from.clone(), to.clone());
         blocking(move || {
             object_metadata(&src, &from)?;
-            if let Some(dir) = dst.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io_write(&to, e))?;
+            let (src_dir, dst_dir) = (parent_of(&src, &from)?, parent_of(&dst, &to)?);
+            let moved = lock_dirs(src_dir, dst_dir)
+                .map_err(|e| Error::io_write(&to, e))
+                .and_then(|_locks| {
+                    std::fs::rename(&src, &dst).map_err(|e| Error::io_write(&to, e))
+                });
+            // After the locks are released: pruning needs them.
+            prune_empty_dirs(&root, src_dir);
+            if moved.is_err() {
+                prune_empty_dirs(&root, dst_dir);
             }
-            std::fs::rename(&src, &dst).map_err(|e| Error::io_write(&to, e))?;
-            if let Some(dir) = src.parent() {
-                prune_empty_dirs(&root, dir);
-            }
-            Ok(())
+            moved
         })
         .await
     }

@@ -1,11 +1,13 @@
 //! Removing what interrupted writes left in the filesystem store: the hidden temporary
 //! files a crash stranded before their rename, and the directories they leave empty.
+//! Lock files are never removed here: pruning removes one only while holding it.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::fs::{TEMP_PREFIX, prune_empty_dirs};
+use crate::fs::TEMP_PREFIX;
+use crate::fs_lock::{LOCK_FILE, prune_empty_dirs};
 use crate::{Error, ReclaimReport, Result};
 
 /// Removes the temporary files under `root` last modified more than `older_than` ago,
@@ -29,8 +31,12 @@ pub(crate) fn reclaim(root: &Path, older_than: Duration) -> Result<ReclaimReport
         let mut removed_any = false;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
-            seen_any = true;
             let name = entry.file_name();
+            // A folder holding only its lock file is empty; pruning copes with the lock.
+            if name == LOCK_FILE {
+                continue;
+            }
+            seen_any = true;
             // The store writes only UTF-8 names; anything else belongs to someone else.
             let Some(name) = name.to_str() else { continue };
             // `file_type` and `metadata` of a directory entry describe a link itself.

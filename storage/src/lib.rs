@@ -5,14 +5,18 @@
 //! path: every key is a validated [`Key`] or [`KeyPrefix`].
 
 mod cache;
+mod cache_areas;
+mod conditional;
 mod deadline;
 mod error;
 mod fs;
 mod fs_listing;
+mod fs_lock;
 mod fs_reclaim;
 mod key;
 mod memory;
 mod s3;
+mod s3_conditional;
 mod s3_reclaim;
 mod url;
 
@@ -26,7 +30,8 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-pub use cache::CachingStore;
+pub use cache::{CHANGE_MARKERS, CacheSettings, CachingStore, DEFAULT_CHECK_EVERY};
+pub use conditional::{Precondition, Version};
 pub use deadline::{DeadlineStore, StoreTimeouts};
 pub use error::{Error, Result};
 pub use fs::FsStore;
@@ -104,7 +109,9 @@ pub const MAX_LIST_PAGE: usize = 1000;
 /// An object store: the one interface the service uses for all of its state.
 ///
 /// Writes are atomic: a reader sees the old object, the new one or none, never a
-/// torn one. Deletes are idempotent. Keys are compared as byte strings.
+/// torn one. Deletes are idempotent. Keys are compared as byte strings. Conditional
+/// writes ([`ObjectStore::get_versioned`] then [`ObjectStore::put_if`]) make a
+/// read-modify-write safe across processes sharing the data.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// A short description for logs and `/health`, e.g. `file:///srv/data` or `s3://bucket/prefix`.
@@ -133,6 +140,18 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
         }
         Ok(Bytes::from(out))
     }
+
+    /// Reads the whole object with its current [`Version`], the one to pass to
+    /// [`ObjectStore::put_if`] as [`Precondition::Matches`]; the version belongs to exactly
+    /// the bytes returned. A missing object is [`Error::NotFound`].
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)>;
+
+    /// Writes `body` at `key` only if `condition` holds, as one atomic step with respect to
+    /// every other write of the key, by this process or any other over the same data.
+    /// When it does not hold, nothing is written and the call fails with
+    /// [`Error::PreconditionFailed`]: read again and retry. [`Precondition::Matches`] on a
+    /// missing object fails the same way.
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta>;
 
     /// Metadata of one object.
     async fn head(&self, key: &Key) -> Result<ObjectMeta>;

@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use crate::conditional::{check, content_version};
 use crate::{
     Entry, Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, ObjectMeta,
-    ObjectStore, Result, check_range, chunked, into_listing, paginate,
+    ObjectStore, Precondition, Result, Version, check_range, chunked, into_listing, paginate,
 };
 
 /// A store that lives in process memory; nothing survives a restart.
@@ -86,6 +87,29 @@ impl ObjectStore for MemoryStore {
             range,
             body: chunked(slice, 64 * 1024),
         })
+    }
+
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)> {
+        let (body, _) = self
+            .read()
+            .get(key.as_str())
+            .cloned()
+            .ok_or_else(|| not_found(key))?;
+        let version = content_version(&body);
+        Ok((body, version))
+    }
+
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta> {
+        // Compared and written under one write lock: no other write can come between.
+        let mut objects = self.write();
+        let current = objects
+            .get(key.as_str())
+            .map(|(body, _)| content_version(body));
+        check(key, &condition, current.as_ref())?;
+        let now = Utc::now();
+        let result = meta(key, &body, now);
+        objects.insert(key.to_string(), (body, now));
+        Ok(result)
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {

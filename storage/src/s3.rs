@@ -3,7 +3,8 @@
 //! Objects live under an optional prefix inside one bucket. Small objects are one
 //! `PutObject`; large ones use a multipart upload that is aborted on failure, so a
 //! failed write never leaves a partial object behind (and an upload a crash left
-//! unfinished is aborted by `reclaim_incomplete_writes`).
+//! unfinished is aborted by `reclaim_incomplete_writes`). Conditional writes are in
+//! [`crate::s3_conditional`].
 //!
 //! Every request has the deadlines of [`StoreTimeouts`]; requests that carry a body
 //! get more time in proportion to its size, so a slow link is not mistaken for a
@@ -30,7 +31,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::{
     Error, GetStream, Key, KeyPrefix, ListOptions, ListPage, MAX_LIST_PAGE, ObjectMeta,
-    ObjectStore, ReclaimReport, Result, StoreTimeouts, check_range,
+    ObjectStore, Precondition, ReclaimReport, Result, StoreTimeouts, Version, check_range,
 };
 
 /// Objects larger than this are uploaded in parts.
@@ -148,7 +149,7 @@ impl S3Store {
     /// client's: the body's time at the minimum throughput is added to the attempt and
     /// the operation. Bodies that take under a second keep the client's deadlines (and
     /// its connection pool, which the SDK keeps per set of timeouts).
-    fn body_override(&self, bytes: usize) -> Option<aws_sdk_s3::config::Builder> {
+    pub(crate) fn body_override(&self, bytes: usize) -> Option<aws_sdk_s3::config::Builder> {
         let bytes = bytes as u64;
         if bytes < self.timeouts.min_throughput_bytes_per_second {
             return None;
@@ -163,7 +164,7 @@ impl S3Store {
         )
     }
 
-    fn full_key(&self, key: &Key) -> String {
+    pub(crate) fn full_key(&self, key: &Key) -> String {
         format!("{}{}", self.prefix.as_str(), key.as_str())
     }
 
@@ -288,6 +289,19 @@ where
             key: key.to_string(),
         };
     }
+    // 412: a condition (`If-Match`, `If-None-Match`) did not hold. 409
+    // ConditionalRequestConflict: a concurrent conditional write of the same key won;
+    // AWS asks for a retry, which for the caller is the same as a mismatch.
+    if status == Some(412)
+        || matches!(
+            code.as_deref(),
+            Some("PreconditionFailed" | "ConditionalRequestConflict")
+        )
+    {
+        return Error::PreconditionFailed {
+            key: key.to_string(),
+        };
+    }
     let message = DisplayErrorContext(&err).to_string();
     if matches!(
         err,
@@ -351,6 +365,14 @@ impl ObjectStore for S3Store {
             size,
             last_modified: Utc::now(),
         })
+    }
+
+    async fn put_if(&self, key: &Key, body: Bytes, condition: Precondition) -> Result<ObjectMeta> {
+        self.put_on_condition(key, body, &condition).await
+    }
+
+    async fn get_versioned(&self, key: &Key) -> Result<(Bytes, Version)> {
+        self.get_with_etag(key).await
     }
 
     async fn get_stream(&self, key: &Key, range: Option<Range<u64>>) -> Result<GetStream> {

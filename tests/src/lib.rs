@@ -75,7 +75,9 @@ impl Backend {
         }
     }
 
-    /// This backend behind the listing cache (`fresh_for` then `stale_for`, see [`storage::CachingStore`]).
+    /// This backend behind the listing cache: refreshed in the background after
+    /// `fresh_for`, never served after `stale_for`, change markers checked every second
+    /// (see [`storage::CachingStore::new`]).
     pub fn cached(
         mut self,
         fresh_for: std::time::Duration,
@@ -95,7 +97,9 @@ impl Backend {
     }
 }
 
-/// Every key under `prefix` (`""` for the whole store), in key order.
+/// Every key under `prefix` (`""` for the whole store), in key order, without the
+/// listing cache's change markers ([`storage::CHANGE_MARKERS`]): bookkeeping of the
+/// service, not library content.
 pub async fn stored_keys(store: &dyn storage::ObjectStore, prefix: &str) -> Vec<String> {
     let prefix = storage::KeyPrefix::new(prefix).expect("valid prefix");
     storage::list_all(store, &prefix, false)
@@ -104,6 +108,7 @@ pub async fn stored_keys(store: &dyn storage::ObjectStore, prefix: &str) -> Vec<
         .objects
         .into_iter()
         .map(|o| o.key.to_string())
+        .filter(|key| !key.starts_with(storage::CHANGE_MARKERS))
         .collect()
 }
 
@@ -148,4 +153,54 @@ macro_rules! for_each_persistent_backend {
             async fn $test() { super::$test($crate::Backend::s3().await).await }) *
         }
     };
+}
+
+/// Adds one to the JSON counter `{"count": n}` at `key` (creating it at 1) the way the
+/// service updates usage counts: read with its version, write on that version, and start
+/// over when another writer got there first.
+pub async fn increment_counter(store: &dyn storage::ObjectStore, key: &storage::Key) {
+    use storage::Precondition;
+    loop {
+        let (count, condition) = match store.get_versioned(key).await {
+            Ok((body, version)) => {
+                let value: serde_json::Value = serde_json::from_slice(&body).expect("counter JSON");
+                (
+                    value["count"].as_u64().expect("count"),
+                    Precondition::Matches(version),
+                )
+            }
+            Err(e) if e.is_not_found() => (0, Precondition::Absent),
+            Err(e) => panic!("reading the counter: {e}"),
+        };
+        let body = serde_json::json!({ "count": count + 1 }).to_string();
+        match store.put_if(key, body.into(), condition).await {
+            Ok(_) => return,
+            Err(e) if e.is_precondition_failed() => continue,
+            Err(e) => panic!("writing the counter: {e}"),
+        }
+    }
+}
+
+/// Runs `tasks` concurrent tasks of `each` [`increment_counter`] calls on the counter at
+/// `key`, task `i` through `stores[i % stores.len()]` (replicas over the same data), and
+/// returns the final count.
+pub async fn count_concurrently(stores: &[DynStore], key: &str, tasks: usize, each: usize) -> u64 {
+    let key = storage::Key::new(key).expect("valid key");
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let store = stores[i % stores.len()].clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                for _ in 0..each {
+                    increment_counter(store.as_ref(), &key).await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("counting task");
+    }
+    let body = stores[0].get(&key).await.expect("counter");
+    let value: serde_json::Value = serde_json::from_slice(&body).expect("counter JSON");
+    value["count"].as_u64().expect("count")
 }

@@ -235,6 +235,17 @@ impl ObjectStore for SlowSidecars {
     ) -> storage::Result<storage::GetStream> {
         self.0.get_stream(key, range).await
     }
+    async fn get_versioned(&self, key: &Key) -> storage::Result<(Bytes, storage::Version)> {
+        self.0.get_versioned(key).await
+    }
+    async fn put_if(
+        &self,
+        key: &Key,
+        body: Bytes,
+        condition: storage::Precondition,
+    ) -> storage::Result<storage::ObjectMeta> {
+        self.0.put_if(key, body, condition).await
+    }
     async fn head(&self, key: &Key) -> storage::Result<storage::ObjectMeta> {
         self.0.head(key).await
     }

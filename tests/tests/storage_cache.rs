@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use storage::{
     CachingStore, DynStore, GetStream, Key, KeyPrefix, ListOptions, ListPage, Listing, MemoryStore,
-    ObjectMeta, ObjectStore,
+    ObjectMeta, ObjectStore, Precondition, Version,
 };
 use tests::stored_keys;
 
@@ -46,6 +46,17 @@ impl ObjectStore for Counting {
     ) -> storage::Result<GetStream> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get_stream(key, range).await
+    }
+    async fn get_versioned(&self, key: &Key) -> storage::Result<(Bytes, Version)> {
+        self.inner.get_versioned(key).await
+    }
+    async fn put_if(
+        &self,
+        key: &Key,
+        body: Bytes,
+        condition: Precondition,
+    ) -> storage::Result<ObjectMeta> {
+        self.inner.put_if(key, body, condition).await
     }
     async fn head(&self, key: &Key) -> storage::Result<ObjectMeta> {
         self.inner.head(key).await

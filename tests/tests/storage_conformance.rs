@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use storage::{Error, Key, KeyPrefix, ListOptions, ObjectStore};
+use storage::{Error, Key, KeyPrefix, ListOptions, ObjectStore, Precondition};
 use tests::stored_keys;
 use tests::{Backend, for_each_backend};
 
@@ -433,7 +433,85 @@ async fn reclaiming_after_clean_writes_removes_nothing(b: Backend) {
     );
 }
 
+async fn put_if_absent_creates_only_when_absent(b: Backend) {
+    let store = b.store.as_ref();
+    let k = key("voices/a.wav.json");
+    let meta = store
+        .put_if(&k, Bytes::from_static(b"first"), Precondition::Absent)
+        .await
+        .unwrap();
+    assert_eq!((meta.key.as_str(), meta.size), ("voices/a.wav.json", 5));
+    let err = store
+        .put_if(&k, Bytes::from_static(b"second"), Precondition::Absent)
+        .await
+        .unwrap_err();
+    assert!(err.is_precondition_failed(), "{err:?}");
+    assert_eq!(store.get(&k).await.unwrap(), Bytes::from_static(b"first"));
+    store.delete(&k).await.unwrap();
+    store
+        .put_if(&k, Bytes::from_static(b"third"), Precondition::Absent)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&k).await.unwrap(), Bytes::from_static(b"third"));
+    assert_eq!(stored_keys(store, "voices").await, ["voices/a.wav.json"]);
+}
+
+async fn put_if_matches_only_the_current_version(b: Backend) {
+    let store = b.store.as_ref();
+    let k = key("voices/b.wav.json");
+    assert!(store.get_versioned(&k).await.unwrap_err().is_not_found());
+    store.put(&k, Bytes::from_static(b"v1")).await.unwrap();
+    let (body, v1) = store.get_versioned(&k).await.unwrap();
+    assert_eq!(body, Bytes::from_static(b"v1"));
+    store
+        .put_if(
+            &k,
+            Bytes::from_static(b"v2"),
+            Precondition::Matches(v1.clone()),
+        )
+        .await
+        .unwrap();
+    let (body, v2) = store.get_versioned(&k).await.unwrap();
+    assert_eq!(body, Bytes::from_static(b"v2"));
+    assert_ne!(v1, v2, "a new content is a new version");
+    let stale = store
+        .put_if(&k, Bytes::from_static(b"v3"), Precondition::Matches(v1))
+        .await
+        .unwrap_err();
+    assert!(stale.is_precondition_failed(), "{stale:?}");
+    // Another writer's write makes the version read before it stale too.
+    store.put(&k, Bytes::from_static(b"other")).await.unwrap();
+    let lost = store
+        .put_if(&k, Bytes::from_static(b"v3"), Precondition::Matches(v2))
+        .await
+        .unwrap_err();
+    assert!(lost.is_precondition_failed(), "{lost:?}");
+    assert_eq!(store.get(&k).await.unwrap(), Bytes::from_static(b"other"));
+    // A deleted object has no current version to match.
+    let (_, current) = store.get_versioned(&k).await.unwrap();
+    store.delete(&k).await.unwrap();
+    let gone = store
+        .put_if(
+            &k,
+            Bytes::from_static(b"v4"),
+            Precondition::Matches(current),
+        )
+        .await
+        .unwrap_err();
+    assert!(gone.is_precondition_failed(), "{gone:?}");
+    assert!(store.get(&k).await.unwrap_err().is_not_found());
+}
+
+async fn concurrent_increments_lose_no_update(b: Backend) {
+    let count =
+        tests::count_concurrently(std::slice::from_ref(&b.store), "voices/v.wav.json", 8, 10).await;
+    assert_eq!(count, 80);
+}
+
 for_each_backend!(
+    put_if_absent_creates_only_when_absent,
+    put_if_matches_only_the_current_version,
+    concurrent_increments_lose_no_update,
     reclaiming_after_clean_writes_removes_nothing,
     put_then_get_returns_the_same_bytes,
     put_replaces_an_existing_object,

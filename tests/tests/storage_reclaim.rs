@@ -127,6 +127,71 @@ async fn fs_removes_only_stale_temporary_files_and_the_folders_they_leave_empty(
     assert!(again.temporary_files_removed.is_empty(), "{again:?}");
 }
 
+/// Sets the modification time of the directory `dir` to `age` ago.
+fn age_dir(dir: &Path, age: Duration) {
+    std::fs::File::open(dir)
+        .unwrap()
+        .set_modified(SystemTime::now() - age)
+        .unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_cleanup_keeps_lock_files_and_prunes_folders_left_with_an_unheld_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = storage::FsStore::open(root).await.unwrap();
+    let hour = Duration::from_secs(3600);
+    // Every write locks its folder through a hidden lock file.
+    storage::ObjectStore::put(&store, &key("outputs/kept/a.wav"), Bytes::from_static(b"a"))
+        .await
+        .unwrap();
+    assert!(root.join("outputs/kept/.lock").is_file());
+    // Folders holding nothing but a lock file and a stale temporary file: one whose lock
+    // nobody holds, one whose lock another process holds (a write under way).
+    for name in ["idle", "busy"] {
+        std::fs::create_dir_all(root.join("outputs").join(name)).unwrap();
+        std::fs::write(root.join("outputs").join(name).join(".lock"), b"").unwrap();
+        temp_file(&root.join("outputs").join(name).join(".tmp-x"), 1, hour);
+    }
+    let held = std::fs::File::open(root.join("outputs/busy/.lock")).unwrap();
+    held.lock().unwrap();
+    // And a folder holding only an unheld lock file, long unchanged.
+    std::fs::create_dir_all(root.join("outputs/old")).unwrap();
+    std::fs::write(root.join("outputs/old/.lock"), b"").unwrap();
+    age_dir(&root.join("outputs/old"), hour);
+
+    let report = storage::ObjectStore::reclaim_incomplete_writes(&store, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.temporary_files_removed,
+        ["outputs/busy/.tmp-x", "outputs/idle/.tmp-x"]
+    );
+    assert!(
+        root.join("outputs/kept/.lock").is_file(),
+        "lock files are never reclaimed"
+    );
+    assert!(
+        !root.join("outputs/idle").exists(),
+        "only an unheld lock file was left"
+    );
+    assert!(
+        !root.join("outputs/old").exists(),
+        "a stale folder with only its lock file"
+    );
+    assert!(
+        root.join("outputs/busy/.lock").is_file(),
+        "a held lock keeps its folder"
+    );
+    drop(held);
+    // Deleting the last object prunes the folder, lock file and all.
+    storage::ObjectStore::delete(&store, &key("outputs/kept/a.wav"))
+        .await
+        .unwrap();
+    assert!(!root.join("outputs/kept").exists());
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fs_does_not_follow_symbolic_links() {

@@ -4,8 +4,16 @@
 //!
 //! s3s-fs does not implement `ListMultipartUploads`, which the store's cleanup of
 //! interrupted uploads needs; [`TestS3`] adds it over s3s-fs's own bookkeeping files.
+//!
+//! s3s-fs checks `If-Match` / `If-None-Match` and then writes, in separate steps, and
+//! writes an object's file before the bookkeeping file its ETag is read from; two
+//! conditional writes could both pass their check, and a read could pair new bytes with an
+//! old ETag (or old bytes with a new one). [`TestS3`] makes each key's writes one at a
+//! time and keeps reads out of a write in progress ([`KeyLocks`]), as S3 does.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -19,6 +27,7 @@ use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 /// Serves an S3-compatible API over a directory.
 #[derive(Debug, Parser)]
@@ -63,7 +72,11 @@ async fn main() -> anyhow::Result<()> {
         .root
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", args.root.display()))?;
-    let mut builder = S3ServiceBuilder::new(TestS3 { fs, root });
+    let mut builder = S3ServiceBuilder::new(TestS3 {
+        fs,
+        root,
+        keys: KeyLocks::default(),
+    });
     builder.set_auth(SimpleAuth::from_single(
         args.access_key.clone(),
         args.secret_key.clone(),
@@ -95,14 +108,67 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// s3s-fs with `ListMultipartUploads`.
+/// s3s-fs with `ListMultipartUploads`, and with atomic writes and consistent ETags.
 struct TestS3 {
     fs: s3s_fs::FileSystem,
     /// The directory s3s-fs keeps its buckets and bookkeeping files in.
     root: PathBuf,
+    /// Per-key locks around writes (exclusive) and reads (shared).
+    keys: KeyLocks,
 }
 
-/// Implements [`S3`] for [`TestS3`]: the listed operations go to s3s-fs unchanged, and
+/// One read-write lock per `(bucket, key)` in use: every write of the key (put, copy to
+/// it, delete, completion of a multipart upload) holds it exclusively, so a conditional
+/// `PutObject` checks and writes as one step; `GetObject` and `HeadObject` hold it shared
+/// while s3s-fs opens the file and reads the ETag, so both come from the same write (the
+/// body then streams from the file already open, which a later write replaces by a rename
+/// and never changes).
+#[derive(Default)]
+struct KeyLocks {
+    locks: Mutex<HashMap<ObjectId, Weak<RwLock<()>>>>,
+}
+
+/// `(bucket, key)`.
+type ObjectId = (String, String);
+
+impl KeyLocks {
+    fn lock_for(&self, bucket: &str, key: &str) -> Arc<RwLock<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        let id = (bucket.to_owned(), key.to_owned());
+        if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        // Drop the entries nobody holds, so the map stays as small as the keys in use.
+        locks.retain(|_, weak| weak.strong_count() > 0);
+        let lock = Arc::new(RwLock::new(()));
+        locks.insert(id, Arc::downgrade(&lock));
+        lock
+    }
+
+    async fn write(&self, bucket: &str, key: &str) -> OwnedRwLockWriteGuard<()> {
+        self.lock_for(bucket, key).write_owned().await
+    }
+
+    async fn read(&self, bucket: &str, key: &str) -> OwnedRwLockReadGuard<()> {
+        self.lock_for(bucket, key).read_owned().await
+    }
+
+    /// Exclusive locks on several keys, taken in key order so that two callers cannot
+    /// each hold a lock the other waits for.
+    async fn write_all(&self, bucket: &str, keys: &[String]) -> Vec<OwnedRwLockWriteGuard<()>> {
+        let mut keys: Vec<&String> = keys.iter().collect();
+        keys.sort();
+        keys.dedup();
+        let mut guards = Vec::with_capacity(keys.len());
+        for key in keys {
+            guards.push(self.write(bucket, key).await);
+        }
+        guards
+    }
+}
+
+/// Implements [`S3`] for [`TestS3`]: the listed operations go to s3s-fs unchanged, those
+/// that read or write one object's file go to it under [`KeyLocks`], and
 /// `ListMultipartUploads` to [`TestS3::list_uploads`]. (One macro for the whole impl,
 /// because `async_trait` must see every method it rewrites.)
 macro_rules! delegate_to_s3s_fs {
@@ -127,6 +193,7 @@ macro_rules! delegate_to_s3s_fs {
                 req: S3Request<GetObjectInput>,
             ) -> S3Result<S3Response<GetObjectOutput>> {
                 self.refuse_folder(&req.input.bucket, &req.input.key)?;
+                let _read = self.keys.read(&req.input.bucket, &req.input.key).await;
                 self.fs.get_object(req).await
             }
 
@@ -135,30 +202,68 @@ macro_rules! delegate_to_s3s_fs {
                 req: S3Request<HeadObjectInput>,
             ) -> S3Result<S3Response<HeadObjectOutput>> {
                 self.refuse_folder(&req.input.bucket, &req.input.key)?;
+                let _read = self.keys.read(&req.input.bucket, &req.input.key).await;
                 self.fs.head_object(req).await
+            }
+
+            async fn put_object(
+                &self,
+                req: S3Request<PutObjectInput>,
+            ) -> S3Result<S3Response<PutObjectOutput>> {
+                let _write = self.keys.write(&req.input.bucket, &req.input.key).await;
+                self.fs.put_object(req).await
+            }
+
+            async fn copy_object(
+                &self,
+                req: S3Request<CopyObjectInput>,
+            ) -> S3Result<S3Response<CopyObjectOutput>> {
+                let _write = self.keys.write(&req.input.bucket, &req.input.key).await;
+                self.fs.copy_object(req).await
+            }
+
+            async fn delete_object(
+                &self,
+                req: S3Request<DeleteObjectInput>,
+            ) -> S3Result<S3Response<DeleteObjectOutput>> {
+                let _write = self.keys.write(&req.input.bucket, &req.input.key).await;
+                self.fs.delete_object(req).await
+            }
+
+            async fn delete_objects(
+                &self,
+                req: S3Request<DeleteObjectsInput>,
+            ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+                let keys: Vec<String> =
+                    req.input.delete.objects.iter().map(|o| o.key.clone()).collect();
+                let _writes = self.keys.write_all(&req.input.bucket, &keys).await;
+                self.fs.delete_objects(req).await
+            }
+
+            async fn complete_multipart_upload(
+                &self,
+                req: S3Request<CompleteMultipartUploadInput>,
+            ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+                let _write = self.keys.write(&req.input.bucket, &req.input.key).await;
+                self.fs.complete_multipart_upload(req).await
             }
         }
     };
 }
 
-// Every operation s3s-fs 0.14.1 implements (its `impl S3 for FileSystem`).
+// Every other operation s3s-fs 0.14.1 implements (its `impl S3 for FileSystem`).
 delegate_to_s3s_fs!(
     create_bucket: CreateBucketInput => CreateBucketOutput,
-    copy_object: CopyObjectInput => CopyObjectOutput,
     delete_bucket: DeleteBucketInput => DeleteBucketOutput,
-    delete_object: DeleteObjectInput => DeleteObjectOutput,
-    delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
     get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
     head_bucket: HeadBucketInput => HeadBucketOutput,
     list_buckets: ListBucketsInput => ListBucketsOutput,
     list_objects: ListObjectsInput => ListObjectsOutput,
     list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
-    put_object: PutObjectInput => PutObjectOutput,
     create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
     upload_part: UploadPartInput => UploadPartOutput,
     upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput,
     list_parts: ListPartsInput => ListPartsOutput,
-    complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput,
     abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
 );
 
