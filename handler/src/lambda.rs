@@ -67,8 +67,11 @@ pub async fn invoke(
     ) {
         return event(state, request).await;
     }
-    let path = request.uri().path().to_owned();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if let Some(uri) = without_stage(&parts) {
+        parts.uri = uri;
+    }
+    let path = parts.uri.path().to_owned();
     let request = Request::from_parts(parts, Body::new(body));
     let response = match router.oneshot(request).await {
         Ok(response) => response,
@@ -78,6 +81,30 @@ pub async fn invoke(
         Mode::Streaming => response,
         Mode::Buffered => within_payload_limit(&path, response).await,
     }
+}
+
+/// The request's URI without the API Gateway stage (`/prod/api/v1/health` for stage
+/// `prod`), which `lambda_http` puts in front of the path unless
+/// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set: REST APIs work without that setting.
+fn without_stage(parts: &axum::http::request::Parts) -> Option<axum::http::Uri> {
+    let stage = match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
+        RequestContext::ApiGatewayV2(context) => context.stage.as_deref(),
+        _ => None,
+    }?;
+    if stage == "$default" {
+        return None;
+    }
+    let path = parts.uri.path();
+    let rest = path.strip_prefix('/')?.strip_prefix(stage)?;
+    if !rest.starts_with('/') {
+        return None;
+    }
+    let rebuilt = match parts.uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    rebuilt.parse().ok()
 }
 
 /// A non-HTTP event: an EventBridge schedule runs the cleanup; anything else is refused.

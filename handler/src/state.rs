@@ -123,11 +123,20 @@ impl AppState {
 
     fn with_cache(config: Config, store: DynStore) -> Self {
         let store = match config.listing_cache() {
-            // Past `fresh_for`, the old listing is served while a new one is fetched,
-            // for up to twelve times as long.
-            Some(fresh_for) => {
-                Arc::new(storage::CachingStore::new(store, fresh_for, fresh_for * 12))
-            }
+            // Past `refresh_after` a listing is refreshed in the background, and it is never
+            // used past twelve times that; other replicas' writes show within `check_every`
+            // through the store's change markers.
+            Some(refresh_after) => Arc::new(storage::CachingStore::with_settings(
+                store,
+                storage::CacheSettings {
+                    check_every: std::time::Duration::try_from_secs_f64(
+                        config.replica_check_seconds,
+                    )
+                    .unwrap_or(storage::DEFAULT_CHECK_EVERY),
+                    refresh_after,
+                    max_age: refresh_after * 12,
+                },
+            )),
             None => store,
         };
         Self::new(config, store)

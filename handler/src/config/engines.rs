@@ -39,7 +39,9 @@ pub struct EngineArgs {
     #[arg(long, env = "SPEECH_EXECUTION_PROVIDER", default_value = "cpu", value_parser = parse_provider)]
     pub execution_provider: ExecutionProvider,
 
-    /// Intra-op threads per ONNX session; 0 picks per engine (Piper 1, Chatterbox half the cores).
+    /// Intra-op threads per ONNX session; 0 follows the machine: the CPUs this process may
+    /// use (cgroup quotas and CPU affinity included, so Lambda's 1–6 vCPUs and container
+    /// limits are respected) shared among the generations that may run at once.
     #[arg(long, env = "SPEECH_INFERENCE_THREADS", default_value_t = 0)]
     pub inference_threads: usize,
 
@@ -105,6 +107,17 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// The intra-op threads each session gets: the setting, or (at 0) the CPUs this process
+    /// may use divided among `--max-concurrent-generations`, at least one.
+    pub fn effective_threads(&self) -> usize {
+        if self.inference_threads > 0 {
+            return self.inference_threads;
+        }
+        // Rust's count reads the cgroup CPU quota (v1 and v2) and the affinity mask.
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        (cpus / self.max_concurrent_generations.max(1)).max(1)
+    }
+
     /// The ONNX Runtime library to load.
     pub fn onnxruntime_library(&self) -> PathBuf {
         self.onnxruntime_library.clone().unwrap_or_else(|| {

@@ -42,11 +42,19 @@ pub struct Config {
     #[command(flatten)]
     pub access: AccessArgs,
 
-    /// Seconds a full listing of voices, VC inputs or outputs is served from memory
-    /// (this process's own writes are applied at once; others' appear within this time).
-    /// Default: 5 for S3, 0 (off) for the filesystem store, whose listings are local.
+    /// Seconds after which a cached listing of voices, VC inputs or outputs is refreshed in
+    /// the background (it is never used past twelve times this); this process's own writes
+    /// are applied at once and other replicas' within `--replica-check-seconds`.
+    /// Default: 5 for S3, 0 (no cache) for the filesystem store, whose listings are local.
     #[arg(long, env = "SPEECH_LISTING_CACHE_SECONDS")]
     pub listing_cache_seconds: Option<f64>,
+
+    /// Longest a cached listing is used without checking the store's change markers, in
+    /// seconds: other replicas' writes appear in listings, search and folder trees within
+    /// this time (one small read per area and interval; writes addressed by key are seen
+    /// at once regardless).
+    #[arg(long, env = "SPEECH_REPLICA_CHECK_SECONDS", default_value_t = 1.0)]
+    pub replica_check_seconds: f64,
 
     /// Web page origins allowed to call the API from a browser, comma-separated: exact
     /// origins (`https://app.example`), `loopback` (any `localhost`/`127.0.0.1`/`[::1]` page)

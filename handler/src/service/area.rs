@@ -259,6 +259,38 @@ pub async fn delete_entries(store: &dyn ObjectStore, entries: &[&Entry]) -> Resu
     Ok(deleted)
 }
 
+/// Finds one file by name, reading the store directly wherever the name pins down the key
+/// (a path, or a bare name present at the root), so a file written through another
+/// replica is found on the very next request; only a bare name that is not at the root
+/// needs the (cached, at most a second stale) listing, with [`resolve`]'s rules.
+pub async fn lookup(store: &dyn ObjectStore, area: Area, param: &str, name: &str) -> Result<Entry> {
+    naming::relative_path_param(param, name)?;
+    let key = area.key(name)?;
+    match store.head(&key).await {
+        Ok(meta) if naming::is_listed_audio(key.file_name()) => {
+            let relative = name.to_owned();
+            let folder = relative.rsplit_once('/').map(|(f, _)| f.to_owned());
+            let has_sidecar = exists(store, &sidecar_key(&key)?).await?;
+            return Ok(Entry {
+                key,
+                relative,
+                folder,
+                size: meta.size,
+                modified: meta.last_modified,
+                has_sidecar,
+            });
+        }
+        Ok(_) => return Err(Error::not_found(area.noun(), name)),
+        Err(e) if e.is_not_found() && name.contains('/') => {
+            return Err(Error::not_found(area.noun(), name));
+        }
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    let entries = self::entries(store, area).await?;
+    resolve(&entries, area, param, name).cloned()
+}
+
 /// Resolves a file name given in a path parameter to one entry: a path with a
 /// folder (`book1/ch1.wav`) must match exactly; a bare name matches at the root
 /// first, then anywhere, and is refused as ambiguous when several folders hold it.

@@ -79,7 +79,7 @@ impl Engines {
                 let settings = RuntimeSettings {
                     library: self.settings.onnxruntime_library(),
                     provider: self.settings.execution_provider,
-                    intra_threads: self.settings.inference_threads,
+                    intra_threads: self.settings.effective_threads(),
                 };
                 blocking(move || OnnxRuntime::load(settings))
                     .await?

@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod outputs;
 pub mod pagination;
 pub mod publish;
+pub mod sidecar_update;
 pub mod speech_stream;
 pub mod tts;
 pub mod upload;
@@ -120,8 +121,7 @@ pub async fn delete_one(
     confirm: Option<bool>,
 ) -> Result<DeletionResponse> {
     area::require_confirm(confirm, "Deletion")?;
-    let entries = area::entries(store, area).await?;
-    let entry = area::resolve(&entries, area, "filename", name)?;
+    let entry = &area::lookup(store, area, "filename", name).await?;
     let deleted_files = area::delete_entries(store, &[entry]).await?;
     let label = match area {
         Area::Voices => "Voice",

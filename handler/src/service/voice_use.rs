@@ -103,12 +103,24 @@ pub async fn find_in(
             ),
         ));
     }
+    let has_extension =
+        naming::extension(name).is_some_and(|e| naming::is_listed_audio(&format!("x.{e}")));
+    if has_extension {
+        // Read directly where the name pins the key down (see `area::lookup`).
+        return area::lookup(store, area, param, name).await;
+    }
+    // A name without extension: `anna` is `anna.wav`, `anna.mp3`, …, looked up directly
+    // first, then by the listing's rules.
+    naming::relative_path_param(param, name)?;
+    for extension in VOICE_EXTENSIONS {
+        let candidate = format!("{name}.{extension}");
+        if area::exists(store, &area.key(&candidate)?).await? {
+            return area::lookup(store, area, param, &candidate).await;
+        }
+    }
     let entries = area::entries(store, area).await?;
     match area::resolve(&entries, area, param, name) {
-        Err(Error::NotFound { .. })
-            if naming::extension(name)
-                .is_none_or(|e| !naming::is_listed_audio(&format!("x.{e}"))) =>
-        {
+        Err(Error::NotFound { .. }) => {
             for extension in VOICE_EXTENSIONS {
                 let candidate = format!("{name}.{extension}");
                 match area::resolve(&entries, area, param, &candidate) {
@@ -285,28 +297,29 @@ async fn read_stored(store: &dyn ObjectStore, key: &Key, id: &str) -> Option<Voi
 }
 
 /// Counts one use of a voice in its sidecar (`usage_count`, `last_used`), creating the
-/// sidecar if needed. Failures are logged, not returned: the audio was already made.
+/// sidecar if needed. Exact across replicas: the sidecar is updated by compare-and-swap
+/// (see `sidecar_update`); the per-voice lock only spares this process's own requests
+/// from colliding with each other. Failures are logged, not returned: the audio was
+/// already made.
 pub async fn record_use(store: &dyn ObjectStore, voice_use: &VoiceUse, entry: &Entry) {
     let lock = voice_use.lock_for(&entry.key);
     let _held = lock.lock().await;
-    // Read by key, not through the listing's `has_sidecar`: a concurrent request may
-    // have created the sidecar after the listing was taken.
-    let mut sidecar: VoiceSidecar = match entry.sidecar_key() {
-        Ok(key) => area::read_json(store, &key).await.unwrap_or_default(),
-        Err(_) => VoiceSidecar::default(),
-    };
-    sidecar.usage_count += 1;
-    sidecar.last_used = Some(super::now_iso());
-    sidecar.file_size_bytes.get_or_insert(entry.size);
-    sidecar
-        .created_date
-        .get_or_insert_with(|| super::iso(entry.modified));
-    sidecar.url.get_or_insert_with(|| entry.relative.clone());
-    sidecar.folder_path = entry.folder.clone();
-    if sidecar.format.is_none() {
-        sidecar.format = naming::extension(entry.file_name());
-    }
-    if let Err(e) = area::write_sidecar(store, &entry.key, &sidecar).await {
+    let counted =
+        super::sidecar_update::update_sidecar(store, &entry.key, |sidecar: &mut VoiceSidecar| {
+            sidecar.usage_count += 1;
+            sidecar.last_used = Some(super::now_iso());
+            sidecar.file_size_bytes.get_or_insert(entry.size);
+            sidecar
+                .created_date
+                .get_or_insert_with(|| super::iso(entry.modified));
+            sidecar.url.get_or_insert_with(|| entry.relative.clone());
+            sidecar.folder_path = entry.folder.clone();
+            if sidecar.format.is_none() {
+                sidecar.format = naming::extension(entry.file_name());
+            }
+        })
+        .await;
+    if let Err(e) = counted {
         tracing::warn!(voice = %entry.relative, error = %e, "could not update voice usage");
     }
 }

@@ -341,8 +341,7 @@ pub async fn update_metadata(
     name: &str,
     update: VoiceMetadataUpdate,
 ) -> Result<VoiceUploadResponse> {
-    let entries = area::entries(store.as_ref(), Area::Voices).await?;
-    let entry = area::resolve(&entries, Area::Voices, "filename", name)?.clone();
+    let entry = area::lookup(store.as_ref(), Area::Voices, "filename", name).await?;
     // Usage counting rewrites the same sidecar; take its lock so neither update is lost.
     let lock = voice_use.lock_for(&entry.key);
     let _held = lock.lock().await;
@@ -350,35 +349,33 @@ pub async fn update_metadata(
         Some(raw) => naming::folder_param("folder_path", Some(raw))?,
         None => entry.folder.clone(),
     };
-    let mut sidecar: VoiceSidecar = match entry.sidecar_key() {
-        Ok(key) => area::read_json(store.as_ref(), &key)
-            .await
-            .unwrap_or_default(),
-        Err(_) => VoiceSidecar::default(),
+    // The edits, applied to whatever the sidecar holds when it is written (another
+    // replica may be counting a use of this voice at the same moment).
+    let apply = |sidecar: &mut VoiceSidecar| {
+        if let Some(name) = &update.name {
+            sidecar.name = Some(name.clone());
+        }
+        if let Some(description) = &update.description {
+            sidecar.description = Some(description.clone());
+        }
+        if let Some(tags) = &update.tags {
+            sidecar.tags = tags
+                .iter()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect();
+        }
+        if let Some(parameters) = &update.default_parameters {
+            sidecar.default_parameters = parameters.clone();
+        }
+        sidecar.last_updated = Some(super::now_iso());
+        sidecar.file_size_bytes = Some(entry.size);
+        sidecar
+            .created_date
+            .get_or_insert_with(|| super::iso(entry.modified));
     };
-    if let Some(name) = update.name {
-        sidecar.name = Some(name);
-    }
-    if let Some(description) = update.description {
-        sidecar.description = Some(description);
-    }
-    if let Some(tags) = update.tags {
-        sidecar.tags = tags
-            .into_iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
-    }
-    if let Some(parameters) = update.default_parameters {
-        sidecar.default_parameters = parameters;
-    }
-    sidecar.last_updated = Some(super::now_iso());
-    sidecar.file_size_bytes = Some(entry.size);
-    sidecar
-        .created_date
-        .get_or_insert_with(|| super::iso(entry.modified));
 
-    let entry = if target_folder != entry.folder {
+    let (entry, sidecar) = if target_folder != entry.folder {
         let key = Area::Voices.key_in(target_folder.as_deref(), entry.file_name())?;
         if area::exists(store.as_ref(), &key).await? {
             return Err(Error::Conflict(format!(
@@ -391,18 +388,36 @@ pub async fn update_metadata(
             .strip_prefix(&Area::Voices.prefix())
             .unwrap_or(key.as_str())
             .to_owned();
+        let mut sidecar: VoiceSidecar = match entry.sidecar_key() {
+            Ok(key) => area::read_json(store.as_ref(), &key)
+                .await
+                .unwrap_or_default(),
+            Err(_) => VoiceSidecar::default(),
+        };
+        apply(&mut sidecar);
         sidecar.folder_path = target_folder.clone();
         sidecar.url = Some(relative);
         let body = area::sidecar_bytes(&sidecar)?;
-        super::upload::move_entry(store, Area::Voices, &entry, &key, body).await?
+        let moved = super::upload::move_entry(store, Area::Voices, &entry, &key, body).await?;
+        (moved, sidecar)
     } else {
-        sidecar.folder_path = entry.folder.clone();
-        sidecar.url = Some(entry.relative.clone());
-        area::write_sidecar(store.as_ref(), &entry.key, &sidecar).await?;
-        Entry {
-            has_sidecar: true,
-            ..entry
-        }
+        let sidecar = super::sidecar_update::update_sidecar(
+            store.as_ref(),
+            &entry.key,
+            |sidecar: &mut VoiceSidecar| {
+                apply(sidecar);
+                sidecar.folder_path = entry.folder.clone();
+                sidecar.url = Some(entry.relative.clone());
+            },
+        )
+        .await?;
+        (
+            Entry {
+                has_sidecar: true,
+                ..entry.clone()
+            },
+            sidecar,
+        )
     };
     let voice_metadata = VoiceMetadata::build(&entry, Some(sidecar));
     Ok(VoiceUploadResponse {
