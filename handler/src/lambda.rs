@@ -8,8 +8,10 @@
 //!   as pass-through; only those reach [`event`], never a client's request.
 //! - **The 6 MB buffered limit.** A buffered invocation's answer must fit Lambda's payload
 //!   limit (6 MB of JSON, so about 4.4 MB of binary after base64). A larger answer is not
-//!   left to fail opaquely: it becomes a `413` in the route's envelope that names
-//!   streaming mode (and, for stored audio, where to download it).
+//!   left to fail opaquely: stored audio (generated files, downloads) becomes a
+//!   `303 See Other` to a presigned URL of the object when the store can sign one (S3),
+//!   which clients that follow redirects download at once; anything else is a `413` in
+//!   the route's envelope that names streaming mode.
 
 use std::convert::Infallible;
 
@@ -79,7 +81,7 @@ pub async fn invoke(
     };
     match mode {
         Mode::Streaming => response,
-        Mode::Buffered => within_payload_limit(&path, response).await,
+        Mode::Buffered => within_payload_limit(state, &path, response).await,
     }
 }
 
@@ -126,9 +128,13 @@ async fn event(state: &AppState, request: lambda_http::Request) -> Response {
         .into_response()
 }
 
+/// How long a presigned download URL handed out for an oversized answer stays valid.
+pub const PRESIGNED_URL_SECONDS: u64 = 3600;
+
 /// Keeps a buffered answer within Lambda's payload limit: bodies are collected (the
-/// adapter would collect them anyway), and one that is too large is replaced by a 413.
-async fn within_payload_limit(path: &str, response: Response) -> Response {
+/// adapter would collect them anyway); one that is too large is replaced by a redirect
+/// to its stored object, or a 413.
+async fn within_payload_limit(state: &AppState, path: &str, response: Response) -> Response {
     let binary = !is_text(response.headers().get(header::CONTENT_TYPE));
     let limit = if binary {
         BUFFERED_BINARY_LIMIT
@@ -136,35 +142,84 @@ async fn within_payload_limit(path: &str, response: Response) -> Response {
         BUFFERED_TEXT_LIMIT
     };
     let (parts, body) = response.into_parts();
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
-        Err(_) => {
-            let stored = parts
-                .headers
-                .get(header::CONTENT_LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let message = match stored {
-                Some(location) => format!(
-                    "the answer is larger than a buffered Lambda response can carry (6 MB); \
-                     the audio is stored: download it from {location}, ask for \
-                     response_mode=url, or deploy with response streaming \
-                     (SPEECH_LAMBDA_STREAMING=true and a function URL with InvokeMode RESPONSE_STREAM)"
-                ),
-                None => "the answer is larger than a buffered Lambda response can carry (6 MB): \
-                         deploy with response streaming (SPEECH_LAMBDA_STREAMING=true and a \
-                         function URL with InvokeMode RESPONSE_STREAM) or ask for less"
-                    .to_owned(),
-            };
-            let mut refused = respond_for_path(path, Error::TooLarge(message));
-            if let Some(location) = parts.headers.get(header::CONTENT_LOCATION) {
-                refused
-                    .headers_mut()
-                    .insert(header::CONTENT_LOCATION, location.clone());
-            }
-            refused
+    if let Ok(bytes) = axum::body::to_bytes(body, limit).await {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    // The stored object behind the answer: a generated file names itself in
+    // Content-Location, a download is the object its path names.
+    let location = parts
+        .headers
+        .get(header::CONTENT_LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| path.starts_with("/outputs/").then(|| path.to_owned()));
+    if let Some(location) = &location
+        && let Some(url) = presigned(state, location).await
+    {
+        return redirect_to(&url, location);
+    }
+    let message = match &location {
+        Some(location) => format!(
+            "the answer is larger than a buffered Lambda response can carry (6 MB) and this \
+             store cannot hand out a download link; the audio is stored at {location}: ask \
+             for response_mode=url, or deploy with response streaming \
+             (SPEECH_LAMBDA_STREAMING=true and a function URL with InvokeMode RESPONSE_STREAM)"
+        ),
+        None => "the answer is larger than a buffered Lambda response can carry (6 MB): \
+                 deploy with response streaming (SPEECH_LAMBDA_STREAMING=true and a \
+                 function URL with InvokeMode RESPONSE_STREAM) or ask for less"
+            .to_owned(),
+    };
+    let mut refused = respond_for_path(path, Error::TooLarge(message));
+    if let Some(location) = parts.headers.get(header::CONTENT_LOCATION) {
+        refused
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, location.clone());
+    }
+    refused
+}
+
+/// A presigned download URL for the object at `location` (`/outputs/<path>`), when the
+/// store can sign one.
+async fn presigned(state: &AppState, location: &str) -> Option<String> {
+    let relative = location.strip_prefix("/outputs/")?;
+    let relative = percent_encoding::percent_decode_str(relative)
+        .decode_utf8()
+        .ok()?;
+    let key = crate::service::area::Area::Outputs.key(&relative).ok()?;
+    let expires = std::time::Duration::from_secs(PRESIGNED_URL_SECONDS);
+    match state.store().presigned_get(&key, expires).await {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!(key = %key, error = %e, "could not presign a download");
+            None
         }
     }
+}
+
+/// `303 See Other` to the presigned URL, with a JSON body saying what it is.
+fn redirect_to(url: &str, location: &str) -> Response {
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        axum::Json(json!({
+            "success": true,
+            "message": "the audio is larger than a buffered Lambda response can carry (6 MB); \
+                        download it from `url` (valid for an hour), or deploy with response streaming",
+            "url": url,
+            "path": location,
+            "expires_in_seconds": PRESIGNED_URL_SECONDS,
+        })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(url) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, value);
+    }
+    response
 }
 
 /// Whether `lambda_http` sends a body of this type as text (everything else is base64).

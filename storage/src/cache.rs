@@ -340,4 +340,8 @@ impl ObjectStore for CachingStore {
             .reclaim_incomplete_writes(older_than)
             .await
     }
+
+    async fn presigned_get(&self, key: &Key, expires_in: Duration) -> Result<Option<String>> {
+        self.shared.inner.presigned_get(key, expires_in).await
+    }
 }

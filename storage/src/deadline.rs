@@ -293,6 +293,16 @@ impl ObjectStore for DeadlineStore {
         )
         .await
     }
+
+    async fn presigned_get(&self, key: &Key, expires_in: Duration) -> Result<Option<String>> {
+        // Signing may resolve credentials (an instance role), which can stall.
+        within(
+            "presigned_get",
+            self.timeouts.operation,
+            self.inner.presigned_get(key, expires_in),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -215,6 +215,14 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
         let _ = older_than;
         Ok(ReclaimReport::default())
     }
+
+    /// A URL anyone holding it can download the object from, for `expires_in`, when the
+    /// backend can sign one (S3); `None` for stores that cannot (filesystem, memory), whose
+    /// objects the service itself must serve. Signing makes no request.
+    async fn presigned_get(&self, key: &Key, expires_in: Duration) -> Result<Option<String>> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
 }
 
 /// A shared handle to a store.

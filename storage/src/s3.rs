@@ -579,4 +579,18 @@ impl ObjectStore for S3Store {
     async fn reclaim_incomplete_writes(&self, older_than: Duration) -> Result<ReclaimReport> {
         crate::s3_reclaim::abort_stale_uploads(self, older_than).await
     }
+
+    async fn presigned_get(&self, key: &Key, expires_in: Duration) -> Result<Option<String>> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires_in)
+            .map_err(|e| Error::Config(format!("presigning: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .presigned(config)
+            .await
+            .map_err(|e| s3_error("GetObject (presign)", key, e))?;
+        Ok(Some(request.uri().to_owned()))
+    }
 }

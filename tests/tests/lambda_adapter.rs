@@ -329,3 +329,31 @@ async fn a_scheduled_event_runs_the_cleanup() {
         "{other}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_an_oversized_answer_redirects_to_a_presigned_download() {
+    let b = Backend::s3().await;
+    let app = TestApp::new(&b);
+    let big = wav_tone(150.0, 22_050, 220.0);
+    b.store
+        .put(
+            &Key::new("outputs/long/book.wav").unwrap(),
+            Bytes::from(big.clone()),
+        )
+        .await
+        .unwrap();
+    let answer = buffered(
+        &app,
+        function_url("GET", "/outputs/long/book.wav", json!({}), None),
+    )
+    .await;
+    assert_eq!(answer["statusCode"], 303, "{}", answer["body"]);
+    let url = header(&answer, "location").unwrap().to_owned();
+    let body: Value = serde_json::from_slice(&body_of(&answer)).unwrap();
+    assert_eq!(body["url"], url.as_str());
+    assert_eq!(body["expires_in_seconds"], lambda::PRESIGNED_URL_SECONDS);
+    // The link downloads the stored file itself, without credentials.
+    let downloaded = reqwest::get(&url).await.unwrap();
+    assert_eq!(downloaded.status(), 200, "{url}");
+    assert_eq!(downloaded.bytes().await.unwrap(), Bytes::from(big));
+}
