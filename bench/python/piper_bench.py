@@ -7,6 +7,8 @@ these on a shared machine:
   ttfa  -> {"ttfa_s"}: time to the first audio chunk of the short sentence
   total -> {"total_s", "audio_s"}: every sentence of the list, each as a separate request
   rss   -> {"peak_rss_kib"}: this process's peak resident set
+  stages TEXT -> {"phonemize_s", "graph_s", "synthesize_s"}: one timing of each stage for
+           TEXT's first sentence (tests/benches/piper_service.rs: where a request's time goes)
 If piper-tts is missing it prints {"error": "..."} and exits 0.
 
 Usage: python piper_bench.py --model VOICE.onnx --sentences FILE.json [--short TEXT]
@@ -72,6 +74,31 @@ def main():
                     samples += len(chunk.audio_float_array)
             elapsed = time.perf_counter() - begin
             reply({"total_s": elapsed, "audio_s": samples / voice.config.sample_rate})
+        elif command.startswith("stages "):
+            text = command[len("stages ") :]
+            # Pauses between the stages: ONNX Runtime's idle threads spin for a while after
+            # a run, and must not eat into the next stage's (or the other side's) time.
+            time.sleep(0.1)
+            begin = time.perf_counter()
+            phonemes = voice.phonemize(text)
+            phonemize_s = time.perf_counter() - begin
+            ids = voice.phonemes_to_ids(phonemes[0])
+            time.sleep(0.1)
+            begin = time.perf_counter()
+            voice.phoneme_ids_to_audio(ids)
+            graph_s = time.perf_counter() - begin
+            time.sleep(0.1)
+            begin = time.perf_counter()
+            for _ in voice.synthesize(text):
+                pass
+            synthesize_s = time.perf_counter() - begin
+            reply(
+                {
+                    "phonemize_s": phonemize_s,
+                    "graph_s": graph_s,
+                    "synthesize_s": synthesize_s,
+                }
+            )
         elif command == "rss":
             reply({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
         else:

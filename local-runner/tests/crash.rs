@@ -13,16 +13,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use storage::ObjectStore;
 use tests::fixtures::{wav, wav_tone};
+use tests::processes::http_client as client;
 use tests::{Backend, LocalRunner, stored_keys};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_local-runner");
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
 
 fn runner_args(b: &Backend, extra: &[&str]) -> Vec<String> {
     let mut args = vec!["--storage".to_owned(), b.url.clone()];

@@ -9,14 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 use tests::fixtures::{fixture, wav};
+use tests::processes::http_client as client;
 use tests::{Backend, LocalRunner};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 async fn json(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status().as_u16(), status, "unexpected status");

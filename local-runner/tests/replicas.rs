@@ -10,16 +10,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tests::engines::{chatterbox_standins, standin_audio};
+use tests::processes::http_client as client;
 use tests::{Backend, LocalRunner};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_local-runner");
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
 
 /// A replica over `b`, with the Chatterbox stand-in bundle for voice cloning.
 fn replica(b: &Backend) -> LocalRunner {

@@ -27,28 +27,17 @@ use models::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
 const SHORT: &str = "Hello world.";
 const TTFA_RUNS: usize = 10;
 const PHONEMIZE_RUNS: usize = 30;
-const SENTENCES: [&str; 20] = [
-    "Hello world.",
-    "Hello, world! How are you today?",
-    "The quick brown fox jumps over the lazy dog.",
-    "It costs 3.5 dollars, or about 4 euros.",
-    "Is this the right way? I think so.",
-    "Mr. Smith and Dr. Jones met at 10:30 in the morning.",
-    "She said, \"I'll be there soon.\" Then she left.",
-    "We need three things: bread, milk, and eggs; nothing else.",
-    "Wait... what did you just say?",
-    "In 2024, the population grew by 1,250 people.",
-    "The U.S.A. is a large country.",
-    "Don't worry, it's only a test - nothing more.",
-    "Really?! That's amazing!",
-    "e.g. this sentence starts with an abbreviation.",
-    "Numbers like 42 and 100 are read aloud.",
-    "Please call me at five o'clock, okay?",
-    "The temperature dropped to minus 5 degrees overnight.",
-    "Hi.",
-    "A long sentence, with several clauses, keeps going; it pauses here: and ends now.",
-    "Time flies like an arrow; fruit flies like a banana.",
-];
+/// The benchmark's sentences, one per line; `models/benches/piper.rs` and
+/// `tests/benches/piper_service.rs` read the same file.
+const SENTENCES_FILE: &str = include_str!("../../bench/piper-sentences.txt");
+
+/// The sentences of [`SENTENCES_FILE`].
+fn sentences() -> Vec<&'static str> {
+    SENTENCES_FILE
+        .lines()
+        .filter(|line| !line.is_empty())
+        .collect()
+}
 
 /// One side's figures.
 #[derive(Debug, Default)]
@@ -98,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let dir = tempfile::tempdir()?;
     let sentences_file = dir.path().join("sentences.json");
-    std::fs::write(&sentences_file, serde_json::to_string(&SENTENCES)?)?;
+    std::fs::write(&sentences_file, serde_json::to_string(&sentences())?)?;
     let mut python = PythonSide::start(&model, &sentences_file);
 
     // The machine is shared: the two sides take turns, run by run, so both see the same
@@ -115,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..runs {
         let start = Instant::now();
         ours.audio_seconds = 0.0;
-        for sentence in SENTENCES {
+        for sentence in sentences() {
             ours.audio_seconds += voice
                 .synthesize(sentence, &PiperOptions::default())?
                 .duration_seconds();
@@ -227,7 +216,7 @@ fn espeak_peak_kib() -> Option<u64> {
         .spawn()
         .ok()?;
     let mut stdin = child.stdin.take()?;
-    stdin.write_all(SENTENCES.join("\n").as_bytes()).ok()?;
+    stdin.write_all(sentences().join("\n").as_bytes()).ok()?;
     drop(stdin);
     let output = child.wait_with_output().ok()?;
     String::from_utf8_lossy(&output.stderr)
@@ -362,7 +351,7 @@ fn print_report(ours: &Figures, espeak_kib: Option<u64>, theirs: &Python, runs: 
     println!(
         "Piper, joe-medium voice: {} sentences as separate requests (median of {runs} runs), \
          time to first audio for {SHORT:?} (median of {TTFA_RUNS}).",
-        SENTENCES.len()
+        sentences().len()
     );
     println!();
     let espeak = espeak_kib.map_or(String::new(), |k| format!(" (+ espeak-ng {})", mib(k)));

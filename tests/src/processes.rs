@@ -185,6 +185,15 @@ impl Drop for S3Server {
     }
 }
 
+/// An HTTP client for talking to a [`LocalRunner`]: a 60 s timeout, so a hung server
+/// fails the test instead of hanging it.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
+}
+
 /// A running `local-runner` binary on a free port.
 pub struct LocalRunner {
     child: Child,

@@ -237,11 +237,10 @@ async fn binary_answers_always_name_their_type() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn answers_over_the_buffered_limit_are_a_clear_413_and_stream_when_streaming() {
-    let b = Backend::memory();
-    let app = TestApp::new(&b);
-    let big = wav_tone(150.0, 22_050, 220.0); // 6.6 MB
+/// Stores a 6.6 MB output (over the buffered limit) and downloads it through the buffered
+/// adapter; returns the file and the Lambda answer.
+async fn download_a_big_output(b: &Backend, app: &TestApp) -> (Vec<u8>, Value) {
+    let big = wav_tone(150.0, 22_050, 220.0);
     assert!(big.len() > lambda::BUFFERED_BINARY_LIMIT);
     b.store
         .put(
@@ -251,10 +250,18 @@ async fn answers_over_the_buffered_limit_are_a_clear_413_and_stream_when_streami
         .await
         .unwrap();
     let answer = buffered(
-        &app,
+        app,
         function_url("GET", "/outputs/long/book.wav", json!({}), None),
     )
     .await;
+    (big, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_over_the_buffered_limit_are_a_clear_413_and_stream_when_streaming() {
+    let b = Backend::memory();
+    let app = TestApp::new(&b);
+    let (big, answer) = download_a_big_output(&b, &app).await;
     assert_eq!(answer["statusCode"], 413, "{}", answer["body"]);
     let body: Value = serde_json::from_slice(&body_of(&answer)).unwrap();
     assert_eq!(body["error_code"], "FILE_TOO_LARGE");
@@ -334,19 +341,7 @@ async fn a_scheduled_event_runs_the_cleanup() {
 async fn on_s3_an_oversized_answer_redirects_to_a_presigned_download() {
     let b = Backend::s3().await;
     let app = TestApp::new(&b);
-    let big = wav_tone(150.0, 22_050, 220.0);
-    b.store
-        .put(
-            &Key::new("outputs/long/book.wav").unwrap(),
-            Bytes::from(big.clone()),
-        )
-        .await
-        .unwrap();
-    let answer = buffered(
-        &app,
-        function_url("GET", "/outputs/long/book.wav", json!({}), None),
-    )
-    .await;
+    let (big, answer) = download_a_big_output(&b, &app).await;
     assert_eq!(answer["statusCode"], 303, "{}", answer["body"]);
     let url = header(&answer, "location").unwrap().to_owned();
     let body: Value = serde_json::from_slice(&body_of(&answer)).unwrap();

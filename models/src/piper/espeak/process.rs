@@ -6,7 +6,8 @@
 //! clause espeak finds, an empty line for a line without words), always complete, and
 //! nothing is printed before the first line arrives. Output for a line therefore depends
 //! only on that line, and arrives in input order. Start-up (process and dictionary load)
-//! costs ~12 ms; a short line costs ~0.6-1 ms once the process is running.
+//! costs ~12 ms; a short line costs ~0.1-0.4 ms once the process is running (at the rate
+//! [`super::ARGS`] sets).
 //!
 //! Framing: at start-up the process is given three random made-up words (a clause
 //! separator and two end-of-request markers), each twice; both copies must come back as
