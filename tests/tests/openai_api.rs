@@ -450,6 +450,21 @@ async fn models_list_what_is_installed(b: Backend) {
     assert_eq!(list["data"][0]["object"], "model");
     assert_eq!(list["data"][0]["owned_by"], "speech-api");
     assert_eq!(app.get("/v1/models/tts-1").await.json()["id"], "tts-1");
+    // Open WebUI's model list, with and without `/v1` in the base URL: the same ids.
+    for path in ["/v1/audio/models", "/audio/models"] {
+        let answer = app.get(path).await;
+        assert_eq!(answer.status, 200, "{path}");
+        let listed: Vec<String> = answer.json()["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(listed, ids, "{path}");
+    }
+    let voices = app.get("/audio/voices").await;
+    assert_eq!(voices.status, 200);
+    assert_eq!(voices.json(), app.get("/v1/audio/voices").await.json());
     assert_eq!(
         openai_error(&app.get("/v1/models/chatterbox").await, 404)["code"],
         "model_not_found"
@@ -459,7 +474,8 @@ async fn models_list_what_is_installed(b: Backend) {
     });
     let ids = with_bundle.get("/v1/models").await.json()["data"].to_string();
     assert!(ids.contains("\"chatterbox\""), "{ids}");
-    // A cloned voice without the bundle: 503 naming what to install, with Retry-After.
+    // A cloned voice without the bundle: 503 naming what to install, at once final: no
+    // Retry-After, and `x-should-retry: false` so the official SDKs do not retry for a minute.
     let voice = Form::new().file("voice_file", "anna.wav", standin_audio("ref_7s.wav"));
     assert_eq!(app.post_form("/api/v1/voice", &voice).await.status, 200);
     let missing = speech(
@@ -469,7 +485,8 @@ async fn models_list_what_is_installed(b: Backend) {
     .await;
     let error = openai_error(&missing, 503);
     assert_eq!(error["code"], "model_not_installed");
-    assert!(missing.header("retry-after").is_some());
+    assert_eq!(missing.header("retry-after"), None);
+    assert_eq!(missing.header("x-should-retry"), Some("false"));
 }
 
 async fn api_keys_guard_both_dialects(b: Backend) {

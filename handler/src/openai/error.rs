@@ -18,6 +18,9 @@ pub struct OpenAiError {
     param: Option<String>,
     code: Option<String>,
     retry_after_seconds: Option<u64>,
+    /// Set for server-side states a retry cannot change (a model or encoder not installed):
+    /// the official SDKs would otherwise retry a 503 for a minute before reporting it.
+    permanent: bool,
 }
 
 impl OpenAiError {
@@ -30,6 +33,7 @@ impl OpenAiError {
             param: None,
             code: None,
             retry_after_seconds: None,
+            permanent: false,
         }
     }
 
@@ -56,6 +60,14 @@ impl OpenAiError {
         self
     }
 
+    /// Marks the error as one a retry cannot fix (answered with `x-should-retry: false` and
+    /// no `Retry-After`, whatever the status).
+    pub fn permanent(mut self) -> Self {
+        self.permanent = true;
+        self.retry_after_seconds = None;
+        self
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -73,7 +85,7 @@ impl OpenAiError {
 
     /// Whether a retry could succeed: rate limits, overload and outages can clear.
     fn retryable(&self) -> bool {
-        matches!(self.status.as_u16(), 408 | 429 | 502 | 503 | 504)
+        !self.permanent && matches!(self.status.as_u16(), 408 | 429 | 502 | 503 | 504)
     }
 }
 
@@ -132,11 +144,12 @@ impl From<Error> for OpenAiError {
             Error::ModelNotInstalled { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
                     .code("model_not_installed")
-                    .retry_after(30)
+                    .permanent()
             }
             Error::EncoderUnavailable { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
                     .code("encoder_unavailable")
+                    .permanent()
             }
             Error::Busy {
                 retry_after_seconds,

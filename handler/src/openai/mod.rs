@@ -1,5 +1,5 @@
-//! The OpenAI-compatible API: `/v1/audio/speech` (also `/audio/speech`), `/v1/models`,
-//! `/v1/audio/voices`, with OpenAI's wire types and error envelope, calling the same
+//! The OpenAI-compatible API: `/v1/audio/speech`, `/v1/audio/models`, `/v1/audio/voices`
+//! (each also without `/v1`), `/v1/models`, with OpenAI's wire types and error envelope, calling the same
 //! services as the native API.
 
 pub mod catalog;
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
                 .post(voices::create_voice)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route("/audio/models", get(models::list_audio_models))
         .route("/models", get(models::list_models))
         .route("/models/{id}", get(models::get_model))
         .fallback(unknown_route)
@@ -35,6 +36,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .nest("/v1", v1)
         .route("/audio/speech", post(speech::create_speech))
+        // Clients configured with a base URL without `/v1` (Open WebUI accepts either).
+        .route("/audio/models", get(models::list_audio_models))
+        .route("/audio/voices", get(voices::list_voices))
         .layer(middleware::from_fn(openai_headers))
 }
 

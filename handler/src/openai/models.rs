@@ -1,5 +1,6 @@
-//! `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list shape, showing only the
-//! models the installed engines can serve.
+//! `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list shape, and
+//! `GET /v1/audio/models` in the shape Open WebUI reads, showing only the models the
+//! installed engines can serve.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -26,6 +27,17 @@ pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
         .map(model_json)
         .collect();
     Json(json!({"object": "list", "data": data}))
+}
+
+/// Every installed model as `{"models":[{"id","name"}]}`: Open WebUI asks
+/// `GET {base}/audio/models` for the TTS model list of an OpenAI-compatible server (and falls
+/// back to OpenAI's own names when the answer is not 200).
+pub async fn list_audio_models(State(state): State<AppState>) -> Json<Value> {
+    let models: Vec<Value> = installed_models(&state)
+        .into_iter()
+        .map(|id| json!({"id": id, "name": id}))
+        .collect();
+    Json(json!({"models": models}))
 }
 
 /// One model, or 404 `model_not_found`.

@@ -122,32 +122,47 @@ pub async fn publish_together(
         let store = store.as_ref();
         let intent =
             journal::Intent::begin(store, journal::Plan::Publish { writes: planned }).await?;
-        let mut done: Vec<Key> = Vec::new();
-        let mut metas = Vec::with_capacity(writes.len());
-        for (key, body, sidecar_key, sidecar) in writes {
-            let written = async {
-                let meta = store.put(&key, body).await?;
-                done.push(key.clone());
-                store.put(&sidecar_key, sidecar).await?;
-                done.push(sidecar_key.clone());
-                Ok::<_, Error>(meta)
-            }
-            .await;
-            match written {
-                Ok(meta) => metas.push(meta),
-                Err(e) => {
-                    // All or nothing. If the removal fails too, the plan stays behind and
-                    // the next sweep removes what is left.
-                    match store.delete_many(&done).await {
-                        Ok(()) => intent.done(store).await,
-                        Err(cleanup) => tracing::error!(
-                            error = %cleanup,
-                            "could not remove the objects of a failed write; cleanup will"
-                        ),
+        // The files go up side by side (each before its own sidecar), so a request waits
+        // for about one write's round trip whatever the number of formats.
+        let outcomes = futures::future::join_all(writes.into_iter().map(
+            |(key, body, sidecar_key, sidecar)| async move {
+                let mut done = Vec::with_capacity(2);
+                let meta = match store.put(&key, body).await {
+                    Ok(meta) => meta,
+                    Err(e) => return (done, Err(e)),
+                };
+                done.push(key);
+                match store.put(&sidecar_key, sidecar).await {
+                    Ok(_) => {
+                        done.push(sidecar_key);
+                        (done, Ok(meta))
                     }
-                    return Err(e);
+                    Err(e) => (done, Err(e)),
                 }
+            },
+        ))
+        .await;
+        let mut done: Vec<Key> = Vec::new();
+        let mut metas = Vec::with_capacity(outcomes.len());
+        let mut failure = None;
+        for (written, outcome) in outcomes {
+            done.extend(written);
+            match outcome {
+                Ok(meta) => metas.push(meta),
+                Err(e) => failure = failure.or(Some(e)),
             }
+        }
+        if let Some(e) = failure {
+            // All or nothing. If the removal fails too, the plan stays behind and the next
+            // sweep removes what is left.
+            match store.delete_many(&done).await {
+                Ok(()) => intent.done(store).await,
+                Err(cleanup) => tracing::error!(
+                    error = %cleanup,
+                    "could not remove the objects of a failed write; cleanup will"
+                ),
+            }
+            return Err(e.into());
         }
         intent.done(store).await;
         Ok(metas)

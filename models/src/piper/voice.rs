@@ -72,7 +72,7 @@ impl PiperVoice {
             0 => 1,
             n => n,
         };
-        let session = runtime.session_with_threads(model, threads)?;
+        let session = runtime.session_without_spinning(model, threads)?;
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input", "input_lengths", "scales"] {
             if !names.contains(&required) {
