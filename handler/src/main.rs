@@ -134,7 +134,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     if let Some(listener) = health {
         let readiness = handler::server::readiness(state.clone());
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, readiness).await {
+            if let Err(e) = axum::serve(handler::server::without_nagle(listener), readiness).await {
                 tracing::error!(error = %e, "the readiness listener stopped");
             }
         });
