@@ -30,11 +30,9 @@ echo "## The Piper service over HTTP vs piper-tts's server; cold start"
 BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p tests --bench piper_service
 echo
 echo "## Cold start in Lambda mode, under the emulator"
-if [ ! -x .venv-lambda/bin/cargo-lambda ]; then
-  python3 -m venv .venv-lambda && .venv-lambda/bin/pip install -q --no-deps cargo-lambda==1.9.2
-fi
+cargo_lambda="$(ensure_cargo_lambda "$PWD")"
 cargo build --locked -q --release -p handler
-python3 bench/lambda_cold_start.py .venv-lambda/bin/cargo-lambda target/release/handler "$PWD/.cache/models"
+python3 bench/lambda_cold_start.py "$cargo_lambda" target/release/handler "$PWD/.cache/models"
 echo
 echo "## OpenAI endpoint: time to first byte and total"
 cargo bench --locked -q -p tests --bench speech_stream

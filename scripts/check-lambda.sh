@@ -10,12 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-venv="$root/.venv-lambda"
-if [ ! -x "$venv/bin/cargo-lambda" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --no-deps cargo-lambda==1.9.2
-fi
-export PATH="$venv/bin:$PATH"
+source scripts/lib/prerequisites.sh
+cargo_lambda="$(ensure_cargo_lambda "$root")"
+export PATH="$(dirname "$cargo_lambda"):$PATH"
 
 work="$(mktemp -d)"
 watcher=""

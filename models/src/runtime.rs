@@ -119,8 +119,8 @@ impl OnnxRuntime {
     /// intra-op threads sleep instead of spinning between runs. A service runs the graph,
     /// then encodes, stores and answers, and on a busy machine shares the CPUs with other
     /// work: spinning threads burn the time slices both need. Measured (docs/benchmarks.md,
-    /// the service against piper-tts): 20 sentences under load went from 0.92x to 1.23x
-    /// piper-tts's speed, idle unchanged. Autoregressive graphs (Chatterbox), run hundreds
+    /// the service against piper-tts): 20 sentences under load went from 0.92x to 1.14x
+    /// piper-tts's speed at defaults, idle unchanged. Autoregressive graphs (Chatterbox), run hundreds
     /// of times back to back, keep spinning.
     pub fn session_without_spinning(
         &self,

@@ -27,3 +27,16 @@ ensure_build_prerequisites() {
   fi
   command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install the Rust toolchain (https://rustup.rs)" >&2; return 1; }
 }
+
+# cargo-lambda (PyPI, pinned here only), installed without its zig dependency into
+# ROOT/.venv-lambda: the Lambda emulator and artefact builder of scripts/check-lambda.sh and
+# of the cold-start bench (scripts/bench.sh). Prints the program's path.
+ensure_cargo_lambda() {
+  local venv="$1/.venv-lambda"
+  if [ ! -x "$venv/bin/cargo-lambda" ]; then
+    # Only the path goes to standard output.
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --no-deps cargo-lambda==1.9.2 >&2
+  fi
+  echo "$venv/bin/cargo-lambda"
+}

@@ -2,7 +2,7 @@
 //! preloaded, with piper-tts's server beside it.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -29,32 +29,30 @@ pub(crate) async fn cold_start(
         eprintln!("cold start: run {}/{runs}", run + 1);
         for (n, (_, extra)) in variants.iter().enumerate() {
             let (mut child, base, _storage, spawned) = spawn_runner(runner, root, extra);
-            health[n].push(first_ok(client, &format!("{base}/api/v1/health"), spawned).await);
-            let response = client
-                .post(format!("{base}/api/v1/tts"))
-                .json(&json!({"text": "Hello world."}))
-                .send()
-                .await
-                .unwrap();
-            assert!(response.status().is_success());
-            response.bytes().await.unwrap();
-            first_audio[n].push(spawned.elapsed());
+            let (ready, spoken) = first_answers(
+                client,
+                &format!("{base}/api/v1/health"),
+                &format!("{base}/api/v1/tts"),
+                spawned,
+            )
+            .await;
+            health[n].push(ready);
+            first_audio[n].push(spoken);
             let _ = child.kill();
             let _ = child.wait();
         }
         // piper-tts's server, for context: it loads the voice before listening.
         let spawned = Instant::now();
         let (mut child, base) = spawn_piper(python, voice);
-        health[2].push(first_ok(client, &format!("{base}/info"), spawned).await);
-        let response = client
-            .post(format!("{base}/synthesize"))
-            .json(&json!({"text": "Hello world."}))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        response.bytes().await.unwrap();
-        first_audio[2].push(spawned.elapsed());
+        let (ready, spoken) = first_answers(
+            client,
+            &format!("{base}/info"),
+            &format!("{base}/synthesize"),
+            spawned,
+        )
+        .await;
+        health[2].push(ready);
+        first_audio[2].push(spoken);
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -83,4 +81,28 @@ pub(crate) async fn cold_start(
         );
     }
     println!();
+}
+
+/// The first 200 of `ready_url`, then one "Hello world." posted to `speech_url` and read to its
+/// end: both as times since `spawned`.
+async fn first_answers(
+    client: &reqwest::Client,
+    ready_url: &str,
+    speech_url: &str,
+    spawned: Instant,
+) -> (Duration, Duration) {
+    let ready = first_ok(client, ready_url, spawned).await;
+    let response = client
+        .post(speech_url)
+        .json(&json!({"text": "Hello world."}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{speech_url}: {}",
+        response.status()
+    );
+    response.bytes().await.unwrap();
+    (ready, spawned.elapsed())
 }
