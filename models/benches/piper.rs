@@ -74,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         provider: ExecutionProvider::Cpu,
         // 0 lets the voice pick its default (1 thread); BENCH_THREADS overrides it.
         intra_threads: env_number("BENCH_THREADS").unwrap_or(0),
+        spinning: models::Spinning::default(),
     })?;
     let start = Instant::now();
     let mut voice = PiperVoice::load(&runtime, &model, None)?;

@@ -7,6 +7,7 @@
 //! ([`runtime::OnnxRuntime`]) and reused.
 
 pub mod chatterbox;
+pub mod cpu_pressure;
 pub mod error;
 pub mod piper;
 pub mod runtime;
@@ -14,5 +15,5 @@ pub mod text;
 pub mod waveform;
 
 pub use error::ModelError;
-pub use runtime::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
+pub use runtime::{ExecutionProvider, OnnxRuntime, RuntimeSettings, Spinning};
 pub use waveform::Waveform;

@@ -35,6 +35,49 @@ impl std::str::FromStr for ExecutionProvider {
     }
 }
 
+/// Whether the intra-op threads of a graph run once per request (Piper) spin while they
+/// wait for work. Spinning threads answer at once, which makes a run on an idle machine
+/// faster (about 15% for Piper on 2 vCPUs); on a busy machine they burn the time slices
+/// the rest of the work needs, and the same run gets slower than with sleeping threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Spinning {
+    /// Spin while the CPUs are free, sleep while other work waits for them (Linux
+    /// pressure stall information; see [`crate::cpu_pressure`]). Where the kernel does
+    /// not say, the machine counts as free.
+    #[default]
+    Auto,
+    /// Always spin (a machine given to this service alone).
+    Always,
+    /// Never spin (a machine shared with other busy work).
+    Never,
+}
+
+impl std::str::FromStr for Spinning {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "always" | "on" | "true" => Ok(Self::Always),
+            "never" | "off" | "false" => Ok(Self::Never),
+            other => Err(format!(
+                "unknown spinning policy {other:?} (expected auto, always or never)"
+            )),
+        }
+    }
+}
+
+impl Spinning {
+    /// Whether a run starting now should use spinning threads.
+    pub fn spin_now(self) -> bool {
+        match self {
+            Self::Auto => !crate::cpu_pressure::contended(),
+            Self::Always => true,
+            Self::Never => false,
+        }
+    }
+}
+
 /// How to load ONNX Runtime and build sessions.
 #[derive(Debug, Clone)]
 pub struct RuntimeSettings {
@@ -44,10 +87,12 @@ pub struct RuntimeSettings {
     pub provider: ExecutionProvider,
     /// Intra-op threads per session (0 = ONNX Runtime's default: one per core).
     pub intra_threads: usize,
+    /// Whether graphs run once per request spin (see [`Spinning`]).
+    pub spinning: Spinning,
 }
 
-/// A loaded ONNX Runtime; cheap to clone through `Arc`.
-#[derive(Debug)]
+/// A loaded ONNX Runtime; cheap to clone (the environment is shared).
+#[derive(Debug, Clone)]
 pub struct OnnxRuntime {
     environment: Environment,
     settings: RuntimeSettings,
@@ -115,19 +160,15 @@ impl OnnxRuntime {
         self.build_session(path, threads, true)
     }
 
-    /// Like [`Self::session_with_threads`], for a graph run once per request (Piper): idle
-    /// intra-op threads sleep instead of spinning between runs. A service runs the graph,
-    /// then encodes, stores and answers, and on a busy machine shares the CPUs with other
-    /// work: spinning threads burn the time slices both need. Measured (docs/benchmarks.md,
-    /// the service against piper-tts): 20 sentences under load went from 0.92x to 1.14x
-    /// piper-tts's speed at defaults, idle unchanged. Autoregressive graphs (Chatterbox), run hundreds
-    /// of times back to back, keep spinning.
-    pub fn session_without_spinning(
+    /// Like [`Self::session_with_threads`], for a graph run once per request (Piper), with
+    /// its intra-op threads spinning between operators or sleeping (see [`Spinning`]).
+    pub fn request_session(
         &self,
         path: &Path,
         threads: usize,
+        spinning: bool,
     ) -> Result<Session, ModelError> {
-        self.build_session(path, threads, false)
+        self.build_session(path, threads, spinning)
     }
 
     fn build_session(

@@ -37,6 +37,7 @@ fn runtime() -> Arc<OnnxRuntime> {
                 library,
                 provider: ExecutionProvider::Cpu,
                 intra_threads: 1,
+                spinning: models::Spinning::default(),
             })
             .unwrap()
         })

@@ -141,3 +141,28 @@ fn a_missing_program_is_a_phonemizer_error() {
         "{error}"
     );
 }
+
+#[test]
+fn the_voice_speaks_with_threads_that_spin_and_with_threads_that_sleep() {
+    let joe = piper_support::joe();
+    for spinning in [models::Spinning::Always, models::Spinning::Never] {
+        let runtime = models::OnnxRuntime::load(models::RuntimeSettings {
+            library: piper_support::ort_library(),
+            provider: models::ExecutionProvider::Cpu,
+            intra_threads: 2,
+            spinning,
+        })
+        .unwrap();
+        let voice =
+            models::piper::PiperVoice::load(&runtime, &piper_support::joe_model(), None).unwrap();
+        let options = models::piper::PiperOptions::default();
+        let ids = joe.sentence_phoneme_ids("Hello world.").unwrap();
+        for _ in 0..2 {
+            let samples = voice.synthesize_ids(&ids[0], &options).unwrap();
+            let seconds = samples.len() as f64 / f64::from(voice.sample_rate());
+            assert!((0.5..3.0).contains(&seconds), "{spinning:?}: {seconds} s");
+            let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+            assert!(peak > 0.05, "{spinning:?}: silent (peak {peak})");
+        }
+    }
+}

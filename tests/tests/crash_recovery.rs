@@ -138,14 +138,41 @@ async fn leftovers_of_each_crash_point_are_repaired(b: Backend) {
     )
     .await;
 
+    // 6. Outputs planned while their encoders were still running (no sizes up front):
+    //    complete ones are kept, one missing its MP3 is undone.
+    let output_sidecar =
+        json!({"files": {"wav": "u.wav", "mp3": "u.mp3"}, "generation_type": "tts"}).to_string();
+    for name in ["q/u.wav", "q/u.mp3", "r/v.wav"] {
+        put(store, &format!("outputs/{name}"), wav()).await;
+        put(
+            store,
+            &format!("outputs/{name}.json"),
+            output_sidecar.clone(),
+        )
+        .await;
+    }
+    let without_sizes = |keys: &[&str]| {
+        keys.iter()
+            .map(|k| json!({"key": format!("outputs/{k}")}))
+            .collect::<Vec<_>>()
+    };
+    let complete = without_sizes(&["q/u.wav", "q/u.wav.json", "q/u.mp3", "q/u.mp3.json"]);
+    plan(store, "f", json!({"kind": "publish", "writes": complete})).await;
+    let partial = without_sizes(&["r/v.wav", "r/v.wav.json", "r/v.mp3", "r/v.mp3.json"]);
+    plan(store, "g", json!({"kind": "publish", "writes": partial})).await;
+
     let app = repairing_app(&b);
     let summary = app.post("/api/v1/cleanup").await.ok_json();
     let plans = &summary["actions"]["interrupted_writes"]["plans"];
-    assert_eq!(plans["completed"], 1, "{summary}");
-    assert_eq!(plans["repaired"], 4, "{summary}");
+    assert_eq!(plans["completed"], 2, "{summary}");
+    assert_eq!(plans["repaired"], 5, "{summary}");
     assert_eq!(
         stored_keys(store, "").await,
         [
+            "outputs/q/u.mp3",
+            "outputs/q/u.mp3.json",
+            "outputs/q/u.wav",
+            "outputs/q/u.wav.json",
             "voices/kept.wav",
             "voices/kept.wav.json",
             "voices/new/m.wav",

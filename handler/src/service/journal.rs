@@ -28,13 +28,15 @@ use crate::error::{Error, Result};
 /// Where plans are kept.
 pub const PREFIX: &str = "journal/";
 
-/// One object a publish writes, with the size it will have.
+/// One object a publish writes, with the size it will have when that is known up front.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Planned {
     /// The object's key.
     pub key: String,
-    /// Its size once written.
-    pub size: u64,
+    /// Its size once written; absent for a body still being made when the plan was
+    /// recorded (objects are written whole or not at all, so existing is enough).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// One object a move places at a new key.
@@ -195,7 +197,7 @@ async fn settle(
             }
         }
         Plan::Move { moves, drop } => {
-            if all_present(store, moves.iter().map(|m| (m.to.as_str(), m.size))).await? {
+            if all_present(store, moves.iter().map(|m| (m.to.as_str(), Some(m.size)))).await? {
                 // The copies are complete: finish by removing the sources.
                 let sources = keys_of(
                     moves
@@ -220,14 +222,14 @@ async fn settle(
     Ok(())
 }
 
-/// Whether every `(key, size)` exists with that size.
+/// Whether every `(key, size)` exists, with that size where one is given.
 async fn all_present<'a>(
     store: &dyn ObjectStore,
-    expected: impl Iterator<Item = (&'a str, u64)>,
+    expected: impl Iterator<Item = (&'a str, Option<u64>)>,
 ) -> Result<bool> {
     for (key, size) in expected {
         match store.head(&Key::new(key)?).await {
-            Ok(meta) if meta.size == size => {}
+            Ok(meta) if size.is_none_or(|size| meta.size == size) => {}
             Ok(_) => return Ok(false),
             Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e.into()),

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::{Value, json};
 use storage::{DynStore, Key, ObjectMeta};
 use utoipa::ToSchema;
 
-use audio::encode::EncodedAudio;
+use audio::encode::{EncodedAudio, ExportFormat};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 
 use super::area::{self, Area};
 use super::journal;
@@ -40,46 +41,77 @@ pub struct OutputFile {
     pub bytes: Bytes,
 }
 
+/// An output being encoded: started already (on a blocking thread), awaited by the write.
+pub type Encoding = BoxFuture<'static, Result<EncodedAudio>>;
+
+/// The sidecar's `files`: each format's name, mapped to its file name.
+pub fn name_map(
+    formats: &[ExportFormat],
+    names: &[String],
+) -> serde_json::Map<String, serde_json::Value> {
+    formats
+        .iter()
+        .zip(names)
+        .map(|(format, name)| {
+            (
+                format.name().to_owned(),
+                serde_json::Value::from(name.as_str()),
+            )
+        })
+        .collect()
+}
+
+/// An encoding that is already done.
+pub fn encoded(audio: EncodedAudio) -> Encoding {
+    futures::future::ready(Ok(audio)).boxed()
+}
+
 /// Writes every encoded file and its sidecar, all or nothing (see
 /// [`publish_together`]: one write plan, its own task, a failure removes what was
-/// written).
+/// written). Each file is written as soon as its encoding is done, so the slowest format's
+/// encoder runs while the others are being stored.
 pub async fn store_outputs(
     store: &DynStore,
     folder: Option<&str>,
-    encoded: Vec<EncodedAudio>,
+    encodings: Vec<Encoding>,
     names: Vec<String>,
-    sidecar_for: impl Fn(&serde_json::Map<String, Value>) -> OutputSidecar,
+    formats: &[ExportFormat],
+    sidecar: OutputSidecar,
 ) -> Result<Vec<OutputFile>> {
-    let name_map: serde_json::Map<String, Value> = encoded
-        .iter()
-        .zip(&names)
-        .map(|(e, n)| (e.format.name().to_owned(), json!(n)))
-        .collect();
-    let mut files = Vec::with_capacity(encoded.len());
-    let mut writes = Vec::with_capacity(encoded.len());
-    for (audio, name) in encoded.into_iter().zip(names) {
+    let mut writes = Vec::with_capacity(encodings.len());
+    let mut files = Vec::with_capacity(encodings.len());
+    for ((encoding, name), format) in encodings.into_iter().zip(names).zip(formats) {
         let key = Area::Outputs.key_in(folder, &name)?;
         let relative = key
             .strip_prefix(&Area::Outputs.prefix())
             .unwrap_or(key.as_str())
             .to_owned();
-        let bytes = Bytes::from(audio.bytes);
-        let mut sidecar = sidecar_for(&name_map);
-        sidecar.sample_rate = Some(audio.sample_rate);
-        sidecar.file_size_bytes = Some(bytes.len() as u64);
-        sidecar.format = Some(audio.format.name().to_owned());
-        writes.push((key, bytes.clone(), area::sidecar_bytes(&sidecar)?));
+        let mut sidecar = sidecar.clone();
+        let body: Body = async move {
+            let audio = encoding.await?;
+            sidecar.sample_rate = Some(audio.sample_rate);
+            sidecar.file_size_bytes = Some(audio.bytes.len() as u64);
+            sidecar.format = Some(audio.format.name().to_owned());
+            let sidecar = area::sidecar_bytes(&sidecar)?;
+            Ok((Bytes::from(audio.bytes), sidecar))
+        }
+        .boxed();
+        writes.push((key, None, body));
         files.push(OutputFile {
-            format: audio.format.name().to_owned(),
+            format: format.name().to_owned(),
             url: naming::output_url(&relative),
-            size_bytes: bytes.len() as u64,
-            content_type: audio.format.content_type(),
+            size_bytes: 0,
+            content_type: format.content_type(),
             filename: name,
             path: relative,
-            bytes,
+            bytes: Bytes::new(),
         });
     }
-    publish_together(store, writes).await?;
+    let written = publish_as_ready(store, writes).await?;
+    for (file, (_, body)) in files.iter_mut().zip(written) {
+        file.size_bytes = body.len() as u64;
+        file.bytes = body;
+    }
     Ok(files)
 }
 
@@ -103,19 +135,42 @@ pub async fn publish_together(
     store: &DynStore,
     files: Vec<(Key, Bytes, Bytes)>,
 ) -> Result<Vec<ObjectMeta>> {
-    let mut writes = Vec::with_capacity(files.len() * 2);
+    let writes = files
+        .into_iter()
+        .map(|(key, body, sidecar)| {
+            let sizes = Some((body.len() as u64, sidecar.len() as u64));
+            let ready: Body = futures::future::ready(Ok((body, sidecar))).boxed();
+            (key, sizes, ready)
+        })
+        .collect();
+    let written = publish_as_ready(store, writes).await?;
+    Ok(written.into_iter().map(|(meta, _)| meta).collect())
+}
+
+/// An object's body and its sidecar's, once made.
+type Body = BoxFuture<'static, Result<(Bytes, Bytes)>>;
+
+/// [`publish_together`] for bodies still being made: each object (then its sidecar) is
+/// written as soon as its body is ready. The plan records the sizes known up front (none
+/// for bodies still being made: objects are written whole or not at all, so existing is
+/// enough to count as complete). Answers each object's metadata and body, in order.
+async fn publish_as_ready(
+    store: &DynStore,
+    files: Vec<(Key, Option<(u64, u64)>, Body)>,
+) -> Result<Vec<(ObjectMeta, Bytes)>> {
+    let mut writes = Vec::with_capacity(files.len());
     let mut planned = Vec::with_capacity(files.len() * 2);
-    for (key, body, sidecar) in files {
+    for (key, sizes, body) in files {
         let sidecar_key = area::sidecar_key(&key)?;
         planned.push(journal::Planned {
             key: key.to_string(),
-            size: body.len() as u64,
+            size: sizes.map(|(body, _)| body),
         });
         planned.push(journal::Planned {
             key: sidecar_key.to_string(),
-            size: sidecar.len() as u64,
+            size: sizes.map(|(_, sidecar)| sidecar),
         });
-        writes.push((key, body, sidecar_key, sidecar));
+        writes.push((key, body, sidecar_key));
     }
     let store = Arc::clone(store);
     journal::detached(async move {
@@ -125,30 +180,34 @@ pub async fn publish_together(
         // The files go up side by side (each before its own sidecar), so a request waits
         // for about one write's round trip whatever the number of formats.
         let outcomes = futures::future::join_all(writes.into_iter().map(
-            |(key, body, sidecar_key, sidecar)| async move {
+            |(key, body, sidecar_key)| async move {
                 let mut done = Vec::with_capacity(2);
-                let meta = match store.put(&key, body).await {
-                    Ok(meta) => meta,
+                let (body, sidecar) = match body.await {
+                    Ok(made) => made,
                     Err(e) => return (done, Err(e)),
+                };
+                let meta = match store.put(&key, body.clone()).await {
+                    Ok(meta) => meta,
+                    Err(e) => return (done, Err(e.into())),
                 };
                 done.push(key);
                 match store.put(&sidecar_key, sidecar).await {
                     Ok(_) => {
                         done.push(sidecar_key);
-                        (done, Ok(meta))
+                        (done, Ok((meta, body)))
                     }
-                    Err(e) => (done, Err(e)),
+                    Err(e) => (done, Err(e.into())),
                 }
             },
         ))
         .await;
         let mut done: Vec<Key> = Vec::new();
-        let mut metas = Vec::with_capacity(outcomes.len());
+        let mut written = Vec::with_capacity(outcomes.len());
         let mut failure = None;
-        for (written, outcome) in outcomes {
-            done.extend(written);
+        for (keys, outcome) in outcomes {
+            done.extend(keys);
             match outcome {
-                Ok(meta) => metas.push(meta),
+                Ok(object) => written.push(object),
                 Err(e) => failure = failure.or(Some(e)),
             }
         }
@@ -162,10 +221,10 @@ pub async fn publish_together(
                     "could not remove the objects of a failed write; cleanup will"
                 ),
             }
-            return Err(e.into());
+            return Err(e);
         }
         intent.done(store).await;
-        Ok(metas)
+        Ok(written)
     })
     .await
 }

@@ -190,11 +190,11 @@ pub async fn run(
     })
     .await?;
     let duration_seconds = waveform.duration_seconds();
-    let (encoded, _) = super::tts::encode(
+    let (encodings, _) = super::tts::encode(
         waveform.samples,
         waveform.sample_rate,
         audio::postprocess::PostProcess::default(),
-        formats.clone(),
+        &formats,
     )
     .await?;
 
@@ -228,18 +228,24 @@ pub async fn run(
         "warnings": warnings,
     });
     let timestamp = super::iso(now);
-    let files = publish::store_outputs(state.store(), folder.as_deref(), encoded, names, |files| {
-        OutputSidecar {
-            generation_type: Some("vc".into()),
-            timestamp: Some(timestamp.clone()),
-            duration_seconds: Some(duration_seconds),
-            parameters: parameters.clone(),
-            generation_info: generation_info.clone(),
-            files: files.clone(),
-            source_files: vec![input_label.clone(), target.relative.clone()],
-            ..OutputSidecar::default()
-        }
-    })
+    let sidecar = OutputSidecar {
+        generation_type: Some("vc".into()),
+        timestamp: Some(timestamp),
+        duration_seconds: Some(duration_seconds),
+        parameters,
+        generation_info,
+        files: publish::name_map(&formats, &names),
+        source_files: vec![input_label.clone(), target.relative.clone()],
+        ..OutputSidecar::default()
+    };
+    let files = publish::store_outputs(
+        state.store(),
+        folder.as_deref(),
+        encodings,
+        names,
+        &formats,
+        sidecar,
+    )
     .await?;
     voice_use::record_use(store, state.voice_use(), &target).await;
     Ok(VcOutcome {

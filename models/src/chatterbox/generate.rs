@@ -380,6 +380,7 @@ mod tests {
             library,
             provider: ExecutionProvider::Cpu,
             intra_threads: 1,
+            spinning: crate::Spinning::default(),
         })
         .unwrap();
         let settings = ChatterboxSettings {

@@ -9,7 +9,7 @@ use ort::value::TensorRef;
 use super::config::PiperConfig;
 use super::espeak::{EspeakPhonemizer, Phonemizer};
 use super::ids::{phoneme_ids, split_phonemes};
-use crate::{ModelError, OnnxRuntime, Waveform};
+use crate::{ModelError, OnnxRuntime, Spinning, Waveform};
 
 const GRAPH: &str = "piper";
 
@@ -40,14 +40,54 @@ impl Default for PiperOptions {
     }
 }
 
-/// A Piper voice ready to synthesise. The session runs one request at a time (it needs
-/// `&mut` to run); callers bound concurrency with their own semaphore.
+/// A Piper voice ready to synthesise. The graph runs one sentence at a time (a session
+/// needs `&mut` to run); callers bound concurrency with their own semaphore.
 #[derive(Debug)]
 pub struct PiperVoice {
     config: PiperConfig,
-    session: Mutex<Session>,
+    sessions: Mutex<Sessions>,
     phonemizer: Box<dyn Phonemizer>,
     model_path: PathBuf,
+}
+
+/// The voice's sessions: one whose intra-op threads spin, one whose threads sleep, each
+/// built the first time the spinning policy asks for it (so a machine that is never busy,
+/// or never idle, holds one copy of the model).
+#[derive(Debug)]
+struct Sessions {
+    runtime: OnnxRuntime,
+    threads: usize,
+    policy: Spinning,
+    spinning: Option<Session>,
+    sleeping: Option<Session>,
+}
+
+impl Sessions {
+    /// These sessions with `session` (spinning or not) already built.
+    fn with(mut self, spinning: bool, session: Session) -> Self {
+        if spinning {
+            self.spinning = Some(session);
+        } else {
+            self.sleeping = Some(session);
+        }
+        self
+    }
+
+    /// The session for a run starting now. With one thread nothing spins, so one session
+    /// serves whatever the policy says.
+    fn for_run(&mut self, model: &Path) -> Result<&mut Session, ModelError> {
+        let spin = self.threads > 1 && self.policy.spin_now();
+        let slot = if spin {
+            &mut self.spinning
+        } else {
+            &mut self.sleeping
+        };
+        if slot.is_none() {
+            *slot = Some(self.runtime.request_session(model, self.threads, spin)?);
+        }
+        slot.as_mut()
+            .ok_or_else(|| ModelError::inference(GRAPH, "no session"))
+    }
 }
 
 impl PiperVoice {
@@ -72,7 +112,9 @@ impl PiperVoice {
             0 => 1,
             n => n,
         };
-        let session = runtime.session_without_spinning(model, threads)?;
+        let policy = runtime.settings().spinning;
+        let spin = threads > 1 && policy.spin_now();
+        let session = runtime.request_session(model, threads, spin)?;
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input", "input_lengths", "scales"] {
             if !names.contains(&required) {
@@ -90,7 +132,16 @@ impl PiperVoice {
         }
         Ok(Self {
             config,
-            session: Mutex::new(session),
+            sessions: Mutex::new(
+                Sessions {
+                    runtime: runtime.clone(),
+                    threads,
+                    policy,
+                    spinning: None,
+                    sleeping: None,
+                }
+                .with(spin, session),
+            ),
             phonemizer: Box::new(EspeakPhonemizer::new()),
             model_path: model.to_path_buf(),
         })
@@ -207,10 +258,11 @@ impl PiperVoice {
             let sid = TensorRef::from_array_view(([1usize], &speaker[..])).map_err(tensor_error)?;
             inputs.push(("sid".into(), sid.into()));
         }
-        let mut session = self
-            .session
+        let mut sessions = self
+            .sessions
             .lock()
             .map_err(|_| ModelError::inference(GRAPH, "session lock poisoned"))?;
+        let session = sessions.for_run(&self.model_path)?;
         let outputs = session.run(inputs).map_err(tensor_error)?;
         let (_, audio) = outputs[0]
             .try_extract_tensor::<f32>()

@@ -46,6 +46,7 @@ pub fn runtime() -> Arc<OnnxRuntime> {
         library,
         provider: ExecutionProvider::Cpu,
         intra_threads: 0,
+        spinning: models::Spinning::default(),
     })
     .unwrap()
 }

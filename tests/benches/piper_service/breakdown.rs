@@ -24,6 +24,7 @@ pub(crate) async fn breakdown(
         library: tests::engines::onnxruntime_library(),
         provider: ExecutionProvider::Cpu,
         intra_threads: threads,
+        spinning: models::Spinning::default(),
     })
     .unwrap();
     let voice = PiperVoice::load(

@@ -6,9 +6,12 @@
 pub mod request;
 pub mod synthesis;
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use audio::encode::{EncodedAudio, ExportFormat};
+use futures::FutureExt;
+
+use audio::encode::ExportFormat;
 use audio::postprocess::{PostProcess, PostProcessReport};
 use models::chatterbox::GenerationParams;
 use models::text::{ChunkOptions, TextOptions};
@@ -103,8 +106,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     };
     let sample_rate = spoken.sample_rate;
     let post = plan.post.clone();
-    let formats = plan.formats.clone();
-    let (encoded, report) = encode(spoken.samples, sample_rate, post, formats).await?;
+    let (encodings, report) = encode(spoken.samples, sample_rate, post, &plan.formats).await?;
 
     let now = chrono::Utc::now();
     let params = name_params(&request);
@@ -129,21 +131,23 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         .voice
         .as_ref()
         .map(|(entry, _)| entry.relative.clone());
+    let sidecar = OutputSidecar {
+        generation_type: Some("tts".into()),
+        timestamp: Some(timestamp),
+        duration_seconds: Some(report.output_duration_seconds),
+        parameters,
+        generation_info,
+        files: publish::name_map(&plan.formats, &names),
+        source_files: voice_path.into_iter().collect(),
+        ..OutputSidecar::default()
+    };
     let files = publish::store_outputs(
         state.store(),
         plan.folder.as_deref(),
-        encoded,
+        encodings,
         names,
-        |files| OutputSidecar {
-            generation_type: Some("tts".into()),
-            timestamp: Some(timestamp.clone()),
-            duration_seconds: Some(report.output_duration_seconds),
-            parameters: parameters.clone(),
-            generation_info: generation_info.clone(),
-            files: files.clone(),
-            source_files: voice_path.iter().cloned().collect(),
-            ..OutputSidecar::default()
-        },
+        &plan.formats,
+        sidecar,
     )
     .await?;
     if let Some((entry, _)) = &spoken.voice {
@@ -235,26 +239,38 @@ pub fn abandoned(state: &AppState) -> impl FnOnce() + Send + 'static {
     move || state.engines().note_abandoned()
 }
 
-/// Post-processes and encodes off the async threads.
+/// Post-processes off the async threads, then starts every format's encoder, each on its
+/// own blocking thread (so they run side by side, and beside the writes of those done).
 pub async fn encode(
     samples: Vec<f32>,
     sample_rate: u32,
     post: PostProcess,
-    formats: Vec<ExportFormat>,
-) -> Result<(Vec<EncodedAudio>, PostProcessReport)> {
-    blocking(move || {
+    formats: &[ExportFormat],
+) -> Result<(Vec<publish::Encoding>, PostProcessReport)> {
+    let (pcm, report) = blocking(move || {
         if samples.is_empty() {
             return Err(Error::Generation("the engine produced no audio".into()));
         }
-        let pcm = audio::Pcm::mono(sample_rate, samples);
-        let (pcm, report) = post.apply(pcm)?;
-        let encoded = formats
-            .iter()
-            .map(|format| audio::encode::encode(&pcm, *format))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((encoded, report))
+        Ok(post.apply(audio::Pcm::mono(sample_rate, samples))?)
     })
-    .await?
+    .await??;
+    let pcm = Arc::new(pcm);
+    let encodings = formats
+        .iter()
+        .map(|&format| {
+            let pcm = Arc::clone(&pcm);
+            let task = blocking(move || audio::encode::encode(&pcm, format));
+            // Spawned now, not when first polled: encoding starts while the plan is written.
+            let task = tokio::spawn(task);
+            async move {
+                task.await
+                    .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))??
+                    .map_err(Error::from)
+            }
+            .boxed()
+        })
+        .collect();
+    Ok((encodings, report))
 }
 
 /// The original's TTS name parameters (reference §4.1).
