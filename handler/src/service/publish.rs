@@ -150,13 +150,17 @@ pub async fn publish_together(
 /// An object's body and its sidecar's, once made.
 type Body = BoxFuture<'static, Result<(Bytes, Bytes)>>;
 
+/// One object of a publish: its key, its body's and sidecar's sizes when known up front,
+/// and the bodies.
+type Pending = (Key, Option<(u64, u64)>, Body);
+
 /// [`publish_together`] for bodies still being made: each object (then its sidecar) is
 /// written as soon as its body is ready. The plan records the sizes known up front (none
 /// for bodies still being made: objects are written whole or not at all, so existing is
 /// enough to count as complete). Answers each object's metadata and body, in order.
 async fn publish_as_ready(
     store: &DynStore,
-    files: Vec<(Key, Option<(u64, u64)>, Body)>,
+    files: Vec<Pending>,
 ) -> Result<Vec<(ObjectMeta, Bytes)>> {
     let mut writes = Vec::with_capacity(files.len());
     let mut planned = Vec::with_capacity(files.len() * 2);
