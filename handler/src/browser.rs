@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 
 use crate::error::Error;
 use crate::state::AppState;
@@ -85,11 +85,19 @@ fn is_loopback(origin: &str) -> bool {
 
 /// The CORS layer for a policy.
 pub fn cors_layer(policy: &OriginPolicy) -> CorsLayer {
+    // What a page's script may read from an answer: the ids, seeds, engine, warnings,
+    // where the file was stored and the retry advice both dialects give.
     let exposed = [
         crate::request_id::HEADER.clone(),
         HeaderName::from_static("x-alternative-formats"),
         HeaderName::from_static("content-disposition"),
+        HeaderName::from_static("content-location"),
         HeaderName::from_static(crate::notices::HEADER),
+        HeaderName::from_static("x-generation-seed"),
+        HeaderName::from_static("x-speech-engine"),
+        HeaderName::from_static("openai-processing-ms"),
+        HeaderName::from_static("x-should-retry"),
+        HeaderName::from_static("retry-after"),
     ];
     let layer = CorsLayer::new()
         .allow_methods([
@@ -100,7 +108,9 @@ pub fn cors_layer(policy: &OriginPolicy) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers(Any)
+        // The headers the preflight asks for, echoed: a `*` answer does not cover
+        // `Authorization` (Fetch standard), so keyed browser clients would be refused.
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers(exposed);
     match policy {
         OriginPolicy::Any => layer.allow_origin(Any),

@@ -277,6 +277,35 @@ async fn cors_follows_the_configured_origins() {
             .unwrap()
             .contains("x-request-id")
     );
+    for exposed in ["x-generation-seed", "x-speech-engine", "x-speech-warnings"] {
+        assert!(
+            any.header("access-control-expose-headers")
+                .unwrap()
+                .contains(exposed),
+            "{exposed} is not exposed"
+        );
+    }
+    // A keyed browser client's preflight: Authorization must be granted by name, since a
+    // `*` answer does not cover it.
+    let preflight = open
+        .request(
+            axum::http::Request::builder()
+                .method("OPTIONS")
+                .uri("/v1/audio/speech")
+                .header("origin", "https://example.com")
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization,content-type")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    let granted = preflight
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(granted.contains("authorization"), "{granted}");
+    assert!(granted.contains("content-type"), "{granted}");
     let strict = TestApp::with_config(&backend, |c| {
         c.cors_allow_origins = vec!["https://app.example".into()]
     });
