@@ -347,7 +347,15 @@ async fn bad_requests_get_openai_errors(b: Backend) {
         )
         .await;
     assert_eq!(bare.status, 200, "{}", bare.text());
-    assert_eq!(bare.header("x-generation-seed"), Some("3"));
+    // tts-1 with a built-in name speaks with Piper, which no seed reproduces.
+    assert_eq!(bare.header("x-speech-engine"), Some("piper"));
+    assert_eq!(bare.header("x-generation-seed"), None);
+    assert!(
+        bare.header("x-speech-warnings")
+            .is_some_and(|w| w.starts_with("seed 3 is not used by the built-in voice")),
+        "{:?}",
+        bare.header("x-speech-warnings")
+    );
 }
 
 async fn voices_resolve_by_alias_id_and_fallback(b: Backend) {

@@ -294,7 +294,10 @@ async fn cors_follows_the_configured_origins() {
                 .uri("/v1/audio/speech")
                 .header("origin", "https://example.com")
                 .header("access-control-request-method", "POST")
-                .header("access-control-request-headers", "authorization,content-type")
+                .header(
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                )
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )

@@ -34,14 +34,8 @@ async fn hello_world_is_speech_from_the_builtin_voice(b: Backend) {
         alternatives.starts_with("mp3:/outputs/tts_"),
         "{alternatives}"
     );
-    assert!(
-        response
-            .header("x-generation-seed")
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            > 0
-    );
+    // No seed reproduces the built-in voice's audio, so none is reported.
+    assert_eq!(response.header("x-generation-seed"), None);
 
     let pcm = decode(&response.body, "wav");
     assert_eq!(pcm.sample_rate, 22_050);
@@ -91,10 +85,19 @@ async fn url_mode_answers_json_and_every_file_downloads(b: Backend) {
     let body = response.json();
     assert_eq!(body["success"], true);
     assert_eq!(body["message"], "TTS generation completed successfully");
-    assert_eq!(body["generation_seed_used"], 42);
+    // The built-in voice draws its noise inside its graph: the seed is named as unused.
+    assert_eq!(body["generation_seed_used"], Value::Null);
     assert_eq!(body["model"], "piper");
     assert_eq!(body["sample_rate"], 22_050);
-    assert_eq!(body["warnings"], json!([]));
+    let warnings = body["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("seed 42 is not used by the built-in voice"),
+        "{warnings:?}"
+    );
     let files = body["output_files"].as_array().unwrap();
     assert_eq!(files.len(), 2);
     for file in files {
@@ -115,6 +118,25 @@ async fn url_mode_answers_json_and_every_file_downloads(b: Backend) {
     );
     // Two sentences: longer than one short one, and nothing dropped.
     assert!(pcm.duration_seconds() > 1.2, "{}", pcm.duration_seconds());
+    // The sidecar does not claim a seed either.
+    let sidecar = b
+        .store
+        .get(
+            &storage::Key::new(format!(
+                "outputs/{}.json",
+                files[0]["path"].as_str().unwrap()
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let sidecar: Value = serde_json::from_slice(&sidecar).unwrap();
+    assert_eq!(
+        sidecar["generation_info"]["seed_used"],
+        Value::Null,
+        "{sidecar}"
+    );
+    assert_eq!(sidecar["parameters"]["seed"], Value::Null, "{sidecar}");
 }
 
 async fn every_export_format_is_written_and_return_format_picks_the_stream(b: Backend) {

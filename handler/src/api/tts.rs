@@ -30,8 +30,9 @@ pub struct TtsResponse {
     pub message: String,
     /// Every written file: format, file name, URL, path and size.
     pub output_files: Vec<OutputFile>,
-    /// The seed used (the request's, or the one picked for seed 0).
-    pub generation_seed_used: u64,
+    /// The seed used (the request's, or the one picked for seed 0); null when the built-in
+    /// voice spoke, since no seed reproduces its audio.
+    pub generation_seed_used: Option<u64>,
     /// Wall time of the request.
     pub processing_time_seconds: f64,
     /// Length of the audio in seconds.
@@ -79,9 +80,11 @@ async fn text_to_speech(
         .into_response());
     }
     let mut response = audio_response::stream_file(&outcome.files, query.return_format.as_deref())?;
-    response
-        .headers_mut()
-        .insert("x-generation-seed", HeaderValue::from(outcome.seed));
+    if let Some(seed) = outcome.seed {
+        response
+            .headers_mut()
+            .insert("x-generation-seed", HeaderValue::from(seed));
+    }
     audio_response::add_warnings(&mut response, &outcome.warnings);
     Ok(response)
 }

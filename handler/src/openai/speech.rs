@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::catalog;
 use super::error::OpenAiError;
 use crate::error::{Error, Result};
+use crate::service::engines::EngineKind;
 use crate::service::speech_stream::{self, AudioSink, StreamRequest, StreamSummary};
 use crate::state::AppState;
 
@@ -43,8 +44,10 @@ pub struct SpeechRequest {
     pub speed: f64,
     /// Server-Sent Events instead of raw audio.
     pub sse: bool,
-    /// Chatterbox sampling (extension fields).
+    /// Chatterbox sampling (extension fields); its seed is the request's or a fresh one.
     pub params: GenerationParams,
+    /// The seed the request named (absent or 0: none).
+    pub requested_seed: Option<u64>,
 }
 
 /// Reads and checks the JSON body; every problem is a 400 naming its field.
@@ -220,6 +223,7 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         speed,
         sse,
         params,
+        requested_seed: (seed > 0.0).then_some(seed as u64),
     })
 }
 
@@ -332,8 +336,21 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
         "x-speech-engine",
         HeaderValue::from_static(resolved.engine.name()),
     );
-    if let Ok(value) = HeaderValue::from_str(&request.params.seed.to_string()) {
-        headers.insert("x-generation-seed", value);
+    // The seed is reported only where it reproduces the audio.
+    match resolved.engine {
+        EngineKind::Chatterbox => {
+            headers.insert("x-generation-seed", HeaderValue::from(request.params.seed));
+        }
+        EngineKind::Piper => {
+            let warnings: Vec<String> = request
+                .requested_seed
+                .map(crate::service::tts::piper_seed_warning)
+                .into_iter()
+                .collect();
+            if let Some(value) = crate::notices::header_value(&warnings) {
+                headers.insert(crate::notices::HEADER, value);
+            }
+        }
     }
     if let Some(requested) = resolved.fell_back_from
         && let Ok(value) = HeaderValue::from_str(&requested)

@@ -38,8 +38,9 @@ pub const MAX_CHUNK_CHARS: usize = 300;
 pub struct TtsOutcome {
     /// Files written, in the order of `export_formats`.
     pub files: Vec<OutputFile>,
-    /// The seed used (the request's, or the one picked for seed 0).
-    pub seed: u64,
+    /// The seed used (the request's, or the one picked for seed 0); `None` for an engine
+    /// whose audio no seed reproduces (Piper draws its noise inside its graph).
+    pub seed: Option<u64>,
     /// The engine that spoke.
     pub engine: EngineKind,
     /// Length of the result in seconds.
@@ -76,6 +77,16 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         Ok(0) | Err(_) => (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1,
         Ok(seed) => seed,
     };
+    let mut warnings = plan.warnings.clone();
+    let reported_seed = match engine {
+        EngineKind::Chatterbox => Some(seed),
+        EngineKind::Piper => {
+            if request.seed != 0 {
+                warnings.push(piper_seed_warning(request.seed));
+            }
+            None
+        }
+    };
     let text = models::text::preprocess(
         &plan.text,
         &TextOptions {
@@ -111,11 +122,11 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     let now = chrono::Utc::now();
     let params = name_params(&request);
     let names = publish::names_per_format("tts", &params, &plan.formats, now);
-    let parameters = sidecar_parameters(&request, &plan, engine, seed);
+    let parameters = sidecar_parameters(&request, &plan, engine, reported_seed);
     let generation_info = json!({
         "engine": engine.name(),
         "processing_time_seconds": started.elapsed().as_secs_f64(),
-        "seed_used": seed,
+        "seed_used": reported_seed,
         "chunks_processed": spoken.chunks.len().max(1),
         "text_length": plan.text.chars().count(),
         "processed_text_length": text.chars().count(),
@@ -124,7 +135,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         "chunks": spoken.chunks,
         "voice_conditioning": spoken.voice.as_ref().map(|(_, source)| *source),
         "postprocess": report,
-        "warnings": plan.warnings,
+        "warnings": warnings,
     });
     let timestamp = super::iso(now);
     let voice_path = spoken
@@ -155,12 +166,12 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     }
     Ok(TtsOutcome {
         files,
-        seed,
+        seed: reported_seed,
         engine,
         duration_seconds: report.output_duration_seconds,
         sample_rate,
         processing_time_seconds: started.elapsed().as_secs_f64(),
-        warnings: plan.warnings,
+        warnings,
     })
 }
 
@@ -291,12 +302,21 @@ fn name_params(request: &TtsRequest) -> Vec<String> {
     params
 }
 
-/// The sidecar's `parameters`: the original's keys (with the actual seed) plus ours.
+/// What a request that names a seed hears when the built-in voice speaks.
+pub fn piper_seed_warning(seed: impl std::fmt::Display) -> String {
+    format!(
+        "seed {seed} is not used by the built-in voice (piper): it draws its noise inside its \
+         graph, so the same seed does not give the same audio; only chatterbox reproduces by seed"
+    )
+}
+
+/// The sidecar's `parameters`: the original's keys (with the actual seed, null where the
+/// engine takes none) plus ours.
 fn sidecar_parameters(
     request: &TtsRequest,
     plan: &TtsPlan,
     engine: EngineKind,
-    seed: u64,
+    seed: Option<u64>,
 ) -> Map<String, Value> {
     let value = json!({
         "text": plan.text,
