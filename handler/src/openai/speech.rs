@@ -280,13 +280,72 @@ pub async fn create_speech(State(state): State<AppState>, body: Body) -> Respons
         }
     };
     match respond(&state, &bytes).await {
-        Ok(mut response) => {
-            if let Ok(value) = HeaderValue::from_str(&started.elapsed().as_millis().to_string()) {
-                response.headers_mut().insert("openai-processing-ms", value);
+        Ok(response) => {
+            // `respond` answers once the first audio is ready.
+            let first_audio = started.elapsed();
+            let (mut parts, body) = response.into_parts();
+            if let Ok(value) = HeaderValue::from_str(&first_audio.as_millis().to_string()) {
+                parts.headers.insert("openai-processing-ms", value);
             }
-            response
+            let log = SpeechLog {
+                started,
+                first_audio,
+                bytes: 0,
+                finished: false,
+            };
+            let body = futures::stream::unfold(
+                (body.into_data_stream(), log),
+                |(mut body, mut log)| async move {
+                    match body.next().await {
+                        Some(item) => {
+                            if let Ok(bytes) = &item {
+                                log.bytes += bytes.len() as u64;
+                            }
+                            Some((item, (body, log)))
+                        }
+                        None => {
+                            log.finish();
+                            None
+                        }
+                    }
+                },
+            );
+            Response::from_parts(parts, Body::from_stream(body))
         }
         Err(error) => error.into_response(),
+    }
+}
+
+/// Logs a streamed answer's time to first audio and total time when it ends, or when its
+/// client leaves first (the request's own log line only sees the headers go out).
+struct SpeechLog {
+    started: Instant,
+    first_audio: std::time::Duration,
+    bytes: u64,
+    finished: bool,
+}
+
+impl SpeechLog {
+    /// The body went out whole.
+    fn finish(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for SpeechLog {
+    fn drop(&mut self) {
+        let first_audio_ms = self.first_audio.as_secs_f64() * 1000.0;
+        let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        if self.finished {
+            tracing::info!(first_audio_ms, total_ms, bytes = self.bytes, "speech sent");
+        } else {
+            tracing::info!(
+                first_audio_ms,
+                total_ms,
+                bytes = self.bytes,
+                "speech stopped: the client left"
+            );
+        }
     }
 }
 
@@ -294,6 +353,8 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     let request = parse(body)?;
     let resolved = catalog::resolve(state, &request.model, &request.voice).await?;
     let (encoder, header) = StreamEncoder::new(request.format, SAMPLE_RATE).map_err(Error::from)?;
+    // A container header goes out as the stream's first message, before any audio.
+    let leading_messages = if header.is_empty() { 1 } else { 2 };
     let sink: Box<dyn AudioSink> = if request.sse {
         Box::new(SseSink {
             encoder: Some(encoder),
@@ -323,10 +384,23 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
         sink,
     )
     .await?;
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+    let mut receiver = receiver;
+    // The answer starts with the first audio, not before: `openai-processing-ms` is then
+    // the time to audio, and a failure before any audio is a real status, not a cut stream.
+    let mut first = Vec::with_capacity(leading_messages);
+    while first.len() < leading_messages {
+        match receiver.recv().await {
+            Some(Ok(bytes)) => first.push(Ok(bytes)),
+            Some(Err(error)) => return Err(error.into()),
+            None => break,
+        }
+    }
+    let rest = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
-    })
-    .map(|item| item.map_err(|e| std::io::Error::other(e.to_string())));
+    });
+    let stream = futures::stream::iter(first)
+        .chain(rest)
+        .map(|item: Result<bytes::Bytes>| item.map_err(|e| std::io::Error::other(e.to_string())));
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
