@@ -388,6 +388,19 @@ async fn voices_resolve_by_alias_id_and_fallback(b: Backend) {
     assert_eq!(by_id.status, 200, "{}", by_id.text());
     assert_eq!(by_id.header("x-speech-engine"), Some("chatterbox"));
     assert_eq!(decode(&by_id.body, "wav").sample_rate, 24_000);
+    // The listed name works too, whatever its case, in both dialects.
+    let by_name = speech(&app, json!({"model": "tts-1-hd", "input": "Hi.", "voice": "anna k", "response_format": "wav", "temperature": 0})).await;
+    assert_eq!(by_name.status, 200, "{}", by_name.text());
+    assert_eq!(by_name.header("x-speech-engine"), Some("chatterbox"));
+    let native = app
+        .post_json(
+            "/api/v1/tts?response_mode=url",
+            &json!({"text": "Hi.", "reference_audio_filename": "ANNA K", "temperature": 0,
+                    "num_candidates_per_chunk": 1, "export_formats": ["wav"]}),
+        )
+        .await;
+    assert_eq!(native.status, 200, "{}", native.text());
+    assert_eq!(native.json()["model"], "chatterbox");
     let aliased = speech(&app, json!({"model": "tts-1", "input": "Hi.", "voice": "shimmer", "response_format": "pcm", "temperature": 0})).await;
     assert_eq!(aliased.status, 200, "{}", aliased.text());
     assert_eq!(aliased.header("x-speech-engine"), Some("chatterbox"));

@@ -129,9 +129,58 @@ pub async fn find_in(
                     Err(other) => return Err(other),
                 }
             }
-            Err(Error::not_found(area.noun(), name))
+            if area == Area::Voices {
+                by_listed_name(store, &entries, param, name).await
+            } else {
+                Err(Error::not_found(area.noun(), name))
+            }
         }
         other => other.cloned(),
+    }
+}
+
+/// The voice a list shows as `name`: its sidecar's name, else its file stem, compared
+/// without regard to case (clients show users the listed names, and users type them back).
+/// Only reached when no file name or stem matched, so the sidecars are read only then.
+async fn by_listed_name(
+    store: &dyn ObjectStore,
+    entries: &[Entry],
+    param: &str,
+    name: &str,
+) -> Result<Entry> {
+    let wanted = name.to_lowercase();
+    let candidates: Vec<&Entry> = entries.iter().collect();
+    let sidecars: Vec<Option<super::voices::VoiceSidecar>> =
+        area::read_sidecars(store, &candidates).await;
+    let matches: Vec<&Entry> = candidates
+        .into_iter()
+        .zip(sidecars)
+        .filter(|(entry, sidecar)| {
+            let stem = naming::stem(entry.file_name());
+            let listed = sidecar
+                .as_ref()
+                .and_then(|s| s.name.as_deref())
+                .unwrap_or(stem);
+            listed.to_lowercase() == wanted
+                || stem.to_lowercase() == wanted
+                || entry.file_name().to_lowercase() == wanted
+        })
+        .map(|(entry, _)| entry)
+        .collect();
+    match matches.as_slice() {
+        [] => Err(Error::not_found(Area::Voices.noun(), name)),
+        [one] => Ok((*one).clone()),
+        many => Err(Error::invalid(
+            param,
+            format!(
+                "{name:?} names several voices ({}); give the path, e.g. {:?}",
+                many.iter()
+                    .map(|e| e.relative.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                many[0].relative
+            ),
+        )),
     }
 }
 
