@@ -104,6 +104,17 @@ fn is_open(path: &str) -> bool {
         || path.starts_with("/docs/")
 }
 
+/// Whether a path is one of the OpenAI dialect's model or voice lists (see
+/// `--public-lists`).
+fn is_list(path: &str) -> bool {
+    let path = path.strip_prefix("/v1").unwrap_or(path);
+    path == "/models"
+        || path.starts_with("/models/")
+        || path == "/audio/models"
+        || path == "/audio/voices"
+        || path.starts_with("/audio/voices/")
+}
+
 /// Whether a path belongs to the OpenAI dialect (its errors use the OpenAI envelope).
 pub fn is_openai_path(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path.starts_with("/audio/")
@@ -131,7 +142,14 @@ pub fn is_trusted(keys: &ApiKeys, headers: &axum::http::HeaderMap) -> bool {
 pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let keys = state.api_keys();
     let path = request.uri().path();
-    if !keys.enabled() || is_open(path) || request.method() == axum::http::Method::OPTIONS {
+    let public_list = state.config().access.public_lists
+        && request.method() == axum::http::Method::GET
+        && is_list(path);
+    if !keys.enabled()
+        || is_open(path)
+        || public_list
+        || request.method() == axum::http::Method::OPTIONS
+    {
         return next.run(request).await;
     }
     let presented = bearer(request.headers());

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod browser;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     let cors = browser::cors_layer(state.origin_policy());
     routes
         .merge(openai::router())
+        .merge(compat::chatterbox_server::router())
         .route("/", get(root))
         .route("/ping", get(ping))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))

@@ -434,6 +434,58 @@ async fn voices_resolve_by_alias_id_and_fallback(b: Backend) {
     ] {
         assert!(ids.contains(&expected), "{expected} missing from {ids:?}");
     }
+    // Each voice names its engine; with the bundle installed, every one is usable.
+    for voice in listing["voices"].as_array().unwrap() {
+        assert_eq!(voice["usable"], true, "{voice}");
+    }
+    let engine_of = |id: &str| {
+        listing["voices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .map(|v| v["engine"].clone())
+    };
+    assert_eq!(engine_of("alloy"), Some(json!("piper")));
+    assert_eq!(engine_of("shimmer"), Some(json!("chatterbox")));
+    assert_eq!(engine_of("Anna_K.wav"), Some(json!("chatterbox")));
+    // TTS-WebUI's per-model lists: what that model speaks with, as value/label pairs.
+    let per_model = |model: &str| {
+        let app = &app;
+        let path = format!("/v1/audio/voices/{model}");
+        async move {
+            let body = app.get(&path).await.ok_json();
+            body["voices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    assert!(v["label"].is_string(), "{v}");
+                    v["value"].as_str().unwrap().to_owned()
+                })
+                .collect::<Vec<String>>()
+        }
+    };
+    let piper = per_model("piper").await;
+    assert!(
+        piper.contains(&"en_US-joe-medium".to_owned()) && piper.contains(&"alloy".to_owned()),
+        "{piper:?}"
+    );
+    assert!(
+        !piper.contains(&"Anna_K.wav".to_owned()) && !piper.contains(&"shimmer".to_owned()),
+        "{piper:?}"
+    );
+    let chatterbox = per_model("chatterbox").await;
+    assert!(
+        chatterbox.contains(&"Anna_K.wav".to_owned()) && chatterbox.contains(&"shimmer".to_owned()),
+        "{chatterbox:?}"
+    );
+    assert!(!chatterbox.contains(&"alloy".to_owned()), "{chatterbox:?}");
+    assert_eq!(per_model("tts-1").await.len(), ids.len());
+    assert_eq!(
+        openai_error(&app.get("/v1/audio/voices/tts-9").await, 404)["code"],
+        "model_not_found"
+    );
     // Uses through the OpenAI endpoint count like any other.
     let sidecar = b
         .store
@@ -509,6 +561,21 @@ async fn models_list_what_is_installed(b: Backend) {
     assert_eq!(error["code"], "model_not_installed");
     assert_eq!(missing.header("retry-after"), None);
     assert_eq!(missing.header("x-should-retry"), Some("false"));
+    // The list said so beforehand: the stored voice is marked unusable, the built-in is not,
+    // and per-model lists leave it out.
+    let listing = app.get("/v1/audio/voices").await.ok_json();
+    let usable = |id: &str| {
+        listing["voices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .map(|v| v["usable"].clone())
+    };
+    assert_eq!(usable("anna.wav"), Some(json!(false)), "{listing}");
+    assert_eq!(usable("en_US-joe-medium"), Some(json!(true)), "{listing}");
+    let hd = app.get("/v1/audio/voices/tts-1-hd").await.ok_json();
+    assert!(!hd.to_string().contains("anna.wav"), "{hd}");
 }
 
 async fn api_keys_guard_both_dialects(b: Backend) {
@@ -553,6 +620,38 @@ async fn api_keys_guard_both_dialects(b: Backend) {
         app.get("/api/v1/health").await.status,
         200,
         "health stays open"
+    );
+    // Lists need the key too, unless --public-lists opens them (Open WebUI fetches keyless);
+    // speech and the native API stay guarded either way.
+    openai_error(&app.get("/v1/audio/voices").await, 401);
+    let open_lists = TestApp::with_config(&b, |c| {
+        c.access.api_keys = vec!["sk-test-123".into()];
+        c.access.public_lists = true;
+    });
+    for path in [
+        "/v1/models",
+        "/v1/models/tts-1",
+        "/v1/audio/models",
+        "/audio/models",
+        "/v1/audio/voices",
+        "/audio/voices",
+        "/v1/audio/voices/tts-1",
+    ] {
+        assert_eq!(open_lists.get(path).await.status, 200, "{path}");
+    }
+    openai_error(&open_lists.post_json("/v1/audio/speech", &body).await, 401);
+    open_lists
+        .get("/api/v1/voices")
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let upload = Form::new().text("name", "Sneaky").file(
+        "audio_sample",
+        "s.wav",
+        standin_audio("ref_7s.wav"),
+    );
+    openai_error(
+        &open_lists.post_form("/v1/audio/voices", &upload).await,
+        401,
     );
     // Keys kept as digests in a file, as `printf %s sk-hashed | sha256sum` prints them.
     let digest = {

@@ -34,6 +34,14 @@ pub struct AccessArgs {
     /// `x-speech-voice-fallback`); unset: unknown voices are 404.
     #[arg(long, env = "SPEECH_FALLBACK_VOICE")]
     pub fallback_voice: Option<String>,
+
+    /// With API keys on, answer the OpenAI dialect's model and voice lists (`GET
+    /// /v1/models`, `/v1/audio/models`, `/v1/audio/voices`, with or without `/v1`) without a
+    /// key, for clients that fetch them keyless (Open WebUI). Anyone who can reach the
+    /// service then sees the model ids and the stored voices' ids and names; speech and every
+    /// other route still need a key.
+    #[arg(long, env = "SPEECH_PUBLIC_LISTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub public_lists: bool,
 }
 
 impl AccessArgs {

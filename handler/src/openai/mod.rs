@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
                 .post(voices::create_voice)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route("/audio/voices/{model}", get(voices::list_voices_for_model))
         .route("/audio/models", get(models::list_audio_models))
         .route("/models", get(models::list_models))
         .route("/models/{id}", get(models::get_model))

@@ -19,7 +19,7 @@ use super::catalog;
 use super::error::OpenAiError;
 use crate::error::{Error, Result};
 use crate::service::engines::EngineKind;
-use crate::service::speech_stream::{self, AudioSink, StreamRequest, StreamSummary};
+use crate::service::speech_stream::{self, AudioSink, RawSink, StreamRequest, StreamSummary};
 use crate::state::AppState;
 
 /// Longest `input` and `instructions`, in characters (OpenAI's limit).
@@ -361,10 +361,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
             header,
         })
     } else {
-        Box::new(RawSink {
-            encoder: Some(encoder),
-            header,
-        })
+        Box::new(RawSink::new(encoder, header))
     };
     let content_type = if request.sse {
         "text/event-stream"
@@ -432,32 +429,6 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
         headers.insert("x-speech-voice-fallback", value);
     }
     Ok(response)
-}
-
-/// Raw audio: the encoder's bytes as they come.
-struct RawSink {
-    encoder: Option<StreamEncoder>,
-    header: Vec<u8>,
-}
-
-impl AudioSink for RawSink {
-    fn start(&mut self) -> Result<Vec<u8>> {
-        Ok(std::mem::take(&mut self.header))
-    }
-
-    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>> {
-        match self.encoder.as_mut() {
-            Some(encoder) => Ok(encoder.push(samples)?),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    fn finish(mut self: Box<Self>, _summary: &StreamSummary) -> Result<Vec<u8>> {
-        match self.encoder.take() {
-            Some(encoder) => Ok(encoder.finish()?),
-            None => Ok(Vec::new()),
-        }
-    }
 }
 
 /// Server-Sent Events: each piece of encoded audio as a base64 `speech.audio.delta`, then

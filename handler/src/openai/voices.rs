@@ -3,27 +3,84 @@
 //! voice library like any other voice).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::catalog::{BUILTIN_VOICE, OPENAI_VOICES};
+use super::catalog::{BUILTIN_VOICE, MODELS, OPENAI_VOICES};
 use super::error::OpenAiError;
 use crate::api::form::Form;
 use crate::service::area::{self, Area};
+use crate::service::engines::EngineKind;
 use crate::service::voices::{self, VoiceSidecar, VoiceUploadFields};
 use crate::state::AppState;
 
 /// The voices: OpenAI's names (with what each is mapped to), the built-in voice, and the
-/// stored library. `{"voices": [{"id", "name", ...}]}`.
+/// stored library. `{"voices": [{"id", "name", "type", "engine", "usable", ...}]}`: `engine`
+/// is the engine that speaks the voice and `usable` whether that engine is installed now, so
+/// a client can leave out what would fail.
 pub async fn list_voices(State(state): State<AppState>) -> Response {
-    match voices_json(&state).await {
-        Ok(body) => Json(body).into_response(),
+    match voices(&state).await {
+        Ok(voices) => Json(json!({ "voices": voices })).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-async fn voices_json(state: &AppState) -> Result<Value, OpenAiError> {
+/// TTS-WebUI's per-model list, `GET /v1/audio/voices/{model}`: the usable voices that model
+/// speaks with, as `{"voices": [{"value", "label"}]}`. OpenAI's ids speak with every voice
+/// (a stored one through Chatterbox), `piper` and `chatterbox` with their own.
+pub async fn list_voices_for_model(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> Response {
+    let Some(info) = MODELS.iter().find(|m| m.id == model) else {
+        return OpenAiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("The model '{model}' does not exist"),
+        )
+        .code("model_not_found")
+        .into_response();
+    };
+    let only = match info.id {
+        "piper" => Some(EngineKind::Piper.name()),
+        "chatterbox" => Some(EngineKind::Chatterbox.name()),
+        _ => None,
+    };
+    match voices(&state).await {
+        Ok(voices) => {
+            let listed: Vec<Value> = voices
+                .iter()
+                .filter(|v| v["usable"] == true)
+                .filter(|v| only.is_none_or(|engine| v["engine"] == engine))
+                .map(|v| json!({"value": v["id"], "label": v["name"]}))
+                .collect();
+            Json(json!({ "voices": listed })).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn voices(state: &AppState) -> Result<Vec<Value>, OpenAiError> {
+    let status = state.engines().status();
+    let piper = EngineKind::Piper.name();
+    let chatterbox = EngineKind::Chatterbox.name();
+    let usable = |engine: &str| {
+        if engine == piper {
+            status.piper_installed
+        } else {
+            status.chatterbox_installed
+        }
+    };
+    // An alias speaks with the built-in voice or clones the stored voice it names.
+    let alias_engine = |target: &str| {
+        if target == BUILTIN_VOICE {
+            piper
+        } else {
+            chatterbox
+        }
+    };
     let aliases = state.config().access.aliases().unwrap_or_default();
     let mut voices = Vec::new();
     for name in OPENAI_VOICES {
@@ -31,15 +88,26 @@ async fn voices_json(state: &AppState) -> Result<Value, OpenAiError> {
             .iter()
             .find(|(alias, _)| alias == name)
             .map_or(BUILTIN_VOICE, |(_, target)| target.as_str());
-        voices.push(json!({"id": name, "name": name, "type": "alias", "voice": target}));
+        let engine = alias_engine(target);
+        voices.push(
+            json!({"id": name, "name": name, "type": "alias", "voice": target,
+                           "engine": engine, "usable": usable(engine)}),
+        );
     }
     for (alias, target) in aliases
         .iter()
         .filter(|(a, _)| !OPENAI_VOICES.contains(&a.as_str()))
     {
-        voices.push(json!({"id": alias, "name": alias, "type": "alias", "voice": target}));
+        let engine = alias_engine(target);
+        voices.push(
+            json!({"id": alias, "name": alias, "type": "alias", "voice": target,
+                           "engine": engine, "usable": usable(engine)}),
+        );
     }
-    voices.push(json!({"id": BUILTIN_VOICE, "name": "Joe (Piper, English US)", "type": "builtin", "engine": "piper"}));
+    voices.push(
+        json!({"id": BUILTIN_VOICE, "name": "Joe (Piper, English US)", "type": "builtin",
+                       "engine": piper, "usable": usable(piper)}),
+    );
     let store = state.store().as_ref();
     let entries = area::entries(store, Area::Voices)
         .await
@@ -50,11 +118,10 @@ async fn voices_json(state: &AppState) -> Result<Value, OpenAiError> {
         let name = sidecar
             .and_then(|s| s.name)
             .unwrap_or_else(|| crate::naming::stem(entry.file_name()).to_owned());
-        voices.push(
-            json!({"id": entry.relative, "name": name, "type": "stored", "engine": "chatterbox"}),
-        );
+        voices.push(json!({"id": entry.relative, "name": name, "type": "stored",
+                           "engine": chatterbox, "usable": usable(chatterbox)}));
     }
-    Ok(json!({ "voices": voices }))
+    Ok(voices)
 }
 
 /// Stores an uploaded voice sample (multipart `name` and `audio_sample`) in the library

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use audio::encode::stream::StreamEncoder;
 use bytes::Bytes;
 use models::chatterbox::GenerationParams;
 use models::piper::PiperOptions;
@@ -272,4 +273,40 @@ fn shape(samples: Vec<f32>, from_rate: u32, to_rate: u32, speed: f64) -> Result<
         pcm = audio::tempo::change_speed(pcm, speed)?;
     }
     Ok(pcm.samples)
+}
+
+/// Raw audio: the encoder's bytes as they come.
+pub struct RawSink {
+    encoder: Option<StreamEncoder>,
+    header: Vec<u8>,
+}
+
+impl RawSink {
+    /// A sink sending `header` first, then what `encoder` makes.
+    pub fn new(encoder: StreamEncoder, header: Vec<u8>) -> Self {
+        Self {
+            encoder: Some(encoder),
+            header,
+        }
+    }
+}
+
+impl AudioSink for RawSink {
+    fn start(&mut self) -> Result<Vec<u8>> {
+        Ok(std::mem::take(&mut self.header))
+    }
+
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>> {
+        match self.encoder.as_mut() {
+            Some(encoder) => Ok(encoder.push(samples)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, _summary: &StreamSummary) -> Result<Vec<u8>> {
+        match self.encoder.take() {
+            Some(encoder) => Ok(encoder.finish()?),
+            None => Ok(Vec::new()),
+        }
+    }
 }
