@@ -34,8 +34,15 @@ say "Upload a VC input with its transcript"
   -F "vc_input_file=@$AUDIO/tone.flac;filename=line1.flac" -F "text=Hello there" -F "project=scene1" | show
 "${CURL[@]}" "$BASE/api/v1/vc_inputs?project=scene1" | show
 
-say "Outputs, newest first (filters: generation_type, search, folder/project, filenames)"
-"${CURL[@]}" "$BASE/api/v1/outputs?page_size=5" | show
+say "Outputs, newest first (filters: generation_type, search, folder/project, filenames); downloads take Range"
+"${CURL[@]}" -X POST "$BASE/api/v1/tts?response_mode=url" -H 'content-type: application/json' \
+  -d '{"text":"Chapter one.","project":"book1"}' > "${TMPDIR:-/tmp}/walkthrough-tts.json"
+"${CURL[@]}" "$BASE/api/v1/outputs?generation_type=tts&project=book1&page_size=50" | show
+mp3=$(python3 -c 'import json,sys; print([f["url"] for f in json.load(open(sys.argv[1]))["output_files"] if f["format"] == "mp3"][0])' "${TMPDIR:-/tmp}/walkthrough-tts.json")
+status=$(curl --silent --output "${TMPDIR:-/tmp}/walkthrough-part.mp3" --write-out '%{http_code}' -H 'Range: bytes=0-1023' "$BASE$mp3")
+size=$(wc -c < "${TMPDIR:-/tmp}/walkthrough-part.mp3")
+echo "GET $mp3 with Range: bytes=0-1023 -> $status, $size bytes"
+[ "$status" = 206 ] && [ "$size" = 1024 ] || { echo "expected 206 with 1024 bytes" >&2; exit 1; }
 
 say "Errors come in one envelope: deleting without confirm=true is refused"
 status=$(curl --silent --output /dev/stderr --write-out '%{http_code}' -X DELETE "$BASE/api/v1/voice/narrator.mp3")
