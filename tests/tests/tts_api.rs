@@ -378,6 +378,14 @@ async fn bad_requests_are_refused_and_leave_nothing(b: Backend) {
         )
         .await;
     assert_eq!(broken.status, 400);
+    // A return_format the request will not write is refused before any work, not answered
+    // with another format.
+    let unwritten = tts(&app, "?return_format=flac", json!({"text": "Hi."})).await;
+    let error = unwritten.assert_error(400, "UNSUPPORTED_FORMAT");
+    assert!(
+        error["error"].as_str().unwrap().contains("wav, mp3"),
+        "{error}"
+    );
     // A reference voice needs Chatterbox; the voice is looked up first (404), then the
     // missing bundle is a 503 naming the setting.
     let missing = tts(

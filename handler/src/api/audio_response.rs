@@ -30,6 +30,34 @@ pub fn wants_stream(mode: Option<&str>) -> bool {
     })
 }
 
+/// Refuses, before any work, a `return_format` the request will not write: answering
+/// another format instead (the original's behaviour) hands the client audio it did not
+/// ask for. Only matters when the answer is the audio (`mode` streams).
+pub fn check_return_format(
+    mode: Option<&str>,
+    return_format: Option<&str>,
+    formats: &[audio::encode::ExportFormat],
+) -> Result<()> {
+    let Some(wanted) = return_format.map(|f| f.trim().to_ascii_lowercase()) else {
+        return Ok(());
+    };
+    if wanted.is_empty() || !wants_stream(mode) {
+        return Ok(());
+    }
+    if formats
+        .iter()
+        .any(|f| f.name() == wanted || f.extension() == wanted)
+    {
+        return Ok(());
+    }
+    let written: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+    Err(Error::UnsupportedExportFormat(format!(
+        "return_format {wanted:?} is not among the formats this request writes ({}): add it to \
+         export_formats, or leave return_format out to get the first",
+        written.join(", ")
+    )))
+}
+
 /// Streams one written file: `return_format` if it was written, else the first. The
 /// others are listed in `X-Alternative-Formats` as `fmt:url` pairs joined by `|`.
 pub fn stream_file(files: &[OutputFile], return_format: Option<&str>) -> Result<Response> {

@@ -173,6 +173,7 @@ async fn concat_files(
         .response_mode
         .as_deref()
         .or(request.response_mode.as_deref());
+    audio_response::check_return_format(mode, query.return_format.as_deref(), &job.formats)?;
     respond(
         concat::run(&state, job, Arc::new(state.memory().lease())).await?,
         mode,
@@ -235,6 +236,7 @@ async fn concat_mixed(
         .response_mode
         .as_deref()
         .or(request.response_mode.as_deref());
+    audio_response::check_return_format(mode, query.return_format.as_deref(), &job.formats)?;
     respond(
         concat::run(&state, job, lease).await?,
         mode,

@@ -64,6 +64,11 @@ async fn text_to_speech(
         .response_mode
         .clone()
         .or_else(|| request.response_mode.clone());
+    audio_response::check_return_format(
+        mode.as_deref(),
+        query.return_format.as_deref(),
+        &tts::request::parse_formats(&request.export_formats)?,
+    )?;
     let outcome = tts::run(&state, request).await?;
     if !audio_response::wants_stream(mode.as_deref()) {
         return Ok(Json(TtsResponse {

@@ -106,6 +106,11 @@ async fn voice_conversion(
         .response_mode
         .clone()
         .or_else(|| body.response_mode.clone());
+    audio_response::check_return_format(
+        mode.as_deref(),
+        query.return_format.as_deref(),
+        &crate::service::tts::request::parse_formats(&body.export_formats)?,
+    )?;
     let outcome = vc::run(&state, source, body, lease).await?;
     if !audio_response::wants_stream(mode.as_deref()) {
         return Ok(Json(VcResponse {
