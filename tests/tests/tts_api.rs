@@ -380,6 +380,14 @@ async fn bad_requests_are_refused_and_leave_nothing(b: Backend) {
     assert_eq!(broken.status, 400);
     // A return_format the request will not write is refused before any work, not answered
     // with another format.
+    // A body without text says the field is missing (not that it is empty).
+    let missing_text = tts(&app, "", json!({"seed": 3})).await;
+    let error = missing_text.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(error["detail"]["param"], "text");
+    assert!(
+        error["error"].as_str().unwrap().contains("missing"),
+        "{error}"
+    );
     let unwritten = tts(&app, "?return_format=flac", json!({"text": "Hi."})).await;
     let error = unwritten.assert_error(400, "UNSUPPORTED_FORMAT");
     assert!(

@@ -15,8 +15,9 @@ use crate::naming;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct TtsRequest {
-    /// Text to speak (trimmed; non-empty; at most the configured `max_text_length`).
-    pub text: String,
+    /// Text to speak (trimmed; non-empty; at most the configured `max_text_length`). Required.
+    #[schema(required = true, nullable = false)]
+    pub text: Option<String>,
     /// Engine: `piper` (built-in voice, fast), `chatterbox` (voice cloning), or `auto`
     /// (default: `chatterbox` when `reference_audio_filename` is given, else `piper`).
     pub model: Option<String>,
@@ -127,7 +128,7 @@ pub struct TtsRequest {
 impl Default for TtsRequest {
     fn default() -> Self {
         Self {
-            text: String::new(),
+            text: None,
             model: None,
             reference_audio_filename: None,
             exaggeration: 0.5,
@@ -249,7 +250,12 @@ fn check(param: &str, value: f64, min: f64, max: f64) -> Result<()> {
 impl TtsRequest {
     /// Checks every field (422 naming the field) and builds the plan; nothing is read or written.
     pub fn validate(&self, max_text_length: usize) -> Result<TtsPlan> {
-        let text = self.text.trim();
+        let Some(text) = self.text.as_deref().map(str::trim) else {
+            return Err(Error::invalid(
+                "text",
+                "text is missing: the body needs a \"text\" field with the text to speak",
+            ));
+        };
         if text.is_empty() {
             return Err(Error::invalid("text", "text must not be empty"));
         }
