@@ -5,6 +5,7 @@
 use utoipa::OpenApi;
 
 use crate::error::ErrorBody;
+use crate::openai::schema::BearerKeys;
 
 /// Document-level metadata; the paths come from the routes themselves.
 #[derive(OpenApi)]
@@ -22,8 +23,19 @@ use crate::error::ErrorBody;
         (name = "outputs", description = "Generated audio: listing, download, deletion"),
         (name = "concat", description = "Joining outputs and uploads with silences, pauses and crossfades"),
         (name = "service", description = "Health, configuration, storage usage and cleanup"),
+        (name = "openai", description = "The OpenAI-compatible dialect (also served without `/v1`); errors use OpenAI's envelope"),
     ),
-    components(schemas(ErrorBody))
+    paths(
+        crate::openai::speech::create_speech,
+        crate::openai::models::list_models,
+        crate::openai::models::get_model,
+        crate::openai::models::list_audio_models,
+        crate::openai::voices::list_voices,
+        crate::openai::voices::list_voices_for_model,
+        crate::openai::voices::create_voice,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerKeys)
 )]
 pub struct ApiDoc;
 

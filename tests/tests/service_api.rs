@@ -343,6 +343,45 @@ async fn openapi_and_docs_are_served() {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Both dialects: the OpenAI routes and the bearer-key scheme the docs page offers.
+    for path in [
+        "/v1/audio/speech",
+        "/v1/models",
+        "/v1/models/{id}",
+        "/v1/audio/models",
+        "/v1/audio/voices",
+        "/v1/audio/voices/{model}",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
+        "bearer"
+    );
+    // Every field the speech body documents is one the endpoint accepts.
+    let valid = serde_json::json!({
+        "model": "tts-1", "input": "Hi.", "voice": "alloy", "response_format": "wav",
+        "speed": 1.0, "stream_format": "audio", "instructions": "calm", "temperature": 0.5,
+        "exaggeration": 0.5, "cfg_weight": 0.5, "seed": 7,
+    });
+    let mut body = serde_json::Map::new();
+    for name in doc["components"]["schemas"]["SpeechBody"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        let value = valid
+            .get(name)
+            .unwrap_or_else(|| panic!("the documented field {name} has no example here: add one"));
+        body.insert(name.clone(), value.clone());
+    }
+    let spoken = app
+        .post_json("/v1/audio/speech", &serde_json::Value::Object(body))
+        .await;
+    assert_eq!(spoken.status, 200, "{}", spoken.text());
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status, 200);
     assert!(

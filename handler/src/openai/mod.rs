@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod error;
 pub mod models;
+pub mod schema;
 pub mod speech;
 pub mod voices;
 

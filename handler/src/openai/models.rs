@@ -20,7 +20,10 @@ fn model_json(id: &str) -> Value {
     json!({"id": id, "object": "model", "created": CREATED, "owned_by": "speech-api"})
 }
 
-/// Every installed model.
+/// Every installed model (`{"object":"list","data":[{"id","object","created","owned_by"}]}`).
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses((status = 200, description = "The installed models", body = Object),
+        (status = 401, body = super::schema::OpenAiErrorBody)))]
 pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
     let data: Vec<Value> = installed_models(&state)
         .into_iter()
@@ -32,6 +35,9 @@ pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
 /// Every installed model as `{"models":[{"id","name"}]}`: Open WebUI asks
 /// `GET {base}/audio/models` for the TTS model list of an OpenAI-compatible server (and falls
 /// back to OpenAI's own names when the answer is not 200).
+#[utoipa::path(get, path = "/v1/audio/models", tag = "openai",
+    responses((status = 200, description = "`{\"models\":[{\"id\",\"name\"}]}`", body = Object),
+        (status = 401, body = super::schema::OpenAiErrorBody)))]
 pub async fn list_audio_models(State(state): State<AppState>) -> Json<Value> {
     let models: Vec<Value> = installed_models(&state)
         .into_iter()
@@ -41,6 +47,9 @@ pub async fn list_audio_models(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// One model, or 404 `model_not_found`.
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "openai", params(("id" = String, Path, description = "A model id")),
+    responses((status = 200, description = "The model", body = Object),
+        (status = 401, body = super::schema::OpenAiErrorBody), (status = 404, body = super::schema::OpenAiErrorBody)))]
 pub async fn get_model(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,

@@ -265,7 +265,19 @@ fn number(
     Ok(number)
 }
 
-/// The endpoint.
+/// Synthesise speech (OpenAI's `POST /v1/audio/speech`; also `/audio/speech`).
+///
+/// The audio streams as it is made, sentence by sentence; the status and headers go out
+/// with the first audio. `x-speech-engine` names the engine, `x-generation-seed` the seed
+/// where it reproduces the audio, `openai-processing-ms` the time to the first audio.
+#[utoipa::path(post, path = "/v1/audio/speech", tag = "openai", request_body = super::schema::SpeechBody,
+    responses(
+        (status = 200, description = "The audio in `response_format` (or `text/event-stream` with `stream_format: sse`)",
+            content(("audio/mpeg"), ("audio/ogg"), ("audio/aac"), ("audio/flac"), ("audio/wav"), ("audio/pcm"), ("text/event-stream"))),
+        (status = 400, body = super::schema::OpenAiErrorBody), (status = 401, body = super::schema::OpenAiErrorBody),
+        (status = 404, body = super::schema::OpenAiErrorBody), (status = 413, body = super::schema::OpenAiErrorBody),
+        (status = 429, body = super::schema::OpenAiErrorBody), (status = 500, body = super::schema::OpenAiErrorBody),
+        (status = 503, body = super::schema::OpenAiErrorBody)))]
 pub async fn create_speech(State(state): State<AppState>, body: Body) -> Response {
     let started = Instant::now();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {

@@ -20,6 +20,9 @@ use crate::state::AppState;
 /// stored library. `{"voices": [{"id", "name", "type", "engine", "usable", ...}]}`: `engine`
 /// is the engine that speaks the voice and `usable` whether that engine is installed now, so
 /// a client can leave out what would fail.
+#[utoipa::path(get, path = "/v1/audio/voices", tag = "openai",
+    responses((status = 200, description = "`{\"voices\":[{\"id\",\"name\",\"type\",\"engine\",\"usable\",...}]}`", body = Object),
+        (status = 401, body = super::schema::OpenAiErrorBody), (status = 503, body = super::schema::OpenAiErrorBody)))]
 pub async fn list_voices(State(state): State<AppState>) -> Response {
     match voices(&state).await {
         Ok(voices) => Json(json!({ "voices": voices })).into_response(),
@@ -30,6 +33,10 @@ pub async fn list_voices(State(state): State<AppState>) -> Response {
 /// TTS-WebUI's per-model list, `GET /v1/audio/voices/{model}`: the usable voices that model
 /// speaks with, as `{"voices": [{"value", "label"}]}`. OpenAI's ids speak with every voice
 /// (a stored one through Chatterbox), `piper` and `chatterbox` with their own.
+#[utoipa::path(get, path = "/v1/audio/voices/{model}", tag = "openai", params(("model" = String, Path, description = "A model id")),
+    responses((status = 200, description = "`{\"voices\":[{\"value\",\"label\"}]}`", body = Object),
+        (status = 401, body = super::schema::OpenAiErrorBody), (status = 404, body = super::schema::OpenAiErrorBody),
+        (status = 503, body = super::schema::OpenAiErrorBody)))]
 pub async fn list_voices_for_model(
     State(state): State<AppState>,
     Path(model): Path<String>,
@@ -127,6 +134,12 @@ async fn voices(state: &AppState) -> Result<Vec<Value>, OpenAiError> {
 /// Stores an uploaded voice sample (multipart `name` and `audio_sample`) in the library
 /// and answers `{object: "audio.voice", id, name, created_at}`; the id names the voice in
 /// speech requests (`"voice": {"id": ...}`).
+#[utoipa::path(post, path = "/v1/audio/voices", tag = "openai",
+    request_body(content = super::schema::VoiceUploadBody, content_type = "multipart/form-data"),
+    responses((status = 200, description = "`{\"object\":\"audio.voice\",\"id\",\"name\",\"created_at\"}`", body = Object),
+        (status = 400, body = super::schema::OpenAiErrorBody), (status = 401, body = super::schema::OpenAiErrorBody),
+        (status = 409, body = super::schema::OpenAiErrorBody), (status = 413, body = super::schema::OpenAiErrorBody),
+        (status = 415, body = super::schema::OpenAiErrorBody), (status = 503, body = super::schema::OpenAiErrorBody)))]
 pub async fn create_voice(
     State(state): State<AppState>,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
