@@ -43,6 +43,8 @@ else
   start_local_runner "$workdir" --api-keys "$api_key"
   base_url="$LOCAL_RUNNER_URL/v1"
 fi
+# Both suites decode what they get with the ffmpeg the setup step fetched.
+export SDK_TEST_FFMPEG="${SPEECH_MODELS_DIR:-$PWD/.cache/models}/ffmpeg/ffmpeg"
 export OPENAI_BASE_URL="$base_url" OPENAI_API_KEY="$api_key" PYTHONDONTWRITEBYTECODE=1
 
 failed=()

@@ -5,6 +5,8 @@
 // are optional. scripts/run-sdk-tests.sh starts a local-runner and sets them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import OpenAI from 'openai';
 
 const baseURL = process.env.OPENAI_BASE_URL;
@@ -31,6 +33,23 @@ const TEN_SENTENCES = [
   'And the tenth one ends the test.',
 ].join(' ');
 
+const PCM_RATE = 24000;
+
+/** Decodes `buf` with the ffmpeg the setup step fetched (SDK_TEST_FFMPEG) and returns its
+ * length in seconds: the body must be whole, playable audio, not only the right first bytes. */
+function decodedSeconds(buf, format) {
+  if (format === 'pcm') return buf.length / 2 / PCM_RATE;
+  const ffmpeg = process.env.SDK_TEST_FFMPEG ?? '';
+  accessSync(ffmpeg, constants.X_OK);
+  const done = spawnSync(
+    ffmpeg,
+    ['-v', 'error', '-i', 'pipe:0', '-f', 's16le', '-ac', '1', '-ar', String(PCM_RATE), 'pipe:1'],
+    { input: buf, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+  );
+  assert.equal(done.status, 0, `${format}: ffmpeg could not decode it: ${done.stderr}`);
+  return done.stdout.length / 2 / PCM_RATE;
+}
+
 function assertMp3(buf) {
   assert.ok(buf.length > 0, 'mp3: empty body');
   const id3 = buf.subarray(0, 3).toString('latin1') === 'ID3';
@@ -53,17 +72,65 @@ test('buffered speech.create returns mp3 by default', async () => {
   assert.ok(res.headers.get('x-request-id'), 'no x-request-id header');
 });
 
-test('speech.create body streams a 10-sentence wav in several chunks', async () => {
+test('speech.create body streams a 10-sentence wav: audio arrives before the end', async () => {
+  const started = Date.now();
   const res = await client.audio.speech.create({ model, voice, input: TEN_SENTENCES, response_format: 'wav' });
   assert.equal(res.status, 200);
   const chunks = [];
+  let firstAt = null;
   for await (const chunk of res.body) {
-    if (chunk.length > 0) chunks.push(Buffer.from(chunk));
+    if (chunk.length > 0) {
+      firstAt ??= Date.now() - started;
+      chunks.push(Buffer.from(chunk));
+    }
   }
+  const total = Date.now() - started;
   assert.ok(chunks.length > 1, `expected more than one chunk, got ${chunks.length}`);
+  // A buffered body would arrive at the end: the first audio must come well before it.
+  assert.ok(firstAt < total * 0.6, `first audio after ${firstAt} ms of ${total} ms: not streamed`);
   const audio = Buffer.concat(chunks);
-  assert.ok(audio.length > 0);
   assertWav(audio);
+  const seconds = decodedSeconds(audio, 'wav');
+  assert.ok(seconds > 10 && seconds < 40, `${seconds} s of audio for ten sentences`);
+});
+
+for (const format of ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm']) {
+  test(`${format} decodes to about a second of speech`, async () => {
+    const res = await client.audio.speech.create({ model, voice, input: 'Testing one format.', response_format: format });
+    assert.equal(res.status, 200);
+    const seconds = decodedSeconds(Buffer.from(await res.arrayBuffer()), format);
+    assert.ok(seconds >= 0.6 && seconds <= 4.0, `${format}: ${seconds} s of audio for three words`);
+  });
+}
+
+test('models.list names the installed models', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.ok(ids.includes(model), `${model} missing from ${ids}`);
+});
+
+test('GET /audio/voices lists the voices with their engine', async () => {
+  const body = await client.get('/audio/voices');
+  const ids = body.voices.map((v) => v.id);
+  assert.ok(ids.includes(voice), `${voice} missing from ${ids}`);
+  for (const v of body.voices) assert.ok(['piper', 'chatterbox'].includes(v.engine), JSON.stringify(v));
+});
+
+test('stream_format sse sends deltas, then one done event with usage', async () => {
+  const sseModel = process.env.SDK_TEST_SSE_MODEL ?? 'piper';
+  const res = await client.audio.speech.create({ model: sseModel, voice, input: 'One. Two.', stream_format: 'sse', response_format: 'pcm' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type')?.split(';')[0], 'text/event-stream');
+  const text = await res.text();
+  const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => JSON.parse(e.slice(6)));
+  const deltas = events.filter((e) => e.type === 'speech.audio.delta');
+  const done = events.filter((e) => e.type === 'speech.audio.done');
+  assert.ok(deltas.length >= 1, `no delta events in ${text.slice(0, 200)}`);
+  assert.equal(done.length, 1);
+  assert.ok(done[0].usage.output_tokens > 0, JSON.stringify(done[0]));
+  const pcm = Buffer.concat(deltas.map((d) => Buffer.from(d.audio, 'base64')));
+  const seconds = decodedSeconds(pcm, 'pcm');
+  assert.ok(seconds > 0.4 && seconds < 5, `${seconds} s of audio in the deltas`);
 });
 
 test('unknown voice is a 404 APIError with param "voice"', async () => {

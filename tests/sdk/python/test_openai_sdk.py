@@ -22,6 +22,7 @@ import base64
 import json
 import os
 import struct
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -128,6 +129,31 @@ def assert_content_type(headers, fmt: str) -> None:
 
 def pcm_seconds(data: bytes) -> float:
     return len(data) / 2 / PCM_RATE
+
+
+def ffmpeg() -> str:
+    """The ffmpeg the setup step fetches (SDK_TEST_FFMPEG, set by scripts/run-sdk-tests.sh)."""
+    path = os.environ.get("SDK_TEST_FFMPEG", "")
+    assert path and os.access(path, os.X_OK), (
+        f"SDK_TEST_FFMPEG ({path!r}) is not an executable ffmpeg: run scripts/run-sdk-tests.sh"
+    )
+    return path
+
+
+def decoded_seconds(data: bytes, fmt: str) -> float:
+    """Decodes `data` (any container but raw pcm) with ffmpeg and returns its length: the
+    body must be whole, playable audio, not only the right first bytes."""
+    if fmt == "pcm":
+        return pcm_seconds(data)
+    done = subprocess.run(
+        [ffmpeg(), "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(PCM_RATE), "pipe:1"],
+        input=data,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"{fmt}: ffmpeg could not decode it: {done.stderr.decode(errors='replace')}"
+    return pcm_seconds(done.stdout)
 
 
 def error_body(exc: openai.APIStatusError) -> dict:
@@ -307,6 +333,9 @@ def test_response_format(client: OpenAI, fmt: str) -> None:
     res = speech(client, input="Testing one format.", response_format=fmt)
     assert_audio(res.content, fmt)
     assert_content_type(res.response.headers, fmt)
+    # Three words: about a second of speech, whatever the container.
+    seconds = decoded_seconds(res.content, fmt)
+    assert 0.6 <= seconds <= 4.0, f"{fmt}: {seconds:.2f} s of audio for three words"
 
 
 def test_aac_is_adts_audio(client: OpenAI) -> None:
