@@ -37,11 +37,14 @@ trap 'stop_local_runner; rm -rf "$workdir"' EXIT
 if [ -n "${SDK_TEST_BASE_URL:-}" ]; then
   base_url="${SDK_TEST_BASE_URL%/}"
   api_key="${OPENAI_API_KEY:-sk-test-123}"
+  export SDK_TEST_WYOMING="${SDK_TEST_WYOMING:-off}"
 else
   cargo build --locked -q -p local-runner
   api_key=sk-test-123
-  start_local_runner "$workdir" --api-keys "$api_key"
+  wyoming_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start_local_runner "$workdir" --api-keys "$api_key" --wyoming-port "$wyoming_port"
   base_url="$LOCAL_RUNNER_URL/v1"
+  export SDK_TEST_WYOMING="127.0.0.1:$wyoming_port"
 fi
 # Both suites decode what they get with the ffmpeg the setup step fetched.
 export SDK_TEST_FFMPEG="${SPEECH_MODELS_DIR:-$PWD/.cache/models}/ffmpeg/ffmpeg"

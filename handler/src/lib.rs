@@ -20,6 +20,7 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod wyoming;
 
 use std::time::Duration;
 

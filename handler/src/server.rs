@@ -14,11 +14,21 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, storage = %state.store().describe(), "listening on http://{addr}");
     let scheduler = maintenance::spawn_scheduler(state.clone());
+    let wyoming = match state.config().access.wyoming_port {
+        Some(port) => {
+            let wyoming = TcpListener::bind((addr.ip(), port)).await?;
+            Some(tokio::spawn(crate::wyoming::serve(wyoming, state.clone())))
+        }
+        None => None,
+    };
     let listener = without_nagle(listener);
     let result = axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     scheduler.abort();
+    if let Some(wyoming) = wyoming {
+        wyoming.abort();
+    }
     tracing::info!("shut down");
     result
 }

@@ -42,6 +42,12 @@ pub struct AccessArgs {
     /// other route still need a key.
     #[arg(long, env = "SPEECH_PUBLIC_LISTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub public_lists: bool,
+
+    /// Serve the Wyoming protocol (Home Assistant's local speech services) on this TCP port,
+    /// on the same address as HTTP; 10200 by convention. Off by default: the protocol has no
+    /// authentication, so open it only on a trusted network.
+    #[arg(long, env = "SPEECH_WYOMING_PORT")]
+    pub wyoming_port: Option<u16>,
 }
 
 impl AccessArgs {

@@ -24,7 +24,7 @@ use crate::state::AppState;
     responses((status = 200, description = "`{\"voices\":[{\"id\",\"name\",\"type\",\"engine\",\"usable\",...}]}`", body = Object),
         (status = 401, body = super::schema::OpenAiErrorBody), (status = 503, body = super::schema::OpenAiErrorBody)))]
 pub async fn list_voices(State(state): State<AppState>) -> Response {
-    match voices(&state).await {
+    match catalog(&state).await {
         Ok(voices) => Json(json!({ "voices": voices })).into_response(),
         Err(error) => error.into_response(),
     }
@@ -55,7 +55,7 @@ pub async fn list_voices_for_model(
         "chatterbox" => Some(EngineKind::Chatterbox.name()),
         _ => None,
     };
-    match voices(&state).await {
+    match catalog(&state).await {
         Ok(voices) => {
             let listed: Vec<Value> = voices
                 .iter()
@@ -69,7 +69,9 @@ pub async fn list_voices_for_model(
     }
 }
 
-async fn voices(state: &AppState) -> Result<Vec<Value>, OpenAiError> {
+/// Every voice a request may name, as listed by `GET /v1/audio/voices` (also what the
+/// Wyoming `info` offers).
+pub async fn catalog(state: &AppState) -> Result<Vec<Value>, OpenAiError> {
     let status = state.engines().status();
     let piper = EngineKind::Piper.name();
     let chatterbox = EngineKind::Chatterbox.name();
