@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use futures::StreamExt;
-use models::chatterbox::GenerationParams;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -159,17 +158,8 @@ async fn start(
     tokio::sync::mpsc::Receiver<Result<Bytes>>,
     Vec<String>,
 )> {
-    let text = request.text.trim().to_owned();
-    if text.is_empty() {
-        return Err(Error::invalid("text", "text must not be empty"));
-    }
-    let limit = state.engines().settings().max_text_length;
-    if text.chars().count() > limit {
-        return Err(Error::invalid(
-            "text",
-            format!("text is longer than {limit} characters"),
-        ));
-    }
+    let text =
+        speech_stream::checked_text(&request.text, state.engines().settings().max_text_length)?;
     let format = match request
         .output_format
         .as_deref()
@@ -230,8 +220,8 @@ async fn start(
     };
     let seed = match request.seed {
         Some(seed) if seed >= 1.0 && seed <= f64::from(u32::MAX) => seed as u64,
-        Some(seed) if seed.is_finite() && seed < 1.0 => fresh_seed(),
-        None => fresh_seed(),
+        Some(seed) if seed.is_finite() && seed < 1.0 => speech_stream::fresh_seed(),
+        None => speech_stream::fresh_seed(),
         Some(seed) => {
             return Err(Error::invalid(
                 "seed",
@@ -242,35 +232,31 @@ async fn start(
     if engine == EngineKind::Piper && request.seed.is_some_and(|s| s >= 1.0) {
         warnings.push(crate::service::tts::piper_seed_warning(seed));
     }
-    let params = GenerationParams {
-        temperature: number(
+    let params = speech_stream::chatterbox_params(
+        number(
             request.temperature,
             "temperature",
             defaults.temperature,
             0.0,
             2.0,
-        )? as f32,
-        exaggeration: number(
+        )?,
+        number(
             request.exaggeration,
             "exaggeration",
             defaults.exaggeration,
             0.0,
             2.0,
-        )? as f32,
-        cfg_weight: number(
+        )?,
+        number(
             request.cfg_weight,
             "cfg_weight",
             defaults.cfg_weight,
             0.0,
             2.0,
-        )? as f32,
-        top_p: defaults.top_p as f32,
-        min_p: defaults.min_p as f32,
-        top_k: 0,
-        repetition_penalty: defaults.repetition_penalty as f32,
+        )?,
         seed,
-        max_new_tokens: state.engines().settings().chatterbox_max_new_tokens,
-    };
+        state.engines().settings().chatterbox_max_new_tokens,
+    );
     let speed = number(request.speed_factor, "speed_factor", 1.0, 0.25, 4.0)?;
     let (encoder, header) = StreamEncoder::new(format, SAMPLE_RATE)?;
     let receiver = speech_stream::start(
@@ -320,11 +306,6 @@ async fn predefined(
         }
         Err(other) => Err(other),
     }
-}
-
-fn fresh_seed() -> u64 {
-    // A v4 UUID is 122 bits from the OS's generator; any 32 of them make a fresh seed.
-    (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1
 }
 
 /// Writes the RIFF and data sizes of a whole WAV whose header was written for a stream

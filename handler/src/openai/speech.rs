@@ -182,39 +182,35 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
     }
     let defaults = crate::service::tts::TtsRequest::default();
     let seed = number(field("seed"), "seed", 0.0, 0.0, f64::from(u32::MAX))?;
-    let params = GenerationParams {
-        temperature: number(
+    let params = speech_stream::chatterbox_params(
+        number(
             field("temperature"),
             "temperature",
             defaults.temperature,
             0.0,
             2.0,
-        )? as f32,
-        exaggeration: number(
+        )?,
+        number(
             field("exaggeration"),
             "exaggeration",
             defaults.exaggeration,
             0.0,
             2.0,
-        )? as f32,
-        cfg_weight: number(
+        )?,
+        number(
             field("cfg_weight"),
             "cfg_weight",
             defaults.cfg_weight,
             0.0,
             2.0,
-        )? as f32,
-        top_p: defaults.top_p as f32,
-        min_p: defaults.min_p as f32,
-        top_k: 0,
-        repetition_penalty: defaults.repetition_penalty as f32,
-        seed: if seed == 0.0 {
-            (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1
+        )?,
+        if seed == 0.0 {
+            speech_stream::fresh_seed()
         } else {
             seed as u64
         },
-        max_new_tokens: 1000,
-    };
+        1000,
+    );
     Ok(SpeechRequest {
         model,
         input,

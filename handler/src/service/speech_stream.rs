@@ -46,6 +46,51 @@ pub struct StreamSummary {
     pub output_seconds: f64,
 }
 
+/// A fresh seed for a request that named none: 32 of the 122 random bits of a v4 UUID
+/// (the OS's generator), never 0.
+pub fn fresh_seed() -> u64 {
+    (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1
+}
+
+/// Chatterbox sampling for the streaming dialects: the knobs they expose, the native API's
+/// defaults for the rest.
+pub fn chatterbox_params(
+    temperature: f64,
+    exaggeration: f64,
+    cfg_weight: f64,
+    seed: u64,
+    max_new_tokens: usize,
+) -> GenerationParams {
+    let defaults = super::tts::TtsRequest::default();
+    GenerationParams {
+        temperature: temperature as f32,
+        exaggeration: exaggeration as f32,
+        cfg_weight: cfg_weight as f32,
+        top_p: defaults.top_p as f32,
+        min_p: defaults.min_p as f32,
+        top_k: 0,
+        repetition_penalty: defaults.repetition_penalty as f32,
+        seed,
+        max_new_tokens,
+    }
+}
+
+/// The text to speak, trimmed: refused (422 naming `text`) when empty or longer than
+/// `limit` characters.
+pub fn checked_text(text: &str, limit: usize) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::invalid("text", "text must not be empty"));
+    }
+    if text.chars().count() > limit {
+        return Err(Error::invalid(
+            "text",
+            format!("text is longer than {limit} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// A streaming synthesis request.
 #[derive(Debug, Clone)]
 pub struct StreamRequest {

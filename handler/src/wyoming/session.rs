@@ -4,7 +4,6 @@
 
 use audio::encode::ExportFormat;
 use audio::encode::stream::StreamEncoder;
-use models::chatterbox::GenerationParams;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncWrite, BufReader};
 use tokio::net::TcpStream;
@@ -174,30 +173,17 @@ async fn start(
     text: &str,
     voice: Option<&str>,
 ) -> Result<tokio::sync::mpsc::Receiver<crate::error::Result<bytes::Bytes>>, Error> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::invalid("text", "text must not be empty"));
-    }
-    let limit = state.engines().settings().max_text_length;
-    if text.chars().count() > limit {
-        return Err(Error::invalid(
-            "text",
-            format!("text is longer than {limit} characters"),
-        ));
-    }
+    let settings = state.engines().settings();
+    let text = speech_stream::checked_text(text, settings.max_text_length)?;
     let entry = stored_voice(state, voice).await?;
     let defaults = TtsRequest::default();
-    let params = GenerationParams {
-        temperature: defaults.temperature as f32,
-        exaggeration: defaults.exaggeration as f32,
-        cfg_weight: defaults.cfg_weight as f32,
-        top_p: defaults.top_p as f32,
-        min_p: defaults.min_p as f32,
-        top_k: 0,
-        repetition_penalty: defaults.repetition_penalty as f32,
-        seed: (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1,
-        max_new_tokens: state.engines().settings().chatterbox_max_new_tokens,
-    };
+    let params = speech_stream::chatterbox_params(
+        defaults.temperature,
+        defaults.exaggeration,
+        defaults.cfg_weight,
+        speech_stream::fresh_seed(),
+        settings.chatterbox_max_new_tokens,
+    );
     let (encoder, header) = StreamEncoder::new(ExportFormat::Pcm, RATE)?;
     speech_stream::start(
         state,
@@ -207,7 +193,7 @@ async fn start(
             } else {
                 EngineKind::Piper
             },
-            text: text.to_owned(),
+            text,
             voice: entry,
             params,
             speed: 1.0,

@@ -73,8 +73,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         ModelChoice::Auto => EngineKind::Piper,
     };
     let seed = match u64::try_from(request.seed) {
-        // A v4 UUID is 122 bits from the OS's generator; any 32 of them make a fresh seed.
-        Ok(0) | Err(_) => (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1,
+        Ok(0) | Err(_) => super::speech_stream::fresh_seed(),
         Ok(seed) => seed,
     };
     let mut warnings = plan.warnings.clone();
