@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::extract::Query;
-use crate::openai::catalog::{BUILTIN_VOICE, OPENAI_VOICES};
+use crate::openai::catalog::{self, BUILTIN_VOICE, Named, OPENAI_VOICES, Voice};
 use crate::service::area::{self, Area};
 use crate::service::engines::EngineKind;
 use crate::service::speech_stream::{self, RawSink, StreamRequest};
@@ -286,25 +286,19 @@ async fn predefined(
     let Some(id) = id.map(str::trim).filter(|id| !id.is_empty()) else {
         return Ok(None);
     };
-    let lower = id.to_ascii_lowercase();
-    let aliases = state.config().access.aliases().unwrap_or_default();
-    let target = aliases
-        .iter()
-        .find(|(alias, _)| *alias == lower)
-        .map_or(id, |(_, target)| target.as_str());
-    if target.eq_ignore_ascii_case(BUILTIN_VOICE) || OPENAI_VOICES.contains(&target) {
-        return Ok(None);
-    }
-    match voice_use::find_voice(state.store().as_ref(), "predefined_voice_id", target).await {
-        Ok(entry) => Ok(Some(entry)),
-        Err(Error::NotFound { .. }) => {
+    match catalog::lookup(state, "predefined_voice_id", id).await? {
+        Named::Voice(Voice::Builtin) => Ok(None),
+        Named::Voice(Voice::Stored(entry)) => Ok(Some(entry)),
+        Named::Unknown => {
             warnings.push(format!(
                 "predefined voice {id:?} is not one of this server's voices: the built-in voice speaks \
                  (GET /get_predefined_voices lists them)"
             ));
             Ok(None)
         }
-        Err(other) => Err(other),
+        Named::BrokenAlias { alias, target } => {
+            Err(Error::Internal(Named::broken_alias(&alias, &target)))
+        }
     }
 }
 

@@ -154,36 +154,81 @@ fn unknown_voice(voice: &str) -> OpenAiError {
     .code("voice_not_found")
 }
 
-/// A voice by name: a configured alias, an OpenAI name, the built-in voice id, or a
-/// stored voice (path, file name or stem). `None` when nothing matches.
-pub async fn find_voice(state: &AppState, name: &str) -> Result<Option<Voice>, OpenAiError> {
+/// What a voice name means, before a dialect shapes the answer (the OpenAI endpoint, the
+/// SillyTavern routes and Wyoming all resolve names this way).
+#[derive(Debug, Clone)]
+pub enum Named {
+    /// A voice.
+    Voice(Voice),
+    /// Nothing by that name.
+    Unknown,
+    /// A configured alias whose target does not exist: the operator's mistake, not the
+    /// client's.
+    BrokenAlias {
+        /// The alias.
+        alias: String,
+        /// What it points to.
+        target: String,
+    },
+}
+
+impl Named {
+    /// The words for a broken alias.
+    pub fn broken_alias(alias: &str, target: &str) -> String {
+        format!("voice alias '{alias}' points to '{target}', which does not exist")
+    }
+}
+
+/// A voice by name: a configured alias, an OpenAI name, the built-in voice id, or a stored
+/// voice (path, file name, stem or listed name). `param` names the request field in the
+/// error for a name several stored voices share.
+pub async fn lookup(state: &AppState, param: &str, name: &str) -> crate::error::Result<Named> {
     let name = name.trim();
     let lower = name.to_ascii_lowercase();
     let aliases = state.config().access.aliases().unwrap_or_default();
-    if let Some((_, target)) = aliases.iter().find(|(alias, _)| *alias == lower) {
-        return match find_target(state, target).await? {
-            Some(voice) => Ok(Some(voice)),
-            None => Err(OpenAiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                format!("voice alias '{lower}' points to '{target}', which does not exist"),
-            )
-            .code("voice_alias_broken")),
-        };
+    if let Some((alias, target)) = aliases.iter().find(|(alias, _)| *alias == lower) {
+        return Ok(match find_target(state, param, target).await? {
+            Some(voice) => Named::Voice(voice),
+            None => Named::BrokenAlias {
+                alias: alias.clone(),
+                target: target.clone(),
+            },
+        });
     }
     if OPENAI_VOICES.contains(&lower.as_str()) {
-        return Ok(Some(Voice::Builtin));
+        return Ok(Named::Voice(Voice::Builtin));
     }
-    find_target(state, name).await
+    Ok(find_target(state, param, name)
+        .await?
+        .map_or(Named::Unknown, Named::Voice))
 }
 
-async fn find_target(state: &AppState, name: &str) -> Result<Option<Voice>, OpenAiError> {
+/// [`lookup`] for the OpenAI endpoint: `None` when nothing matches, a broken alias a 500
+/// `voice_alias_broken`.
+pub async fn find_voice(state: &AppState, name: &str) -> Result<Option<Voice>, OpenAiError> {
+    match lookup(state, "voice", name).await? {
+        Named::Voice(voice) => Ok(Some(voice)),
+        Named::Unknown => Ok(None),
+        Named::BrokenAlias { alias, target } => Err(OpenAiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            Named::broken_alias(&alias, &target),
+        )
+        .code("voice_alias_broken")),
+    }
+}
+
+async fn find_target(
+    state: &AppState,
+    param: &str,
+    name: &str,
+) -> crate::error::Result<Option<Voice>> {
     if name.eq_ignore_ascii_case(BUILTIN_VOICE) || name.eq_ignore_ascii_case("piper") {
         return Ok(Some(Voice::Builtin));
     }
-    match voice_use::find_voice(state.store().as_ref(), "voice", name).await {
+    match voice_use::find_voice(state.store().as_ref(), param, name).await {
         Ok(entry) => Ok(Some(Voice::Stored(entry))),
         Err(crate::Error::NotFound { .. }) => Ok(None),
-        Err(other) => Err(other.into()),
+        Err(other) => Err(other),
     }
 }

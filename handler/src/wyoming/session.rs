@@ -10,12 +10,11 @@ use tokio::net::TcpStream;
 
 use super::protocol::{Event, FrameError, read_event, write_event};
 use crate::error::Error;
-use crate::openai::catalog::{BUILTIN_VOICE, OPENAI_VOICES};
-use crate::service::area::Entry;
+use crate::openai::catalog::{self, Named, Voice};
+use crate::service::area::{Area, Entry};
 use crate::service::engines::EngineKind;
 use crate::service::speech_stream::{self, RawSink, StreamRequest};
 use crate::service::tts::TtsRequest;
-use crate::service::voice_use;
 use crate::state::AppState;
 
 /// Sample rate of every answer (Chatterbox's own; Piper is resampled to it).
@@ -204,20 +203,20 @@ async fn start(
     .await
 }
 
-/// The stored voice a name means; `None` for the built-in voice (no name, its id, or an
-/// OpenAI name, as aliases of it).
+/// The stored voice a name means; `None` for the built-in voice (no name, its id, an
+/// OpenAI name, or an alias of it).
 async fn stored_voice(state: &AppState, voice: Option<&str>) -> Result<Option<Entry>, Error> {
     let Some(name) = voice.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
-    if name.eq_ignore_ascii_case(BUILTIN_VOICE)
-        || OPENAI_VOICES.contains(&name.to_ascii_lowercase().as_str())
-    {
-        return Ok(None);
+    match catalog::lookup(state, "voice", name).await? {
+        Named::Voice(Voice::Builtin) => Ok(None),
+        Named::Voice(Voice::Stored(entry)) => Ok(Some(entry)),
+        Named::Unknown => Err(Error::not_found(Area::Voices.noun(), name)),
+        Named::BrokenAlias { alias, target } => {
+            Err(Error::Internal(Named::broken_alias(&alias, &target)))
+        }
     }
-    voice_use::find_voice(state.store().as_ref(), "voice", name)
-        .await
-        .map(Some)
 }
 
 /// `info`: one TTS program with the usable voices (the built-in one, and the stored ones
