@@ -63,16 +63,6 @@ struct Sessions {
 }
 
 impl Sessions {
-    /// These sessions with `session` (spinning or not) already built.
-    fn with(mut self, spinning: bool, session: Session) -> Self {
-        if spinning {
-            self.spinning = Some(session);
-        } else {
-            self.sleeping = Some(session);
-        }
-        self
-    }
-
     /// The session for a run starting now. With one thread nothing spins, so one session
     /// serves whatever the policy says.
     fn for_run(&mut self, model: &Path) -> Result<&mut Session, ModelError> {
@@ -82,11 +72,10 @@ impl Sessions {
         } else {
             &mut self.sleeping
         };
-        if slot.is_none() {
-            *slot = Some(self.runtime.request_session(model, self.threads, spin)?);
+        match slot {
+            Some(session) => Ok(session),
+            None => Ok(slot.insert(self.runtime.request_session(model, self.threads, spin)?)),
         }
-        slot.as_mut()
-            .ok_or_else(|| ModelError::inference(GRAPH, "no session"))
     }
 }
 
@@ -112,9 +101,14 @@ impl PiperVoice {
             0 => 1,
             n => n,
         };
-        let policy = runtime.settings().spinning;
-        let spin = threads > 1 && policy.spin_now();
-        let session = runtime.request_session(model, threads, spin)?;
+        let mut sessions = Sessions {
+            runtime: runtime.clone(),
+            threads,
+            policy: runtime.settings().spinning,
+            spinning: None,
+            sleeping: None,
+        };
+        let session = sessions.for_run(model)?;
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input", "input_lengths", "scales"] {
             if !names.contains(&required) {
@@ -132,16 +126,7 @@ impl PiperVoice {
         }
         Ok(Self {
             config,
-            sessions: Mutex::new(
-                Sessions {
-                    runtime: runtime.clone(),
-                    threads,
-                    policy,
-                    spinning: None,
-                    sleeping: None,
-                }
-                .with(spin, session),
-            ),
+            sessions: Mutex::new(sessions),
             phonemizer: Box::new(EspeakPhonemizer::new()),
             model_path: model.to_path_buf(),
         })

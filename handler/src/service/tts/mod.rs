@@ -269,12 +269,11 @@ pub async fn encode(
         .iter()
         .map(|&format| {
             let pcm = Arc::clone(&pcm);
-            let task = blocking(move || audio::encode::encode(&pcm, format));
-            // Spawned now, not when first polled: encoding starts while the plan is written.
-            let task = tokio::spawn(task);
+            // Started now, not when first polled: encoding runs while the plan is written.
+            let task = tokio::task::spawn_blocking(move || audio::encode::encode(&pcm, format));
             async move {
                 task.await
-                    .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))??
+                    .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?
                     .map_err(Error::from)
             }
             .boxed()
