@@ -15,7 +15,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,7 +28,6 @@ use crate::service::tts::TtsRequest;
 use crate::service::voice_use;
 use crate::state::AppState;
 use audio::encode::ExportFormat;
-use audio::encode::stream::StreamEncoder;
 
 /// Sample rate of every answer (Chatterbox's own; Piper is resampled to it).
 const SAMPLE_RATE: u32 = 24_000;
@@ -128,10 +126,7 @@ async fn speak_stream(
     Query(request): Query<ProviderRequest>,
 ) -> Result<Response> {
     let (format, receiver, warnings) = start(&state, request).await?;
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    })
-    .map(|item| item.map_err(|e| std::io::Error::other(e.to_string())));
+    let stream = speech_stream::byte_stream(receiver);
     Ok(answer(format, Body::from_stream(stream), &warnings))
 }
 
@@ -258,7 +253,6 @@ async fn start(
         state.engines().settings().chatterbox_max_new_tokens,
     );
     let speed = number(request.speed_factor, "speed_factor", 1.0, 0.25, 4.0)?;
-    let (encoder, header) = StreamEncoder::new(format, SAMPLE_RATE)?;
     let receiver = speech_stream::start(
         state,
         StreamRequest {
@@ -269,7 +263,7 @@ async fn start(
             speed,
             sample_rate: SAMPLE_RATE,
         },
-        Box::new(RawSink::new(encoder, header)),
+        Box::new(RawSink::encoding(format, SAMPLE_RATE)?),
     )
     .await?;
     Ok((format, receiver, warnings))

@@ -376,7 +376,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     } else {
         request.format.content_type()
     };
-    let receiver = speech_stream::start(
+    let mut receiver = speech_stream::start(
         state,
         StreamRequest {
             engine: resolved.engine,
@@ -389,7 +389,6 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
         sink,
     )
     .await?;
-    let mut receiver = receiver;
     // The answer starts with the first audio, not before: `openai-processing-ms` is then
     // the time to audio, and a failure before any audio is a real status, not a cut stream.
     let mut first = Vec::with_capacity(leading_messages);
@@ -400,12 +399,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
             None => break,
         }
     }
-    let rest = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
-    let stream = futures::stream::iter(first)
-        .chain(rest)
-        .map(|item: Result<bytes::Bytes>| item.map_err(|e| std::io::Error::other(e.to_string())));
+    let stream = futures::stream::iter(first).chain(speech_stream::byte_stream(receiver));
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use audio::encode::ExportFormat;
 use audio::encode::stream::StreamEncoder;
 use bytes::Bytes;
 use models::chatterbox::GenerationParams;
@@ -334,6 +335,26 @@ impl RawSink {
             header,
         }
     }
+
+    /// A sink encoding to `format` at `sample_rate`, its container header first.
+    pub fn encoding(format: ExportFormat, sample_rate: u32) -> Result<Self> {
+        let (encoder, header) = StreamEncoder::new(format, sample_rate)?;
+        Ok(Self::new(encoder, header))
+    }
+}
+
+/// A started stream's messages as the bytes of a response body; an error ends the body
+/// early (the client sees it cut short).
+pub fn byte_stream(
+    receiver: mpsc::Receiver<Result<Bytes>>,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        let item = receiver.recv().await?;
+        Some((
+            item.map_err(|e| std::io::Error::other(e.to_string())),
+            receiver,
+        ))
+    })
 }
 
 impl AudioSink for RawSink {

@@ -3,7 +3,6 @@
 //! the connection stays open; only broken framing ends it.
 
 use audio::encode::ExportFormat;
-use audio::encode::stream::StreamEncoder;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncWrite, BufReader};
 use tokio::net::TcpStream;
@@ -183,7 +182,6 @@ async fn start(
         speech_stream::fresh_seed(),
         settings.chatterbox_max_new_tokens,
     );
-    let (encoder, header) = StreamEncoder::new(ExportFormat::Pcm, RATE)?;
     speech_stream::start(
         state,
         StreamRequest {
@@ -198,7 +196,7 @@ async fn start(
             speed: 1.0,
             sample_rate: RATE,
         },
-        Box::new(RawSink::new(encoder, header)),
+        Box::new(RawSink::encoding(ExportFormat::Pcm, RATE)?),
     )
     .await
 }
