@@ -309,13 +309,25 @@ pub fn resolve<'a>(entries: &'a [Entry], area: Area, param: &str, name: &str) ->
         return Ok(root);
     }
     let matches: Vec<&Entry> = entries.iter().filter(|e| e.file_name() == name).collect();
+    only_match(matches, area, param, name, "exists in several folders")
+}
+
+/// The one entry of `matches`: none is a 404, several a 422 on `param` listing their paths
+/// (`shared` says how `name` is shared, e.g. "exists in several folders").
+pub fn only_match<'a>(
+    matches: Vec<&'a Entry>,
+    area: Area,
+    param: &str,
+    name: &str,
+    shared: &str,
+) -> Result<&'a Entry> {
     match matches.as_slice() {
         [] => Err(Error::not_found(area.noun(), name)),
         [one] => Ok(one),
         many => Err(Error::invalid(
             param,
             format!(
-                "{name:?} exists in several folders ({}); give the path, e.g. {:?}",
+                "{name:?} {shared} ({}); give the path, e.g. {:?}",
                 many.iter()
                     .map(|e| e.relative.as_str())
                     .collect::<Vec<_>>()

@@ -167,21 +167,7 @@ async fn by_listed_name(
         })
         .map(|(entry, _)| entry)
         .collect();
-    match matches.as_slice() {
-        [] => Err(Error::not_found(Area::Voices.noun(), name)),
-        [one] => Ok((*one).clone()),
-        many => Err(Error::invalid(
-            param,
-            format!(
-                "{name:?} names several voices ({}); give the path, e.g. {:?}",
-                many.iter()
-                    .map(|e| e.relative.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                many[0].relative
-            ),
-        )),
-    }
+    area::only_match(matches, Area::Voices, param, name, "names several voices").cloned()
 }
 
 /// The bytes of a listed file of `area`; a file deleted since the listing is a 404.
