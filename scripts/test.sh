@@ -3,7 +3,8 @@
 # the format check, clippy with warnings as errors, every test (the storage and HTTP
 # suites run against a real S3 server the harness starts on 127.0.0.1, and against the
 # filesystem store), the OpenAPI drift check, the documented curl examples against a
-# running local-runner, the offline checks of the deployment files in infra/
+# running local-runner, schemathesis over the whole OpenAPI document against another
+# (scripts/check-openapi-live.sh), the offline checks of the deployment files in infra/
 # (scripts/check-infra.sh), the CPU image layout (scripts/check-image-layout.sh), the
 # Lambda emulator and artefact (scripts/check-lambda.sh), and the OpenAI SDK conformance
 # suites (Python and Node) against another local-runner.
@@ -36,6 +37,9 @@ fi
 
 step "documented examples against a running local-runner"
 bash scripts/run-examples.sh
+
+step "the OpenAPI document against a running local-runner (schemathesis, both dialects)"
+bash scripts/check-openapi-live.sh
 
 step "infrastructure checks (SAM, compose, Kubernetes, Dockerfiles)"
 bash scripts/check-infra.sh

@@ -29,7 +29,7 @@ impl ApiKeys {
         let mut digests: HashSet<[u8; 32]> = settings
             .api_keys
             .iter()
-            .map(|k| k.trim())
+            .map(|k| k.expose().trim())
             .filter(|k| !k.is_empty())
             .map(digest)
             .collect();
@@ -95,7 +95,7 @@ fn parse_hex(hex: &str) -> Option<[u8; 32]> {
 }
 
 /// Paths reachable without a key.
-fn is_open(path: &str) -> bool {
+pub fn is_open(path: &str) -> bool {
     path == "/"
         || path == "/ping"
         || path == "/api/v1/health"

@@ -29,7 +29,6 @@ use axum::extract::State;
 use axum::http::{Method, Uri};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::json;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -41,13 +40,11 @@ pub use state::AppState;
 /// first): request id, CORS, tracing, counters, warnings header, the empty-error-body
 /// net, the origin guard, the request timeout and authentication.
 pub fn app(state: AppState) -> Router {
-    let (routes, document) = api::routes().split_for_parts();
+    let (routes, mut document) = documented_routes().split_for_parts();
+    openapi::complete(&mut document);
     let cors = browser::cors_layer(state.origin_policy());
     routes
         .merge(openai::router())
-        .merge(compat::chatterbox_server::router())
-        .route("/", get(root))
-        .route("/ping", get(ping))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -76,6 +73,16 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The routes the OpenAPI document describes, with their annotations: the native API, the
+/// SillyTavern provider's routes, the index and readiness. (The OpenAI dialect's routes are
+/// served by [`openai::router`] and listed in [`openapi::ApiDoc`].)
+pub fn documented_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    api::routes()
+        .merge(compat::chatterbox_server::router())
+        .routes(utoipa_axum::routes!(root))
+        .routes(utoipa_axum::routes!(ping))
+}
+
 /// Middleware: answers 408 in the route's envelope when a request runs past the
 /// configured timeout. The request's future is dropped, which stops its generation work
 /// (see `service::work`); the 408 is counted and logged like any other answer.
@@ -94,6 +101,8 @@ async fn request_timeout(
 
 /// Readiness for platforms that poll it (RunPod load-balancing endpoints, Kubernetes):
 /// 204 while the engines are being preloaded, 200 when ready. Open without an API key.
+#[utoipa::path(get, path = "/ping", tag = "service",
+    responses((status = 200, description = "Ready"), (status = 204, description = "Still loading the engines (`--preload`)")))]
 async fn ping(State(state): State<AppState>) -> axum::http::StatusCode {
     if state.is_ready() {
         axum::http::StatusCode::OK
@@ -124,6 +133,9 @@ async fn label_every_body(
     response
 }
 
+/// The service's name, version and where its main routes are.
+#[utoipa::path(get, path = "/", tag = "service",
+    responses((status = 200, description = "`{message, version, endpoints}`", body = Object)))]
 async fn root() -> impl IntoResponse {
     axum::Json(json!({
         "message": "Speech API",

@@ -2,7 +2,8 @@
 //! `/openapi.json` with an interactive page at `/docs`, and committed as
 //! `docs/openapi.json` (a test fails when the committed copy drifts).
 
-use utoipa::OpenApi;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
 use crate::openai::schema::BearerKeys;
@@ -23,6 +24,7 @@ use crate::openai::schema::BearerKeys;
         (name = "outputs", description = "Generated audio: listing, download, deletion"),
         (name = "concat", description = "Joining outputs and uploads with silences, pauses and crossfades"),
         (name = "service", description = "Health, configuration, storage usage and cleanup"),
+        (name = "sillytavern", description = "The routes of devnen/Chatterbox-TTS-Server that SillyTavern's Chatterbox provider calls; nothing is stored"),
         (name = "openai", description = "The OpenAI-compatible dialect (also served without `/v1`); errors use OpenAI's envelope"),
     ),
     paths(
@@ -39,9 +41,156 @@ use crate::openai::schema::BearerKeys;
 )]
 pub struct ApiDoc;
 
+/// Statuses any route can answer with, whatever its handler does: the middleware's
+/// (authentication, origin guard, deadline, admission control) and malformed requests.
+/// Added to every operation that does not document them itself, in its dialect's envelope,
+/// so the document lists every status a client can meet.
+#[derive(Debug)]
+pub struct EveryStatus;
+
+/// A status the middleware can give any operation, and when.
+struct CommonStatus {
+    status: &'static str,
+    why: &'static str,
+    /// Only operations with a request body.
+    with_body_only: bool,
+    /// Not for routes open without a key.
+    protected_only: bool,
+}
+
+const COMMON: &[CommonStatus] = &[
+    CommonStatus {
+        status: "400",
+        why: "A parameter or the body is malformed, or names a parameter the route does not take",
+        with_body_only: false,
+        protected_only: false,
+    },
+    CommonStatus {
+        status: "401",
+        why: "No key, or a wrong one (only when the service runs with `--api-keys`)",
+        with_body_only: false,
+        protected_only: true,
+    },
+    CommonStatus {
+        status: "403",
+        why: "A browser page of an origin `--allowed-origins` does not name tried to change state",
+        with_body_only: false,
+        protected_only: false,
+    },
+    CommonStatus {
+        status: "408",
+        why: "The request ran past `--request-timeout-seconds`; its work was stopped",
+        with_body_only: false,
+        protected_only: false,
+    },
+    CommonStatus {
+        status: "413",
+        why: "The body is larger than the route accepts",
+        with_body_only: true,
+        protected_only: false,
+    },
+    CommonStatus {
+        status: "500",
+        why: "An internal fault (logged with the request id)",
+        with_body_only: false,
+        protected_only: false,
+    },
+    CommonStatus {
+        status: "503",
+        why: "Busy (admission control or the memory budget; see `Retry-After`), the store is \
+              unreachable, or a needed engine is not installed",
+        with_body_only: false,
+        protected_only: false,
+    },
+];
+
+impl Modify for EveryStatus {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut used = std::collections::BTreeMap::new();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let openai = crate::auth::is_openai_path(path);
+            let open = crate::auth::is_open(path);
+            for operation in [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                for common in COMMON {
+                    if (common.with_body_only && !has_body) || (common.protected_only && open) {
+                        continue;
+                    }
+                    // OpenAI's clients back off on 429: that dialect answers "busy" with it.
+                    if openai && common.status == "503" {
+                        let busy = CommonStatus {
+                            status: "429",
+                            why: "Busy: retry after `Retry-After` seconds",
+                            with_body_only: false,
+                            protected_only: false,
+                        };
+                        refer(responses, &mut used, &busy, openai);
+                    }
+                    refer(responses, &mut used, common, openai);
+                }
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.responses.extend(used);
+    }
+}
+
+/// Points `responses[status]` (unless the operation documents it) at a shared response
+/// in `components.responses`, recording that one in `used`.
+fn refer(
+    responses: &mut std::collections::BTreeMap<String, RefOr<Response>>,
+    used: &mut std::collections::BTreeMap<String, RefOr<Response>>,
+    common: &CommonStatus,
+    openai: bool,
+) {
+    if responses.contains_key(common.status) {
+        return;
+    }
+    let (name, envelope) = if openai {
+        (format!("OpenAi{}", common.status), "OpenAiErrorBody")
+    } else {
+        (format!("Native{}", common.status), "ErrorBody")
+    };
+    used.entry(name.clone()).or_insert_with(|| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(common.why)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(envelope)))
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    responses.insert(
+        common.status.to_owned(),
+        RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))),
+    );
+}
+
 /// The complete document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    crate::api::routes().split_for_parts().1
+    let mut document = crate::documented_routes().split_for_parts().1;
+    complete(&mut document);
+    document
+}
+
+/// What the route annotations cannot say on their own, added once every route is in:
+/// the statuses any operation can meet ([`EveryStatus`]).
+pub fn complete(document: &mut utoipa::openapi::OpenApi) {
+    EveryStatus.modify(document);
 }
 
 /// The document as the pretty JSON committed in `docs/openapi.json`.

@@ -39,7 +39,16 @@ pub struct LogArgs {
 /// Installs the global subscriber in `args.log_format`, or `default_format` when unset.
 /// `RUST_LOG`, when set, overrides `--log`.
 pub fn init(args: &LogArgs, default_format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&args.log));
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&args.log));
+    // Symphonia logs every unrecognised upload at ERROR ("probe reached EOF"); the request
+    // already answers 4xx and logs it at its own level, so an attacker's junk does not page
+    // anyone. An explicit directive for the target in the filter still wins.
+    if !args.log.contains("symphonia")
+        && let Ok(quiet) = "symphonia_core::formats::probe=off".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

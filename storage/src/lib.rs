@@ -18,6 +18,7 @@ mod memory;
 mod s3;
 mod s3_conditional;
 mod s3_reclaim;
+mod secret;
 mod url;
 
 use std::ops::Range;
@@ -38,6 +39,7 @@ pub use fs::FsStore;
 pub use key::{Key, KeyPrefix, MAX_DEPTH, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
 pub use memory::MemoryStore;
 pub use s3::{S3Settings, S3Store};
+pub use secret::Secret;
 pub use url::StorageUrl;
 
 /// What a listing or a `head` knows about an object without reading it.

@@ -64,7 +64,7 @@ pub struct S3Settings {
     /// Access key id; with `secret_access_key`, overrides the AWS chain.
     pub access_key_id: Option<String>,
     /// Secret access key.
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<crate::Secret>,
     /// Deadlines of each request (connection, attempt, whole operation with retries).
     pub timeouts: StoreTimeouts,
 }
@@ -96,7 +96,7 @@ impl S3Store {
             (Some(id), Some(secret)) => {
                 loader = loader.credentials_provider(Credentials::new(
                     id,
-                    secret,
+                    secret.expose(),
                     None,
                     None,
                     "speech-api-settings",

@@ -151,7 +151,8 @@ pub struct ConcatResponse {
 /// Concatenate outputs with silences, pauses, crossfades, trimming and levelling.
 #[utoipa::path(post, path = "/concat", tag = "concat", params(GenerationQuery), request_body = ConcatRequest,
     responses(
-        (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON", body = ConcatResponse),
+        (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON",
+            content((ConcatResponse = "application/json"), ("audio/wav"), ("audio/mpeg"), ("audio/flac"), ("audio/ogg"), ("audio/aac"), ("audio/pcm"))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn concat_files(
@@ -207,7 +208,8 @@ struct MixedConcatFields {
         (MixedConcatForm = "multipart/form-data"),
         (MixedConcatFields = "application/x-www-form-urlencoded"))),
     responses(
-        (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON", body = ConcatResponse),
+        (status = 200, description = "`stream`: the first format's audio, others in `X-Alternative-Formats`; `url`: JSON",
+            content((ConcatResponse = "application/json"), ("audio/wav"), ("audio/mpeg"), ("audio/flac"), ("audio/ogg"), ("audio/aac"), ("audio/pcm"))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn concat_mixed(

@@ -52,7 +52,8 @@ pub struct TtsResponse {
 /// `export_formats` format with a generation sidecar beside each file.
 #[utoipa::path(post, path = "/tts", tag = "generation", params(GenerationQuery), request_body = TtsRequest,
     responses(
-        (status = 200, description = "`stream`: the first format's audio (others in `X-Alternative-Formats`); `url`: JSON", body = TtsResponse),
+        (status = 200, description = "`stream`: the first format's audio (others in `X-Alternative-Formats`); `url`: JSON",
+            content((TtsResponse = "application/json"), ("audio/wav"), ("audio/mpeg"), ("audio/flac"), ("audio/ogg"), ("audio/aac"), ("audio/pcm"))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 500, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn text_to_speech(

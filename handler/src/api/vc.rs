@@ -72,7 +72,8 @@ struct VcUploadForm {
 #[utoipa::path(post, path = "/vc", tag = "generation", params(GenerationQuery),
     request_body(content((VcRequest = "application/json"), (VcUploadForm = "multipart/form-data"))),
     responses(
-        (status = 200, description = "`stream`: the first format's audio (others in `X-Alternative-Formats`); `url`: JSON", body = VcResponse),
+        (status = 200, description = "`stream`: the first format's audio (others in `X-Alternative-Formats`); `url`: JSON",
+            content((VcResponse = "application/json"), ("audio/wav"), ("audio/mpeg"), ("audio/flac"), ("audio/ogg"), ("audio/aac"), ("audio/pcm"))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 500, body = ErrorBody),
         (status = 503, body = ErrorBody)))]

@@ -8,17 +8,18 @@
 //! the stored voices, cloned by Chatterbox.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::extract::Query;
 use crate::openai::catalog::{self, BUILTIN_VOICE, Named, OPENAI_VOICES, Voice};
 use crate::service::area::{self, Area};
@@ -32,20 +33,24 @@ use audio::encode::ExportFormat;
 /// Sample rate of every answer (Chatterbox's own; Piper is resampled to it).
 const SAMPLE_RATE: u32 = 24_000;
 
-/// The routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/get_predefined_voices", get(predefined_voices))
-        .route("/get_reference_files", get(reference_files))
-        .route("/tts", post(speak_file))
-        .route("/tts-stream", get(speak_stream))
+/// The routes, documented under the `sillytavern` tag.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(predefined_voices))
+        .routes(routes!(reference_files))
+        .routes(routes!(speak_file))
+        .routes(routes!(speak_stream))
 }
 
 /// A speech request as the provider sends it (JSON for `/tts`, the query for
 /// `/tts-stream`). Fields it sends that have no meaning here (`split_text`, `chunk_size`:
-/// text is always spoken sentence by sentence) are accepted and ignored.
-#[derive(Debug, Deserialize)]
+/// text is always spoken sentence by sentence) are accepted and not applied; others are
+/// ignored (and, in the query, reported in `X-Speech-Warnings`), as on every route that
+/// changes nothing stored.
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProviderRequest {
+    /// The text to speak.
     text: String,
     /// `predefined` or `clone`.
     #[serde(default)]
@@ -70,10 +75,26 @@ struct ProviderRequest {
     /// `wav` (default), `opus` or `mp3`.
     #[serde(default)]
     output_format: Option<String>,
+    /// Accepted, not applied: text is always spoken sentence by sentence.
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "accepted so the provider's requests parse; not applied"
+    )]
+    split_text: Option<bool>,
+    /// Accepted, not applied (see `split_text`).
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "accepted so the provider's requests parse; not applied"
+    )]
+    chunk_size: Option<u32>,
 }
 
 /// `[{"voice_id", "filename", "display_name", "language"}]`: the built-in voice and the
 /// OpenAI names (which speak with it unless aliased).
+#[utoipa::path(get, path = "/get_predefined_voices", tag = "sillytavern",
+    responses((status = 200, description = "`[{voice_id, filename, display_name, language}]`", body = Vec<Object>)))]
 async fn predefined_voices(State(state): State<AppState>) -> Json<Value> {
     let aliases = state.config().access.aliases().unwrap_or_default();
     let mut voices = vec![json!({"voice_id": BUILTIN_VOICE, "filename": BUILTIN_VOICE,
@@ -93,6 +114,8 @@ async fn predefined_voices(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `["<path>", ...]`: every stored voice, by the path `reference_audio_filename` takes.
+#[utoipa::path(get, path = "/get_reference_files", tag = "sillytavern",
+    responses((status = 200, description = "Stored voices' paths", body = Vec<String>)))]
 async fn reference_files(State(state): State<AppState>) -> Result<Json<Value>> {
     let entries = area::entries(state.store().as_ref(), Area::Voices).await?;
     Ok(Json(Value::Array(
@@ -105,6 +128,11 @@ async fn reference_files(State(state): State<AppState>) -> Result<Json<Value>> {
 
 /// `POST /tts`: the whole file (a WAV with its real sizes, so a browser's
 /// `decodeAudioData` reads it).
+#[utoipa::path(post, path = "/tts", tag = "sillytavern", request_body = ProviderRequest,
+    responses(
+        (status = 200, description = "The whole file in `output_format`",
+            content(("audio/wav"), ("audio/ogg"), ("audio/mpeg"))),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn speak_file(State(state): State<AppState>, body: Bytes) -> Result<Response> {
     let request: ProviderRequest = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("the body is not a speech request: {e}")))?;
@@ -121,6 +149,11 @@ async fn speak_file(State(state): State<AppState>, body: Bytes) -> Result<Respon
 
 /// `GET /tts-stream?...`: the audio as it is made (WAV with open-ended sizes, as a
 /// streamed WAV must be).
+#[utoipa::path(get, path = "/tts-stream", tag = "sillytavern", params(ProviderRequest),
+    responses(
+        (status = 200, description = "The audio as it is made, in `output_format`",
+            content(("audio/wav"), ("audio/ogg"), ("audio/mpeg"))),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn speak_stream(
     State(state): State<AppState>,
     Query(request): Query<ProviderRequest>,

@@ -16,7 +16,7 @@ pub struct AccessArgs {
         value_delimiter = ',',
         hide_env_values = true
     )]
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<storage::Secret>,
 
     /// File of accepted keys stored as SHA-256 hex digests, one per line (`#` starts a
     /// comment), so the keys themselves never sit on disk; create a line with

@@ -95,7 +95,7 @@ pub struct S3Args {
 
     /// S3 secret access key.
     #[arg(long, env = "SPEECH_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub s3_secret_access_key: Option<String>,
+    pub s3_secret_access_key: Option<storage::Secret>,
 }
 
 impl S3Args {

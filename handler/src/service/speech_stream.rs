@@ -181,6 +181,15 @@ pub async fn start(
             &mut |samples, rate| emit(samples, rate, &mut sink),
         );
         let (finished, last): (bool, Vec<Result<Bytes>>) = match outcome {
+            // Letters of a script the voice has no sounds for: the client's to fix, and
+            // said before any audio (the dialects answer with the first audio).
+            Ok(true) if sent_seconds == 0.0 => (
+                false,
+                vec![Err(Error::invalid(
+                    "input",
+                    "nothing in the input could be spoken by this voice: it produced no audio",
+                ))],
+            ),
             Ok(true) => {
                 let summary = StreamSummary {
                     input_chars,

@@ -116,6 +116,14 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     };
     let sample_rate = spoken.sample_rate;
     let post = plan.post.clone();
+    if spoken.samples.is_empty() {
+        // Text of characters the voice has no sounds for (letters of scripts it does not
+        // speak): the client's to fix, not a fault.
+        return Err(Error::invalid(
+            "text",
+            "nothing in the text could be spoken by this voice: it produced no audio",
+        ));
+    }
     let (encodings, report) = encode(spoken.samples, sample_rate, post, &plan.formats).await?;
 
     let now = chrono::Utc::now();
