@@ -1,10 +1,12 @@
 //! Optional API-key authentication for both API dialects: `Authorization: Bearer <key>`
-//! checked against configured keys (kept only as SHA-256 digests). Health and the API
-//! documentation stay open so load balancers and browsers can reach them.
+//! checked against configured keys (kept only as SHA-256 digests). Each dialect's router
+//! attaches its own guard (its envelope, its options); health, readiness and the API
+//! documentation attach none, so load balancers and browsers can reach them.
 
 use std::collections::HashSet;
 
-use axum::extract::{Request, State};
+use axum::Extension;
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -94,32 +96,6 @@ fn parse_hex(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Paths reachable without a key.
-pub fn is_open(path: &str) -> bool {
-    path == "/"
-        || path == "/ping"
-        || path == "/api/v1/health"
-        || path == "/openapi.json"
-        || path == "/docs"
-        || path.starts_with("/docs/")
-}
-
-/// Whether a path is one of the OpenAI dialect's model or voice lists (see
-/// `--public-lists`).
-fn is_list(path: &str) -> bool {
-    let path = path.strip_prefix("/v1").unwrap_or(path);
-    path == "/models"
-        || path.starts_with("/models/")
-        || path == "/audio/models"
-        || path == "/audio/voices"
-        || path.starts_with("/audio/voices/")
-}
-
-/// Whether a path belongs to the OpenAI dialect (its errors use the OpenAI envelope).
-pub fn is_openai_path(path: &str) -> bool {
-    path.starts_with("/v1/") || path == "/v1" || path.starts_with("/audio/")
-}
-
 /// The bearer token of a request, if it carries one.
 fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
@@ -138,35 +114,66 @@ pub fn is_trusted(keys: &ApiKeys, headers: &axum::http::HeaderMap) -> bool {
     !keys.enabled() || bearer(headers).is_some_and(|key| keys.accepts(key))
 }
 
-/// Middleware: rejects requests without an accepted key when keys are configured.
-pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The request's verdict: `None` to let it through, else why it is refused.
+fn refusal(state: &AppState, request: &Request) -> Option<&'static str> {
     let keys = state.api_keys();
-    let path = request.uri().path();
-    let public_list = state.config().access.public_lists
-        && request.method() == axum::http::Method::GET
-        && is_list(path);
-    if !keys.enabled()
-        || is_open(path)
-        || public_list
-        || request.method() == axum::http::Method::OPTIONS
-    {
-        return next.run(request).await;
+    // Preflights carry no credentials by design; the CORS layer answers them.
+    if !keys.enabled() || request.method() == axum::http::Method::OPTIONS {
+        return None;
     }
-    let presented = bearer(request.headers());
-    let message = match presented {
-        Some(key) if keys.accepts(key) => return next.run(request).await,
-        Some(_) => "Incorrect API key provided.",
-        None => "You didn't provide an API key. Provide it as Authorization: Bearer <key>.",
-    };
-    if is_openai_path(path) {
-        OpenAiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            message,
-        )
-        .code("invalid_api_key")
-        .into_response()
-    } else {
-        Error::Unauthorized(message.to_owned()).into_response()
+    match bearer(request.headers()) {
+        Some(key) if keys.accepts(key) => None,
+        Some(_) => Some("Incorrect API key provided."),
+        None => Some("You didn't provide an API key. Provide it as Authorization: Bearer <key>."),
     }
+}
+
+/// Middleware of the native routes (and the SillyTavern ones): without an accepted key,
+/// when keys are configured, a 401 in the native envelope. Each router attaches the guard
+/// of its dialect; routes open to everyone (health, readiness, the docs) attach none.
+pub async fn native_key(
+    Extension(state): Extension<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match refusal(&state, &request) {
+        None => next.run(request).await,
+        Some(message) => Error::Unauthorized(message.to_owned()).into_response(),
+    }
+}
+
+/// Middleware of the OpenAI routes: as [`native_key`], in OpenAI's envelope.
+pub async fn openai_key(
+    Extension(state): Extension<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match refusal(&state, &request) {
+        None => next.run(request).await,
+        Some(message) => openai_refusal(message),
+    }
+}
+
+/// Middleware of the OpenAI model and voice lists: as [`openai_key`], except that with
+/// `--public-lists` a `GET` needs no key (clients such as Open WebUI fetch them keyless).
+pub async fn openai_list_key(
+    Extension(state): Extension<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let public = state.config().access.public_lists && request.method() == axum::http::Method::GET;
+    match refusal(&state, &request) {
+        Some(message) if !public => openai_refusal(message),
+        _ => next.run(request).await,
+    }
+}
+
+fn openai_refusal(message: &str) -> Response {
+    OpenAiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        message,
+    )
+    .code("invalid_api_key")
+    .into_response()
 }

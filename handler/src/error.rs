@@ -415,10 +415,16 @@ impl IntoResponse for Error {
     }
 }
 
+/// Whether a path belongs to the OpenAI dialect: answers that no route of its own shapes
+/// (timeouts, unknown paths, refused origins) use OpenAI's envelope there.
+pub fn is_openai_path(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/v1" || path.starts_with("/audio/")
+}
+
 /// Renders `err` in the envelope of the dialect `path` belongs to (OpenAI's for `/v1/…`
 /// and `/audio/…`, the native one elsewhere).
 pub fn respond_for_path(path: &str, err: Error) -> Response {
-    if crate::auth::is_openai_path(path) {
+    if is_openai_path(path) {
         crate::openai::error::OpenAiError::from(err).into_response()
     } else {
         err.into_response()

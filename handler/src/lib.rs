@@ -50,10 +50,6 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_key,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
             request_timeout,
         ))
         .layer(middleware::from_fn_with_state(
@@ -70,6 +66,8 @@ pub fn app(state: AppState) -> Router {
         .layer(telemetry::trace_layer())
         .layer(cors)
         .layer(middleware::from_fn(request_id::assign))
+        // The routers' key guards (`auth`) read the state from here.
+        .layer(axum::Extension(state.clone()))
         .with_state(state)
 }
 
@@ -101,7 +99,7 @@ async fn request_timeout(
 
 /// Readiness for platforms that poll it (RunPod load-balancing endpoints, Kubernetes):
 /// 204 while the engines are being preloaded, 200 when ready. Open without an API key.
-#[utoipa::path(get, path = "/ping", tag = "service",
+#[utoipa::path(get, path = "/ping", tag = "service", security(()),
     responses((status = 200, description = "Ready"), (status = 204, description = "Still loading the engines (`--preload`)")))]
 async fn ping(State(state): State<AppState>) -> axum::http::StatusCode {
     if state.is_ready() {
@@ -134,7 +132,7 @@ async fn label_every_body(
 }
 
 /// The service's name, version and where its main routes are.
-#[utoipa::path(get, path = "/", tag = "service",
+#[utoipa::path(get, path = "/", tag = "service", security(()),
     responses((status = 200, description = "`{message, version, endpoints}`", body = Object)))]
 async fn root() -> impl IntoResponse {
     axum::Json(json!({

@@ -108,8 +108,7 @@ impl Modify for EveryStatus {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let mut used = std::collections::BTreeMap::new();
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let openai = crate::auth::is_openai_path(path);
-            let open = crate::auth::is_open(path);
+            let openai = crate::error::is_openai_path(path);
             for operation in [
                 item.get.as_mut(),
                 item.put.as_mut(),
@@ -121,6 +120,12 @@ impl Modify for EveryStatus {
             .flatten()
             {
                 let has_body = operation.request_body.is_some();
+                // `security(())`: the route attaches no key guard.
+                let open = operation.security.as_ref().is_some_and(|requirements| {
+                    requirements
+                        .iter()
+                        .all(|r| *r == utoipa::openapi::security::SecurityRequirement::default())
+                });
                 let responses = &mut operation.responses.responses;
                 for common in COMMON {
                     if (common.with_body_only && !has_body) || (common.protected_only && open) {

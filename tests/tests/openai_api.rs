@@ -621,6 +621,17 @@ async fn api_keys_guard_both_dialects(b: Backend) {
         200,
         "health stays open"
     );
+    // Each router attaches its dialect's guard: downloads and the SillyTavern routes answer
+    // in the native envelope; the index, readiness and the docs attach none.
+    for path in ["/outputs/a.wav", "/get_reference_files", "/get_predefined_voices"] {
+        app.get(path).await.assert_error(401, "UNAUTHORIZED");
+    }
+    app.post_json("/tts", &json!({"text": "Hi."}))
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    for path in ["/", "/ping", "/openapi.json", "/docs/"] {
+        assert_eq!(app.get(path).await.status, 200, "{path} stays open");
+    }
     // Lists need the key too, unless --public-lists opens them (Open WebUI fetches keyless);
     // speech and the native API stay guarded either way.
     openai_error(&app.get("/v1/audio/voices").await, 401);

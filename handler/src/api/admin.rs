@@ -20,14 +20,18 @@ use crate::state::AppState;
 /// The API version reported by `/health` and `/`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Routes of this module.
+/// Routes of this module that need a key (when keys are configured).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(health))
         .routes(routes!(config))
         .routes(routes!(resources))
         .routes(routes!(cleanup))
         .routes(routes!(cleanup_status))
+}
+
+/// The service routes open without a key: health (it tells strangers less).
+pub fn open_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
 /// Which engines are loaded.
@@ -94,7 +98,7 @@ const HEALTH_PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_sec
 /// Liveness and readiness: 200 when the store answers, 503 (with `Retry-After`) otherwise.
 /// Open without an API key; the store's location and failure details are shown only to
 /// callers with a key when keys are on.
-#[utoipa::path(get, path = "/health", tag = "service",
+#[utoipa::path(get, path = "/health", tag = "service", security(()),
     responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
 async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let trusted = crate::auth::is_trusted(state.api_keys(), &headers);

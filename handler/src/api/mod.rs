@@ -20,11 +20,13 @@ pub use admin::VERSION;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 
-/// Every documented route, with the OpenAPI document they generate.
+/// Every documented native route, with the OpenAPI document they generate; all but health
+/// need a key when keys are configured.
 ///
 /// Upload routes read their multipart bodies with their own per-file limits
 /// (413 as soon as a file passes its limit), so axum's default body cap is lifted there.
 pub fn routes() -> OpenApiRouter<AppState> {
+    let guard = || axum::middleware::from_fn(crate::auth::native_key);
     let v1 = OpenApiRouter::new()
         .merge(voices::router())
         .merge(vc_inputs::router())
@@ -32,8 +34,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(concat::router())
         .merge(tts::router())
         .merge(vc::router())
-        .merge(admin::router());
+        .merge(admin::router())
+        .layer(guard())
+        .merge(admin::open_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
-        .merge(download::router())
+        .merge(download::router().layer(guard()))
 }

@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reference_files))
         .routes(routes!(speak_file))
         .routes(routes!(speak_stream))
+        .layer(axum::middleware::from_fn(crate::auth::native_key))
 }
 
 /// A speech request as the provider sends it (JSON for `/tts`, the query for

@@ -16,31 +16,59 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::auth;
 use crate::state::AppState;
 use error::OpenAiError;
 
 /// The OpenAI routes, with OpenAI-shaped 404/405 answers and OpenAI's response headers.
 pub fn router() -> Router<AppState> {
+    let guard = || middleware::from_fn(auth::openai_key);
+    let list_guard = || middleware::from_fn(auth::openai_list_key);
+    // The lists (GET) may be public (`--public-lists`); creating a voice never is.
+    let voices = get(voices::list_voices).route_layer(list_guard()).merge(
+        post(voices::create_voice)
+            .layer(DefaultBodyLimit::disable())
+            .route_layer(guard()),
+    );
     let v1 = Router::new()
-        .route("/audio/speech", post(speech::create_speech))
         .route(
-            "/audio/voices",
-            get(voices::list_voices)
-                .post(voices::create_voice)
-                .layer(DefaultBodyLimit::disable()),
+            "/audio/speech",
+            post(speech::create_speech).route_layer(guard()),
         )
-        .route("/audio/voices/{model}", get(voices::list_voices_for_model))
-        .route("/audio/models", get(models::list_audio_models))
-        .route("/models", get(models::list_models))
-        .route("/models/{id}", get(models::get_model))
+        .route("/audio/voices", voices)
+        .route(
+            "/audio/voices/{model}",
+            get(voices::list_voices_for_model).route_layer(list_guard()),
+        )
+        .route(
+            "/audio/models",
+            get(models::list_audio_models).route_layer(list_guard()),
+        )
+        .route(
+            "/models",
+            get(models::list_models).route_layer(list_guard()),
+        )
+        .route(
+            "/models/{id}",
+            get(models::get_model).route_layer(list_guard()),
+        )
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method);
     Router::new()
         .nest("/v1", v1)
-        .route("/audio/speech", post(speech::create_speech))
+        .route(
+            "/audio/speech",
+            post(speech::create_speech).route_layer(guard()),
+        )
         // Clients configured with a base URL without `/v1` (Open WebUI accepts either).
-        .route("/audio/models", get(models::list_audio_models))
-        .route("/audio/voices", get(voices::list_voices))
+        .route(
+            "/audio/models",
+            get(models::list_audio_models).route_layer(list_guard()),
+        )
+        .route(
+            "/audio/voices",
+            get(voices::list_voices).route_layer(list_guard()),
+        )
         .layer(middleware::from_fn(openai_headers))
 }
 
