@@ -371,11 +371,10 @@ async fn load_one(
         max_decoded_samples: limits.max_decoded_samples,
     };
     let decoding_lease = Arc::clone(lease);
-    let decoded = tokio::task::spawn_blocking(move || {
+    let decoded = super::work::blocking("decode task", move || {
         audio::decode_within(bytes, extension.as_deref(), &limits, &decoding_lease)
     })
-    .await
-    .map_err(|e| Error::Internal(format!("decode task failed: {e}")))?;
+    .await?;
     lease.release(fetched);
     let (_, pcm) = decoded.map_err(|e| match e {
         audio::AudioError::TooLong { .. } => Error::TooLarge(format!(
@@ -519,8 +518,5 @@ fn report_with_sizes(report: &ConcatReport, sizes: &[u64], processing_time: f64)
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, audio::AudioError> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("audio task failed: {e}")))?
-        .map_err(Error::from)
+    Ok(super::work::blocking("audio task", f).await??)
 }

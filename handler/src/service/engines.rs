@@ -328,9 +328,8 @@ impl Drop for WaitingGuard<'_> {
     }
 }
 
-/// Runs blocking engine work off the async threads.
+/// Runs blocking engine work (loading, conditioning) off the async threads, in the
+/// request's span.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("engine task failed: {e}")))
+    super::work::blocking("engine task", f).await
 }

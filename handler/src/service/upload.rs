@@ -144,10 +144,10 @@ pub async fn inspect_audio(
     file_name: &str,
 ) -> Result<audio::AudioInfo> {
     let extension = extension.to_owned();
-    let outcome =
-        tokio::task::spawn_blocking(move || audio::inspect(bytes, Some(&extension), &limits))
-            .await
-            .map_err(|e| Error::Internal(format!("audio inspection task failed: {e}")))?;
+    let outcome = super::work::blocking("audio inspection task", move || {
+        audio::inspect(bytes, Some(&extension), &limits)
+    })
+    .await?;
     outcome.map_err(|e| audio_error(e, file_name))
 }
 

@@ -63,6 +63,32 @@ impl Drop for RaiseOnDrop {
     }
 }
 
+/// Starts `f` on a blocking thread inside the caller's tracing span, so what it logs
+/// carries the request's id: decoding, encoding, loading (work without a generation slot;
+/// engine inference goes through [`run`]). Await the handle with [`joined`].
+pub fn spawn_blocking_in_span<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+}
+
+/// The result of a task from [`spawn_blocking_in_span`]; a task that panicked is a 500
+/// naming `what`.
+pub async fn joined<T>(task: tokio::task::JoinHandle<T>, what: &str) -> Result<T> {
+    task.await
+        .map_err(|e| Error::Internal(format!("{what} failed: {e}")))
+}
+
+/// Runs `f` on a blocking thread inside the caller's tracing span (see
+/// [`spawn_blocking_in_span`]) and waits for it.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    joined(spawn_blocking_in_span(f), what).await
+}
+
 /// Runs `work` on a blocking thread inside the caller's tracing span, holding `slot`
 /// until `work` returns. If the awaiting future is dropped, `work`'s [`StopSignal`] is
 /// raised; `work` should check it between steps and give up with [`Error::Abandoned`].
@@ -94,4 +120,40 @@ where
         .map_err(|e| Error::Internal(format!("engine task failed: {e}")));
     guard.0 = None;
     outcome?
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Instrument;
+
+    use super::*;
+
+    /// Log lines of blocking work carry the request's span (its id, in production).
+    #[tokio::test]
+    async fn blocking_work_runs_inside_the_callers_span() {
+        // Spans only get ids under a real subscriber; it must be global, since the work
+        // runs on another thread. (Another test may have installed one first: also fine.)
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        let request = tracing::info_span!("request", request_id = "abc");
+        let outer = request.id();
+        assert!(outer.is_some());
+        // As a request's handler runs: inside its instrumented future.
+        let inner = blocking("probe", || tracing::Span::current().id())
+            .instrument(request.clone())
+            .await
+            .unwrap();
+        assert_eq!(inner, outer);
+        let spawned = {
+            let _entered = request.enter();
+            spawn_blocking_in_span(|| tracing::Span::current().id())
+        };
+        assert_eq!(joined(spawned, "probe").await.unwrap(), outer);
+        // Outside any span, none is made up.
+        assert_eq!(
+            blocking("probe", || tracing::Span::current().id())
+                .await
+                .unwrap(),
+            None
+        );
+    }
 }

@@ -278,13 +278,8 @@ pub async fn encode(
         .map(|&format| {
             let pcm = Arc::clone(&pcm);
             // Started now, not when first polled: encoding runs while the plan is written.
-            let task = tokio::task::spawn_blocking(move || audio::encode::encode(&pcm, format));
-            async move {
-                task.await
-                    .map_err(|e| Error::Internal(format!("encoder task failed: {e}")))?
-                    .map_err(Error::from)
-            }
-            .boxed()
+            let task = work::spawn_blocking_in_span(move || audio::encode::encode(&pcm, format));
+            async move { Ok(work::joined(task, "encoder task").await??) }.boxed()
         })
         .collect();
     Ok((encodings, report))
