@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
-use audio::encode::{ExportFormat, FileEncoder, StreamEncoder, aac, encode};
+use audio::encode::{Encoders, ExportFormat};
 use audio::memory::Lease;
 use audio::{DecodeLimits, Pcm, decode};
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use support::signal;
 const RATE: u32 = 24_000;
 
 /// The setup step's ffmpeg, made the process-wide choice; fails the test when absent.
-fn use_setup_ffmpeg() {
+fn setup_encoders() -> Encoders {
     let models = std::env::var_os("SPEECH_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/models"));
@@ -35,7 +35,7 @@ fn use_setup_ffmpeg() {
              from scripts/lib/assets.sh) to install it"
         )
     });
-    aac::set_ffmpeg_path(found.clone());
+    Encoders::with_ffmpeg(found)
 }
 
 fn default_aac() -> ExportFormat {
@@ -69,9 +69,9 @@ fn aac_parses_and_describes_itself() {
 
 #[test]
 fn one_shot_aac_decodes_to_the_input_length() {
-    use_setup_ffmpeg();
+    let encoders = setup_encoders();
     let pcm = Pcm::mono(RATE, signal(RATE, 3.0));
-    let encoded = encode(&pcm, default_aac()).unwrap();
+    let encoded = encoders.encode(&pcm, default_aac()).unwrap();
     assert_eq!((encoded.sample_rate, encoded.channels), (RATE, 1));
     assert_eq!(encoded.content_type(), "audio/aac");
     // 64 kbps over 3 s is about 24 kB.
@@ -86,7 +86,7 @@ fn one_shot_aac_decodes_to_the_input_length() {
 
 #[test]
 fn one_shot_aac_keeps_stereo_and_conforms_odd_rates() {
-    use_setup_ffmpeg();
+    let encoders = setup_encoders();
     let mono = signal(44_100, 1.0);
     let quiet: Vec<f32> = mono.iter().map(|s| s * 0.5).collect();
     let stereo = Pcm::new(
@@ -97,14 +97,14 @@ fn one_shot_aac_keeps_stereo_and_conforms_odd_rates() {
             .flat_map(|(l, r)| [*l, *r])
             .collect(),
     );
-    let encoded = encode(&stereo, default_aac()).unwrap();
+    let encoded = encoders.encode(&stereo, default_aac()).unwrap();
     assert_eq!((encoded.sample_rate, encoded.channels), (44_100, 2));
     let decoded = decode_adts(encoded.bytes);
     assert_eq!((decoded.sample_rate, decoded.channels), (44_100, 2));
 
     // 23 kHz is not an AAC rate: resampled to 24 kHz first.
     let odd = Pcm::mono(23_000, signal(23_000, 1.0));
-    let encoded = encode(&odd, default_aac()).unwrap();
+    let encoded = encoders.encode(&odd, default_aac()).unwrap();
     assert_eq!(encoded.sample_rate, 24_000);
     let decoded = decode_adts(encoded.bytes);
     assert!((decoded.duration_ms() - 1000.0).abs() <= 100.0);
@@ -112,9 +112,9 @@ fn one_shot_aac_keeps_stereo_and_conforms_odd_rates() {
 
 #[test]
 fn streamed_aac_decodes_to_the_input_length() {
-    use_setup_ffmpeg();
+    let encoders = setup_encoders();
     let samples = signal(RATE, 3.0);
-    let (mut encoder, header) = StreamEncoder::new(default_aac(), RATE).unwrap();
+    let (mut encoder, header) = encoders.stream(default_aac(), RATE).unwrap();
     assert!(header.is_empty());
     assert!(encoder.is_progressive());
     assert_eq!(encoder.sample_rate(), RATE);
@@ -132,10 +132,10 @@ fn streamed_aac_decodes_to_the_input_length() {
 
 #[test]
 fn a_long_aac_stream_sends_bytes_before_finish() {
-    use_setup_ffmpeg();
+    let encoders = setup_encoders();
     // 20 s in sentence-sized blocks: far more than the pipes and ffmpeg's queues hold.
     let samples = signal(RATE, 20.0);
-    let (mut encoder, _) = StreamEncoder::new(default_aac(), RATE).unwrap();
+    let (mut encoder, _) = encoders.stream(default_aac(), RATE).unwrap();
     let mut before = Vec::new();
     for block in samples.chunks(RATE as usize / 2) {
         before.extend(encoder.push(block).unwrap());
@@ -158,13 +158,17 @@ fn a_long_aac_stream_sends_bytes_before_finish() {
 
 #[test]
 fn empty_hostile_and_abandoned_aac_streams_end_cleanly() {
-    use_setup_ffmpeg();
-    let (encoder, _) = StreamEncoder::new(default_aac(), RATE).unwrap();
+    let encoders = setup_encoders();
+    let (encoder, _) = encoders.stream(default_aac(), RATE).unwrap();
     assert!(encoder.finish().unwrap().is_empty());
-    assert!(encode(&Pcm::mono(RATE, Vec::new()), default_aac()).is_ok());
+    assert!(
+        encoders
+            .encode(&Pcm::mono(RATE, Vec::new()), default_aac())
+            .is_ok()
+    );
 
     let hostile = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, 0.5];
-    let (mut encoder, _) = StreamEncoder::new(default_aac(), RATE).unwrap();
+    let (mut encoder, _) = encoders.stream(default_aac(), RATE).unwrap();
     for _ in 0..500 {
         encoder.push(&hostile).unwrap();
     }
@@ -173,12 +177,12 @@ fn empty_hostile_and_abandoned_aac_streams_end_cleanly() {
     decode_adts(bytes);
 
     // Dropped mid-stream (a client went away): ffmpeg is stopped, nothing hangs.
-    let (mut encoder, _) = StreamEncoder::new(default_aac(), RATE).unwrap();
+    let (mut encoder, _) = encoders.stream(default_aac(), RATE).unwrap();
     encoder.push(&signal(RATE, 1.0)).unwrap();
     drop(encoder);
 
     // An odd rate is resampled to the next AAC rate.
-    let (mut encoder, _) = StreamEncoder::new(default_aac(), 7_000).unwrap();
+    let (mut encoder, _) = encoders.stream(default_aac(), 7_000).unwrap();
     assert_eq!(encoder.sample_rate(), 8_000);
     encoder.push(&signal(7_000, 0.5)).unwrap();
     encoder.finish().unwrap();
@@ -186,7 +190,7 @@ fn empty_hostile_and_abandoned_aac_streams_end_cleanly() {
 
 #[test]
 fn aac_files_encoded_piece_by_piece_are_the_one_shot_files() {
-    use_setup_ffmpeg();
+    let encoders = setup_encoders();
     // 23 kHz is no AAC rate: both resample to 24 kHz (the file with the stream resampler).
     for (rate, channels) in [
         (RATE, 1u16),
@@ -201,9 +205,10 @@ fn aac_files_encoded_piece_by_piece_are_the_one_shot_files() {
             .flat_map(|&s| (0..channels).map(move |c| s * (1.0 - 0.4 * f32::from(c))))
             .collect();
         let pcm = Pcm::new(rate, channels, samples);
-        let one_shot = encode(&pcm, default_aac()).unwrap();
-        let mut encoder =
-            FileEncoder::new(default_aac(), rate, channels, Arc::new(Lease::unlimited())).unwrap();
+        let one_shot = encoders.encode(&pcm, default_aac()).unwrap();
+        let mut encoder = encoders
+            .file(default_aac(), rate, channels, Arc::new(Lease::unlimited()))
+            .unwrap();
         // Blocks that split frames, as a timeline's sink may hand them.
         for block in pcm.samples.chunks(4_801) {
             encoder.push(block).unwrap();

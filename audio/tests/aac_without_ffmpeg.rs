@@ -1,13 +1,13 @@
 //! AAC when the ffmpeg program is missing or fails: a typed, explanatory
 //! [`audio::AudioError::EncoderUnavailable`], never a panic or a hang.
 //!
-//! Its own test binary (so its own process), because the ffmpeg choice is process-wide;
-//! one test, so the two choices below never overlap.
+//! Each encode names its ffmpeg ([`audio::encode::Encoders`]), so the two choices below
+//! need no process of their own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
-use audio::encode::{ExportFormat, StreamEncoder, aac, encode};
+use audio::encode::{Encoders, ExportFormat};
 use audio::{AudioError, Pcm};
 
 fn assert_unavailable(err: AudioError, program: &str) {
@@ -27,16 +27,16 @@ fn a_missing_or_failing_ffmpeg_is_a_clear_error() {
     let format: ExportFormat = "aac".parse().unwrap();
 
     let missing = "/nonexistent/speech-api/ffmpeg";
-    aac::set_ffmpeg_path(missing);
-    assert_eq!(aac::ffmpeg_path().to_str(), Some(missing));
-    assert_unavailable(encode(&pcm, format).unwrap_err(), missing);
-    assert_unavailable(StreamEncoder::new(format, 24_000).unwrap_err(), missing);
+    let encoders = Encoders::with_ffmpeg(missing);
+    assert_eq!(encoders.ffmpeg().to_str(), Some(missing));
+    assert_unavailable(encoders.encode(&pcm, format).unwrap_err(), missing);
+    assert_unavailable(encoders.stream(format, 24_000).unwrap_err(), missing);
 
     // A program that starts but is not an encoder: exits at once, without reading.
     let failing = "false";
-    aac::set_ffmpeg_path(failing);
-    assert_unavailable(encode(&pcm, format).unwrap_err(), failing);
-    let (mut encoder, _) = StreamEncoder::new(format, 24_000).unwrap();
+    let encoders = Encoders::with_ffmpeg(failing);
+    assert_unavailable(encoders.encode(&pcm, format).unwrap_err(), failing);
+    let (mut encoder, _) = encoders.stream(format, 24_000).unwrap();
     let pushed = (0..50).try_for_each(|_| encoder.push(&pcm.samples).map(drop));
     let err = match pushed {
         Err(err) => err,

@@ -75,8 +75,8 @@ pub async fn run(config: Config) -> Vec<Check> {
     });
 
     let timer = Instant::now();
-    let ffmpeg = engines.settings().ffmpeg();
-    let aac = tokio::task::spawn_blocking(move || encode_aac(&ffmpeg))
+    let encoders = state.encoders().clone();
+    let aac = tokio::task::spawn_blocking(move || encode_aac(&encoders))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
     checks.push(Check {
@@ -134,16 +134,15 @@ async fn speak_one_word(state: &AppState) -> Result<String, String> {
     Ok(format!("\"Hello.\" is {seconds:.2} s of audio"))
 }
 
-/// Encodes a quarter second of tone to AAC through `ffmpeg` (the state made it the
-/// program AAC output runs).
-fn encode_aac(ffmpeg: &std::path::Path) -> Result<String, String> {
+/// Encodes a quarter second of tone to AAC through the service's ffmpeg.
+fn encode_aac(encoders: &audio::encode::Encoders) -> Result<String, String> {
     let samples: Vec<f32> = (0..6000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
     let pcm = audio::Pcm::mono(24_000, samples);
     let format: audio::encode::ExportFormat = "aac".parse().map_err(|e| format!("{e}"))?;
-    let encoded = audio::encode::encode(&pcm, format).map_err(|e| e.to_string())?;
+    let encoded = encoders.encode(&pcm, format).map_err(|e| e.to_string())?;
     Ok(format!(
         "{} bytes of AAC from {}",
         encoded.bytes.len(),
-        ffmpeg.display()
+        encoders.ffmpeg().display()
     ))
 }

@@ -1,5 +1,6 @@
 //! Application state, built once per process and shared by every request.
 
+use audio::encode::Encoders;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -35,15 +36,16 @@ struct Inner {
     memory: Arc<MemoryBudget>,
     /// False while the engines are being preloaded (readiness answers 204 then).
     ready: std::sync::atomic::AtomicBool,
+    /// The programs the audio encoders run (`--ffmpeg` for AAC).
+    encoders: Encoders,
 }
 
 impl AppState {
-    /// State over an already opened store. Also makes the configured ffmpeg the one AAC
-    /// output runs (a process-wide setting of the `audio` crate).
+    /// State over an already opened store.
     pub fn new(config: Config, store: DynStore) -> Self {
-        audio::encode::aac::set_ffmpeg_path(config.engines.ffmpeg());
         Self {
             inner: Arc::new(Inner {
+                encoders: Encoders::with_ffmpeg(config.engines.ffmpeg()),
                 engines: Engines::new(config.engines.clone()),
                 api_keys: ApiKeys::from_settings_or_closed(&config.access),
                 origins: OriginPolicy::from_settings(&config.cors_allow_origins),
@@ -57,6 +59,12 @@ impl AppState {
                 cleanup: CleanupLog::default(),
             }),
         }
+    }
+
+    /// The audio encoders with this service's programs (`--ffmpeg`): every encode goes
+    /// through them.
+    pub fn encoders(&self) -> &Encoders {
+        &self.inner.encoders
     }
 
     /// The accepted API keys (authentication is off when there are none).

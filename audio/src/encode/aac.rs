@@ -10,23 +10,23 @@
 //! error for the error message. `AacProcess::finish` closes standard input and waits up
 //! to [`FINISH_TIMEOUT`] for the rest.
 //!
-//! Which program runs is process-wide: [`set_ffmpeg_path`], else the `SPEECH_FFMPEG`
-//! environment variable (read once), else `ffmpeg` on `PATH`. A program that cannot be
-//! started or an ffmpeg that fails is [`AudioError::EncoderUnavailable`].
+//! Which program runs is the caller's setting ([`super::Encoders`], `ffmpeg` on `PATH` by
+//! default), never process-wide state. A program that cannot be started or an ffmpeg that
+//! fails is [`AudioError::EncoderUnavailable`].
 
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{clamp_unit, codec_rate, conform};
 use crate::{AudioError, Pcm};
 
-/// The environment variable naming the ffmpeg program when [`set_ffmpeg_path`] was not called.
-pub const FFMPEG_ENV: &str = "SPEECH_FFMPEG";
+/// The service's setting naming the ffmpeg program (for the error message).
+const FFMPEG_SETTING: &str = "--ffmpeg / SPEECH_FFMPEG";
 
 /// Longest wait for ffmpeg to take one block of samples before the encode is abandoned.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,45 +48,15 @@ const CHUNK_SAMPLES: usize = 1 << 15;
 /// Bytes of ffmpeg's standard error kept for the error message.
 const STDERR_KEEP: usize = 4096;
 
-/// The program chosen with [`set_ffmpeg_path`].
-static FFMPEG_PATH: RwLock<Option<PathBuf>> = RwLock::new(None);
-
-/// `SPEECH_FFMPEG`, read on first use.
-static FFMPEG_ENV_PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
-
-/// Sets the ffmpeg program every later AAC encode runs (a path, or a name looked up on
-/// `PATH`), for the whole process.
-pub fn set_ffmpeg_path(path: impl Into<PathBuf>) {
-    let mut slot = FFMPEG_PATH.write().unwrap_or_else(PoisonError::into_inner);
-    *slot = Some(path.into());
-}
-
-/// The ffmpeg program AAC encodes run: [`set_ffmpeg_path`]'s, else `SPEECH_FFMPEG`'s, else
-/// `ffmpeg`.
-pub fn ffmpeg_path() -> PathBuf {
-    let chosen = FFMPEG_PATH
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    chosen
-        .or_else(|| {
-            FFMPEG_ENV_PATH
-                .get_or_init(|| {
-                    std::env::var_os(FFMPEG_ENV)
-                        .filter(|v| !v.is_empty())
-                        .map(PathBuf::from)
-                })
-                .clone()
-        })
-        .unwrap_or_else(|| PathBuf::from("ffmpeg"))
-}
-
 /// One-shot: `pcm` as an ADTS file (rate conformed to [`AAC_RATES`], more than two
 /// channels mixed to mono). Returns the bytes, the rate and the channel count written.
-pub(super) fn encode(pcm: &Pcm, bitrate_kbps: u16) -> Result<(Vec<u8>, u32, u16), AudioError> {
+pub(super) fn encode(
+    pcm: &Pcm,
+    bitrate_kbps: u16,
+    ffmpeg: &Path,
+) -> Result<(Vec<u8>, u32, u16), AudioError> {
     let pcm = conform(pcm, &AAC_RATES)?;
-    let mut process =
-        AacProcess::spawn(&ffmpeg_path(), pcm.sample_rate, pcm.channels, bitrate_kbps)?;
+    let mut process = AacProcess::spawn(ffmpeg, pcm.sample_rate, pcm.channels, bitrate_kbps)?;
     let mut out = Vec::new();
     let chunk = CHUNK_SAMPLES * usize::from(pcm.channels);
     for block in pcm.samples.chunks(chunk) {
@@ -352,7 +322,7 @@ fn unavailable(program: &Path, what: &str) -> AudioError {
         format: "aac",
         reason: format!(
             "the ffmpeg program '{}' {what}; install it with the setup step (ensure_runtime_assets \
-             in scripts/lib/assets.sh, run by ./scripts/test.sh) or point --ffmpeg / {FFMPEG_ENV} \
+             in scripts/lib/assets.sh, run by ./scripts/test.sh) or point {FFMPEG_SETTING} \
              at an ffmpeg with the native aac encoder",
             program.display()
         ),

@@ -49,13 +49,31 @@ impl FileEncoder {
     ///
     /// `aac` starts ffmpeg here, so a missing ffmpeg is [`AudioError::EncoderUnavailable`]
     /// before any audio is produced.
+    /// AAC runs [`super::Encoders::default`]'s ffmpeg ([`super::Encoders::file`] chooses).
     pub fn new(
         format: ExportFormat,
         sample_rate: u32,
         channels: u16,
         lease: Arc<Lease>,
     ) -> Result<Self, AudioError> {
-        let (encoder, header) = StreamEncoder::build(format, sample_rate, channels, true)?;
+        Self::build(
+            format,
+            sample_rate,
+            channels,
+            lease,
+            &super::Encoders::default(),
+        )
+    }
+
+    pub(super) fn build(
+        format: ExportFormat,
+        sample_rate: u32,
+        channels: u16,
+        lease: Arc<Lease>,
+        encoders: &super::Encoders,
+    ) -> Result<Self, AudioError> {
+        let (encoder, header) =
+            StreamEncoder::build(format, sample_rate, channels, true, encoders)?;
         let mut bytes = LeasedVec::new(lease);
         bytes.reserve_exact(header.len())?;
         bytes.vec_mut().extend_from_slice(&header);

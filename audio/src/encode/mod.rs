@@ -231,15 +231,78 @@ impl EncodedAudio {
     }
 }
 
-/// Encodes `pcm` as `format`.
+/// The external programs the encoders run (only AAC runs one: ffmpeg), passed with every
+/// encode rather than set for the whole process, so two services or tests in one process
+/// can each use their own. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Encoders {
+    ffmpeg: std::sync::Arc<std::path::Path>,
+}
+
+impl Default for Encoders {
+    /// `ffmpeg` looked up on `PATH`.
+    fn default() -> Self {
+        Self::with_ffmpeg("ffmpeg")
+    }
+}
+
+impl Encoders {
+    /// Encoders running `ffmpeg` (a path, or a name looked up on `PATH`) for AAC.
+    pub fn with_ffmpeg(ffmpeg: impl AsRef<std::path::Path>) -> Self {
+        Self {
+            ffmpeg: std::sync::Arc::from(ffmpeg.as_ref()),
+        }
+    }
+
+    /// The ffmpeg program AAC runs.
+    pub fn ffmpeg(&self) -> &std::path::Path {
+        &self.ffmpeg
+    }
+
+    /// Encodes `pcm` as `format` (see [`encode`]).
+    pub fn encode(&self, pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioError> {
+        encode_with(pcm, format, self)
+    }
+
+    /// Starts a mono stream (see [`StreamEncoder::new`]).
+    pub fn stream(
+        &self,
+        format: ExportFormat,
+        sample_rate: u32,
+    ) -> Result<(StreamEncoder, Vec<u8>), AudioError> {
+        StreamEncoder::build(format, sample_rate, 1, false, self)
+    }
+
+    /// Starts a file (see [`FileEncoder::new`]).
+    pub fn file(
+        &self,
+        format: ExportFormat,
+        sample_rate: u32,
+        channels: u16,
+        lease: std::sync::Arc<crate::memory::Lease>,
+    ) -> Result<FileEncoder, AudioError> {
+        FileEncoder::build(format, sample_rate, channels, lease, self)
+    }
+}
+
+/// Encodes `pcm` as `format`, running [`Encoders::default`]'s programs (see
+/// [`Encoders::encode`] to choose them).
 ///
 /// Integer formats clamp to `[-1, 1]` first (NaN becomes 0). Float WAV keeps values as
 /// they are, except non-finite ones (0) and magnitudes beyond
 /// ±[`crate::MAX_SAMPLE_MAGNITUDE`] (clamped, so the file decodes again). MP3, Opus and
 /// AAC resample when the rate is not one the codec allows and mix more than two channels
-/// down to mono. AAC runs the `ffmpeg` program ([`aac::set_ffmpeg_path`]); when it
-/// cannot, the error is [`AudioError::EncoderUnavailable`].
+/// down to mono. AAC runs the `ffmpeg` program; when it cannot, the error is
+/// [`AudioError::EncoderUnavailable`].
 pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioError> {
+    encode_with(pcm, format, &Encoders::default())
+}
+
+fn encode_with(
+    pcm: &Pcm,
+    format: ExportFormat,
+    encoders: &Encoders,
+) -> Result<EncodedAudio, AudioError> {
     pcm.validate()?;
     let (bytes, sample_rate, channels) = match format {
         ExportFormat::Wav => (wav::wav16(pcm)?, pcm.sample_rate, pcm.channels),
@@ -248,7 +311,7 @@ pub fn encode(pcm: &Pcm, format: ExportFormat) -> Result<EncodedAudio, AudioErro
         ExportFormat::Flac => (flac::encode(pcm)?, pcm.sample_rate, pcm.channels),
         ExportFormat::Mp3 { bitrate_kbps } => mp3::encode(pcm, bitrate_kbps)?,
         ExportFormat::Opus { bitrate_kbps } => opus::encode(pcm, bitrate_kbps)?,
-        ExportFormat::Aac { bitrate_kbps } => aac::encode(pcm, bitrate_kbps)?,
+        ExportFormat::Aac { bitrate_kbps } => aac::encode(pcm, bitrate_kbps, encoders.ffmpeg())?,
     };
     Ok(EncodedAudio {
         format,

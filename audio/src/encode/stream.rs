@@ -43,7 +43,7 @@
 
 use std::ops::Deref;
 
-use super::aac::{self, AacProcess};
+use super::aac::AacProcess;
 use super::flac::FlacWriter;
 use super::mp3::Mp3Stream;
 use super::opus::OpusStream;
@@ -174,6 +174,7 @@ impl FrameEncoder for AacProcess {
 impl StreamEncoder {
     /// Starts a stream in `format` at `sample_rate` Hz, mono. Returns the header bytes
     /// to send first (may be empty).
+    /// AAC runs [`super::Encoders::default`]'s ffmpeg ([`super::Encoders::stream`] chooses).
     pub fn new(format: ExportFormat, sample_rate: u32) -> Result<(Self, Vec<u8>), AudioError> {
         Self::with_channels(format, sample_rate, 1)
     }
@@ -185,7 +186,13 @@ impl StreamEncoder {
         sample_rate: u32,
         channels: u16,
     ) -> Result<(Self, Vec<u8>), AudioError> {
-        Self::build(format, sample_rate, channels, false)
+        Self::build(
+            format,
+            sample_rate,
+            channels,
+            false,
+            &super::Encoders::default(),
+        )
     }
 
     /// A stream, or in `file` mode the start of a file (see the module docs).
@@ -194,6 +201,7 @@ impl StreamEncoder {
         sample_rate: u32,
         channels: u16,
         file: bool,
+        encoders: &super::Encoders,
     ) -> Result<(Self, Vec<u8>), AudioError> {
         if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
             return Err(AudioError::InvalidPcm(format!(
@@ -266,7 +274,7 @@ impl StreamEncoder {
                 rate = AacProcess::coded_rate(sample_rate);
                 channels_out = coded_channels;
                 let encoder =
-                    AacProcess::spawn(&aac::ffmpeg_path(), rate, coded_channels, bitrate_kbps)?;
+                    AacProcess::spawn(encoders.ffmpeg(), rate, coded_channels, bitrate_kbps)?;
                 (coded(Box::new(encoder), rate)?, Vec::new())
             }
         };

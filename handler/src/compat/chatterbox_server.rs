@@ -297,7 +297,7 @@ async fn start(
             speed,
             sample_rate: SAMPLE_RATE,
         },
-        Box::new(RawSink::encoding(format, SAMPLE_RATE)?),
+        Box::new(RawSink::encoding(state.encoders(), format, SAMPLE_RATE)?),
     )
     .await?;
     Ok((format, receiver, warnings))

@@ -360,7 +360,10 @@ impl Drop for SpeechLog {
 async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError> {
     let request = parse(body)?;
     let resolved = catalog::resolve(state, &request.model, &request.voice).await?;
-    let (encoder, header) = StreamEncoder::new(request.format, SAMPLE_RATE).map_err(Error::from)?;
+    let (encoder, header) = state
+        .encoders()
+        .stream(request.format, SAMPLE_RATE)
+        .map_err(Error::from)?;
     // A container header goes out as the stream's first message, before any audio.
     let leading_messages = if header.is_empty() { 1 } else { 2 };
     let sink: Box<dyn AudioSink> = if request.sse {

@@ -171,8 +171,11 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
     let options = job.options.clone();
     let formats = job.formats.clone();
     let encoding_lease = Arc::clone(&lease);
-    let (report, encoded) =
-        blocking(move || encode_timeline(items, &options, &formats, encoding_lease)).await?;
+    let (report, encoded) = {
+        let programs = state.encoders().clone();
+        blocking(move || encode_timeline(items, &options, &formats, encoding_lease, &programs))
+            .await?
+    };
     let names = output_names(&job, &report)?;
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
@@ -215,6 +218,7 @@ fn encode_timeline(
     options: &ConcatOptions,
     formats: &[ExportFormat],
     lease: Arc<Lease>,
+    programs: &audio::encode::Encoders,
 ) -> Result<(ConcatReport, Vec<audio::encode::EncodedAudio>), audio::AudioError> {
     let format = audio::timeline::timeline_format(&items)?;
     let frames = frames_at_most(&items, options, format.sample_rate);
@@ -222,7 +226,7 @@ fn encode_timeline(
         .iter()
         .map(|f| {
             let mut encoder =
-                FileEncoder::new(*f, format.sample_rate, format.channels, Arc::clone(&lease))?;
+                programs.file(*f, format.sample_rate, format.channels, Arc::clone(&lease))?;
             // One reservation of the final size instead of growing step by step.
             encoder.expect_frames(frames)?;
             Ok(encoder)

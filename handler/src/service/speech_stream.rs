@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use audio::encode::Encoders;
 use audio::encode::ExportFormat;
 use audio::encode::stream::StreamEncoder;
 use bytes::Bytes;
@@ -345,9 +346,10 @@ impl RawSink {
         }
     }
 
-    /// A sink encoding to `format` at `sample_rate`, its container header first.
-    pub fn encoding(format: ExportFormat, sample_rate: u32) -> Result<Self> {
-        let (encoder, header) = StreamEncoder::new(format, sample_rate)?;
+    /// A sink encoding to `format` at `sample_rate` with `encoders`, its container header
+    /// first.
+    pub fn encoding(encoders: &Encoders, format: ExportFormat, sample_rate: u32) -> Result<Self> {
+        let (encoder, header) = encoders.stream(format, sample_rate)?;
         Ok(Self::new(encoder, header))
     }
 }

@@ -191,6 +191,7 @@ pub async fn run(
     .await?;
     let duration_seconds = waveform.duration_seconds();
     let (encodings, _) = super::tts::encode(
+        state.encoders(),
         waveform.samples,
         waveform.sample_rate,
         audio::postprocess::PostProcess::default(),

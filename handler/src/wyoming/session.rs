@@ -196,7 +196,11 @@ async fn start(
             speed: 1.0,
             sample_rate: RATE,
         },
-        Box::new(RawSink::encoding(ExportFormat::Pcm, RATE)?),
+        Box::new(RawSink::encoding(
+            state.encoders(),
+            ExportFormat::Pcm,
+            RATE,
+        )?),
     )
     .await
 }

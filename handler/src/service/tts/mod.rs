@@ -6,6 +6,7 @@
 pub mod request;
 pub mod synthesis;
 
+use audio::encode::Encoders;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -124,7 +125,14 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
             "nothing in the text could be spoken by this voice: it produced no audio",
         ));
     }
-    let (encodings, report) = encode(spoken.samples, sample_rate, post, &plan.formats).await?;
+    let (encodings, report) = encode(
+        state.encoders(),
+        spoken.samples,
+        sample_rate,
+        post,
+        &plan.formats,
+    )
+    .await?;
 
     let now = chrono::Utc::now();
     let params = name_params(&request);
@@ -260,6 +268,7 @@ pub fn abandoned(state: &AppState) -> impl FnOnce() + Send + 'static {
 /// Post-processes off the async threads, then starts every format's encoder, each on its
 /// own blocking thread (so they run side by side, and beside the writes of those done).
 pub async fn encode(
+    encoders: &Encoders,
     samples: Vec<f32>,
     sample_rate: u32,
     post: PostProcess,
@@ -277,8 +286,9 @@ pub async fn encode(
         .iter()
         .map(|&format| {
             let pcm = Arc::clone(&pcm);
+            let encoders = encoders.clone();
             // Started now, not when first polled: encoding runs while the plan is written.
-            let task = work::spawn_blocking_in_span(move || audio::encode::encode(&pcm, format));
+            let task = work::spawn_blocking_in_span(move || encoders.encode(&pcm, format));
             async move { Ok(work::joined(task, "encoder task").await??) }.boxed()
         })
         .collect();
