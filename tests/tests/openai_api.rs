@@ -623,7 +623,11 @@ async fn api_keys_guard_both_dialects(b: Backend) {
     );
     // Each router attaches its dialect's guard: downloads and the SillyTavern routes answer
     // in the native envelope; the index, readiness and the docs attach none.
-    for path in ["/outputs/a.wav", "/get_reference_files", "/get_predefined_voices"] {
+    for path in [
+        "/outputs/a.wav",
+        "/get_reference_files",
+        "/get_predefined_voices",
+    ] {
         app.get(path).await.assert_error(401, "UNAUTHORIZED");
     }
     app.post_json("/tts", &json!({"text": "Hi."}))
