@@ -112,14 +112,27 @@ pub struct Generation {
     pub prompt_length: usize,
 }
 
-/// Deliberate wiring faults, so tests can show that the mask length and the present → past
-/// mapping really matter (the defaults are the correct loop).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct LoopFaults {
-    /// Make the attention mask this many entries longer than the cache.
-    pub(crate) mask_extra: usize,
-    /// Feed the first two presents into each other's past inputs.
-    pub(crate) swap_first_pair: bool,
+/// The language model's state between steps: what its next run is fed, and the tokens so
+/// far. Built by [`Chatterbox::prefill`], moved on by [`Chatterbox::step_feed`],
+/// [`Chatterbox::run_step`] and [`Chatterbox::advance`].
+pub(crate) struct Decoding {
+    /// Batch rows: 2 with classifier-free guidance (conditional, unconditional), else 1.
+    batch: usize,
+    hidden: usize,
+    /// Rows of the prefill (conditioning plus prompt ids).
+    prompt_length: usize,
+    /// Rows fed by the next run: the whole prompt first, then one token.
+    sequence: usize,
+    /// The next run's input embeddings, `[batch, sequence, hidden]` flattened.
+    embeds: Vec<f32>,
+    /// The cache: one past value per KV slot, in slot order.
+    past: Vec<DynValue>,
+    /// Turbo's position ids for the next run.
+    lm_positions: Vec<i64>,
+    /// Steps run so far.
+    steps: usize,
+    /// The start token, then every token chosen.
+    generated: Vec<i64>,
 }
 
 impl Chatterbox {
@@ -130,8 +143,7 @@ impl Chatterbox {
         voice: &VoiceConditioning,
         params: &GenerationParams,
     ) -> Result<Generation, ModelError> {
-        let never = AtomicBool::new(false);
-        self.generate_with_faults(text, voice, params, &never, LoopFaults::default())
+        self.generate_until(text, voice, params, &AtomicBool::new(false))
     }
 
     /// [`Self::generate`] that checks `stop` before every token and returns
@@ -143,29 +155,49 @@ impl Chatterbox {
         params: &GenerationParams,
         stop: &AtomicBool,
     ) -> Result<Generation, ModelError> {
-        self.generate_with_faults(text, voice, params, stop, LoopFaults::default())
+        let mut state = self.prefill(text, voice, params)?;
+        let settings = params.sampler();
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let mut stopped = false;
+        for _ in 0..params.max_new_tokens {
+            if stop.load(Ordering::Relaxed) {
+                return Err(ModelError::Stopped);
+            }
+            let feed = self.step_feed(&mut state)?;
+            let logits = self.run_step(&mut state, feed, params.cfg_weight)?;
+            if self.family == Family::Turbo && !logits.iter().any(|x| x.is_finite()) {
+                break;
+            }
+            let token = self.choose(logits, &state, &settings, &mut rng)?;
+            if token == STOP_SPEECH {
+                state.generated.push(token);
+                stopped = true;
+                break;
+            }
+            self.advance(&mut state, token, params.exaggeration)?;
+        }
+        self.finish(state, voice, stopped)
     }
 
-    /// [`Self::generate_until`] with optional wiring faults (tests only pass non-default ones).
-    pub(crate) fn generate_with_faults(
+    /// Tokenizes `text` and embeds the prompt behind `voice`'s conditioning rows (twice,
+    /// the second with text rows zeroed, under classifier-free guidance), with an empty
+    /// cache.
+    pub(crate) fn prefill(
         &self,
         text: &str,
         voice: &VoiceConditioning,
         params: &GenerationParams,
-        stop: &AtomicBool,
-        faults: LoopFaults,
-    ) -> Result<Generation, ModelError> {
+    ) -> Result<Decoding, ModelError> {
         self.check_voice(voice)?;
         params.validate()?;
-        let family = self.family;
-        let normalized = prompt::punc_norm(text, family);
+        let normalized = prompt::punc_norm(text, self.family);
         let ids = self.tokenizer.encode(&normalized)?;
         if ids.is_empty() {
             return Err(ModelError::Tokenizer(format!(
                 "{normalized:?} encodes to no ids"
             )));
         }
-        let cfg = family == Family::Original && params.cfg_weight > 0.0;
+        let cfg = self.family == Family::Original && params.cfg_weight > 0.0;
         let batch = if cfg { 2 } else { 1 };
         let hidden = voice.hidden;
 
@@ -184,9 +216,8 @@ impl Chatterbox {
             }
             embeds.extend_from_slice(&uncond);
         }
-
         let lm = &self.language_model;
-        let mut past: Vec<DynValue> = self
+        let past = self
             .kv_slots
             .iter()
             .map(|slot| {
@@ -198,113 +229,158 @@ impl Chatterbox {
                 .map_err(|e| ModelError::inference(lm.label, e))
             })
             .collect::<Result<_, _>>()?;
-        let mut sequence = prompt_length;
-        let mut lm_positions: Vec<i64> = (0..batch)
-            .flat_map(|_| 0..i64::try_from(prompt_length).unwrap_or(i64::MAX))
-            .collect();
-        let settings = params.sampler();
-        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-        let mut generated = vec![START_SPEECH];
-        let mut stopped = false;
+        Ok(Decoding {
+            batch,
+            hidden,
+            prompt_length,
+            sequence: prompt_length,
+            embeds,
+            past,
+            lm_positions: (0..batch)
+                .flat_map(|_| 0..i64::try_from(prompt_length).unwrap_or(i64::MAX))
+                .collect(),
+            steps: 0,
+            generated: vec![START_SPEECH],
+        })
+    }
 
-        for step in 0..params.max_new_tokens {
-            if stop.load(Ordering::Relaxed) {
-                return Err(ModelError::Stopped);
-            }
-            // Cache rows after this step's run: the prefill, then one more per step.
-            let total = prompt_length + step;
-            let mut feed: Feed = Vec::with_capacity(past.len() + 3);
-            let inputs_embeds = lm.float_input(
-                "inputs_embeds",
-                vec![batch, sequence, hidden],
-                std::mem::take(&mut embeds),
-            )?;
-            feed.push(("inputs_embeds".into(), inputs_embeds.into()));
-            let mask_len = total + faults.mask_extra;
-            let mask = i64_tensor(lm.label, vec![batch, mask_len], vec![1; batch * mask_len])?;
-            feed.push(("attention_mask".into(), mask.into()));
-            if family == Family::Turbo {
-                let ids = std::mem::take(&mut lm_positions);
-                let position_ids = i64_tensor(lm.label, vec![batch, sequence], ids)?;
-                feed.push(("position_ids".into(), position_ids.into()));
-            }
-            if faults.swap_first_pair && past.len() >= 2 {
-                past.swap(0, 1);
-            }
-            for (slot, value) in self.kv_slots.iter().zip(past.drain(..)) {
-                feed.push((slot.past.clone(), value.into()));
-            }
-            let mut outputs = lm.run(feed)?;
-
-            let (logits_shape, logits) = outputs.f32("logits")?;
-            expect_shape(
-                lm.label,
-                "logits",
-                &logits_shape,
-                &[Some(batch), Some(sequence), None],
-            )?;
-            let vocab = logits_shape[2];
-            if vocab == 0 {
-                return Err(ModelError::inference(lm.label, "logits have no vocabulary"));
-            }
-            for slot in &self.kv_slots {
-                let present = outputs.take(&slot.present)?;
-                let shape: Vec<i64> = present
-                    .dtype()
-                    .tensor_shape()
-                    .map(|shape| shape.to_vec())
-                    .unwrap_or_default();
-                let expected = [batch, slot.heads, total, slot.head_dim].map(|d| d as i64);
-                if shape != expected {
-                    return Err(ModelError::inference(
-                        lm.label,
-                        format!(
-                            "{} has shape {shape:?}, expected {expected:?} (the cache must grow by the step's rows)",
-                            slot.present
-                        ),
-                    ));
-                }
-                past.push(present);
-            }
-
-            let last_row = |row: usize| {
-                let start = (row * sequence + sequence - 1) * vocab;
-                &logits[start..start + vocab]
-            };
-            let combined = if cfg {
-                sampler::cfg_combine(last_row(0), last_row(1), params.cfg_weight)
-            } else {
-                last_row(0).to_vec()
-            };
-            if family == Family::Turbo && !combined.iter().any(|x| x.is_finite()) {
-                break;
-            }
-            let token = sampler::choose(combined, &generated, &settings, family, &mut rng);
-            let token = i64::try_from(token)
-                .map_err(|_| ModelError::inference(lm.label, "token index overflow"))?;
-            generated.push(token);
-            if token == STOP_SPEECH {
-                stopped = true;
-                break;
-            }
-
-            let next_position = i64::try_from(step + 1).unwrap_or(i64::MAX);
-            let next = self.embed(&[token], &[next_position], params.exaggeration, hidden)?;
-            embeds = next.repeat(batch);
-            if family == Family::Turbo {
-                lm_positions = vec![i64::try_from(total).unwrap_or(i64::MAX); batch];
-            }
-            sequence = 1;
+    /// The inputs of the next language-model run: the embeddings, an attention mask over
+    /// the whole cache plus the new rows, Turbo's positions, and the cache as `past_*`.
+    pub(crate) fn step_feed(&self, state: &mut Decoding) -> Result<Feed<'static>, ModelError> {
+        let lm = &self.language_model;
+        let (batch, sequence) = (state.batch, state.sequence);
+        let mut feed: Feed = Vec::with_capacity(state.past.len() + 3);
+        let inputs_embeds = lm.float_input(
+            "inputs_embeds",
+            vec![batch, sequence, state.hidden],
+            std::mem::take(&mut state.embeds),
+        )?;
+        feed.push(("inputs_embeds".into(), inputs_embeds.into()));
+        let mask_len = self.cache_rows_after_step(state);
+        let mask = i64_tensor(lm.label, vec![batch, mask_len], vec![1; batch * mask_len])?;
+        feed.push(("attention_mask".into(), mask.into()));
+        if self.family == Family::Turbo {
+            let ids = std::mem::take(&mut state.lm_positions);
+            let position_ids = i64_tensor(lm.label, vec![batch, sequence], ids)?;
+            feed.push(("position_ids".into(), position_ids.into()));
         }
+        for (slot, value) in self.kv_slots.iter().zip(state.past.drain(..)) {
+            feed.push((slot.past.clone(), value.into()));
+        }
+        Ok(feed)
+    }
 
-        let speech_tokens: Vec<i64> = generated[1..]
+    /// Cache rows once the next run is done: the prefill, then one more per step.
+    fn cache_rows_after_step(&self, state: &Decoding) -> usize {
+        state.prompt_length + state.steps
+    }
+
+    /// Runs the language model on `feed`, checks that each present grew by the step's rows
+    /// and keeps it as the next past, and returns the last row's logits (combined across
+    /// the batch rows under classifier-free guidance).
+    pub(crate) fn run_step(
+        &self,
+        state: &mut Decoding,
+        feed: Feed<'_>,
+        cfg_weight: f32,
+    ) -> Result<Vec<f32>, ModelError> {
+        let lm = &self.language_model;
+        let (batch, sequence) = (state.batch, state.sequence);
+        let total = self.cache_rows_after_step(state);
+        let mut outputs = lm.run(feed)?;
+        let (logits_shape, logits) = outputs.f32("logits")?;
+        expect_shape(
+            lm.label,
+            "logits",
+            &logits_shape,
+            &[Some(batch), Some(sequence), None],
+        )?;
+        let vocab = logits_shape[2];
+        if vocab == 0 {
+            return Err(ModelError::inference(lm.label, "logits have no vocabulary"));
+        }
+        for slot in &self.kv_slots {
+            let present = outputs.take(&slot.present)?;
+            let shape: Vec<i64> = present
+                .dtype()
+                .tensor_shape()
+                .map(|shape| shape.to_vec())
+                .unwrap_or_default();
+            let expected = [batch, slot.heads, total, slot.head_dim].map(|d| d as i64);
+            if shape != expected {
+                return Err(ModelError::inference(
+                    lm.label,
+                    format!(
+                        "{} has shape {shape:?}, expected {expected:?} (the cache must grow by the step's rows)",
+                        slot.present
+                    ),
+                ));
+            }
+            state.past.push(present);
+        }
+        state.steps += 1;
+        let last_row = |row: usize| {
+            let start = (row * sequence + sequence - 1) * vocab;
+            &logits[start..start + vocab]
+        };
+        Ok(if batch == 2 {
+            sampler::cfg_combine(last_row(0), last_row(1), cfg_weight)
+        } else {
+            last_row(0).to_vec()
+        })
+    }
+
+    /// Samples the next token from a step's logits.
+    fn choose(
+        &self,
+        logits: Vec<f32>,
+        state: &Decoding,
+        settings: &SamplerSettings,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<i64, ModelError> {
+        let token = sampler::choose(logits, &state.generated, settings, self.family, rng);
+        i64::try_from(token)
+            .map_err(|_| ModelError::inference(self.language_model.label, "token index overflow"))
+    }
+
+    /// Takes `token` as generated and makes it the next run's single input row.
+    pub(crate) fn advance(
+        &self,
+        state: &mut Decoding,
+        token: i64,
+        exaggeration: f32,
+    ) -> Result<(), ModelError> {
+        state.generated.push(token);
+        let step = state.generated.len() - 1;
+        let next_position = i64::try_from(step).unwrap_or(i64::MAX);
+        let next = self.embed(&[token], &[next_position], exaggeration, state.hidden)?;
+        state.embeds = next.repeat(state.batch);
+        if self.family == Family::Turbo {
+            state.lm_positions = vec![
+                i64::try_from(self.cache_rows_after_step(state) - 1)
+                    .unwrap_or(i64::MAX);
+                state.batch
+            ];
+        }
+        state.sequence = 1;
+        Ok(())
+    }
+
+    /// Decodes the generated speech tokens behind `voice`'s prompt tokens into audio.
+    pub(crate) fn finish(
+        &self,
+        state: Decoding,
+        voice: &VoiceConditioning,
+        stopped: bool,
+    ) -> Result<Generation, ModelError> {
+        let speech_tokens: Vec<i64> = state.generated[1..]
             .iter()
             .copied()
             .filter(|&token| token < START_SPEECH)
             .collect();
         let mut decoder_tokens = voice.audio_tokens.clone();
         decoder_tokens.extend_from_slice(&speech_tokens);
-        if family == Family::Turbo {
+        if self.family == Family::Turbo {
             decoder_tokens.extend_from_slice(&[TURBO_SILENCE; 3]);
         }
         let samples = self.decode(decoder_tokens, voice)?;
@@ -318,7 +394,7 @@ impl Chatterbox {
             waveform: Waveform::new(samples, SAMPLE_RATE),
             speech_tokens,
             stopped,
-            prompt_length,
+            prompt_length: state.prompt_length,
         })
     }
 
@@ -399,6 +475,30 @@ mod tests {
         }
     }
 
+    /// Greedy speech tokens for "Hi." through the loop's own pieces, with `tamper`
+    /// applied to every step's inputs.
+    fn greedy_tokens(
+        model: &Chatterbox,
+        voice: &VoiceConditioning,
+        tamper: impl Fn(&Chatterbox, &Decoding, &mut Feed<'static>),
+    ) -> Result<Vec<i64>, ModelError> {
+        let params = greedy();
+        let mut state = model.prefill("Hi.", voice, &params)?;
+        let settings = params.sampler();
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        for _ in 0..params.max_new_tokens {
+            let mut feed = model.step_feed(&mut state)?;
+            tamper(model, &state, &mut feed);
+            let logits = model.run_step(&mut state, feed, params.cfg_weight)?;
+            let token = model.choose(logits, &state, &settings, &mut rng)?;
+            if token == STOP_SPEECH {
+                break;
+            }
+            model.advance(&mut state, token, params.exaggeration)?;
+        }
+        Ok(state.generated[1..].to_vec())
+    }
+
     #[test]
     fn the_loop_wiring_is_load_bearing() {
         let model = standin_original();
@@ -410,29 +510,37 @@ mod tests {
         let correct = model.generate("Hi.", &voice, &greedy()).unwrap();
         assert!(correct.stopped);
         assert_eq!(correct.speech_tokens.len(), 10);
+        // The pieces run untouched are the loop itself.
+        let untouched = greedy_tokens(&model, &voice, |_, _, _| {}).unwrap();
+        assert_eq!(untouched, correct.speech_tokens);
 
-        let longer_mask = LoopFaults {
-            mask_extra: 1,
-            ..LoopFaults::default()
-        };
-        let error = model
-            .generate_with_faults(
-                "Hi.",
-                &voice,
-                &greedy(),
-                &AtomicBool::new(false),
-                longer_mask,
-            )
-            .unwrap_err();
-        assert!(matches!(error, ModelError::Inference { .. }), "{error}");
+        // An attention mask one entry longer than the cache is refused by the graph.
+        let longer_mask = greedy_tokens(&model, &voice, |model, state, feed| {
+            let rows = model.cache_rows_after_step(state) + 1;
+            let mask = i64_tensor("test", vec![1, rows], vec![1; rows]).unwrap();
+            let entry = feed
+                .iter_mut()
+                .find(|(name, _)| name == "attention_mask")
+                .unwrap();
+            entry.1 = mask.into();
+        })
+        .unwrap_err();
+        assert!(
+            matches!(longer_mask, ModelError::Inference { .. }),
+            "{longer_mask}"
+        );
 
-        let swapped = LoopFaults {
-            swap_first_pair: true,
-            ..LoopFaults::default()
-        };
-        let crossed = model
-            .generate_with_faults("Hi.", &voice, &greedy(), &AtomicBool::new(false), swapped)
-            .unwrap();
-        assert_ne!(crossed.speech_tokens.len(), correct.speech_tokens.len());
+        // Feeding the first two presents into each other's past inputs changes the speech.
+        let crossed = greedy_tokens(&model, &voice, |model, _, feed| {
+            let position = |name: &str| feed.iter().position(|(n, _)| n == name).unwrap();
+            let (first, second) = (
+                position(&model.kv_slots[0].past),
+                position(&model.kv_slots[1].past),
+            );
+            let (head, tail) = feed.split_at_mut(second);
+            std::mem::swap(&mut head[first].1, &mut tail[0].1);
+        })
+        .unwrap();
+        assert_ne!(crossed.len(), correct.speech_tokens.len());
     }
 }
