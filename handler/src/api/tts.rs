@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::audio_response::{self, GenerationQuery};
 use crate::error::{ErrorBody, Result};
 use crate::extract::{self, Query};
+use crate::service::generation;
 use crate::service::publish::OutputFile;
 use crate::service::tts::{self, TtsRequest};
 use crate::state::AppState;
@@ -68,7 +69,7 @@ async fn text_to_speech(
     audio_response::check_return_format(
         mode.as_deref(),
         query.return_format.as_deref(),
-        &tts::request::parse_formats(&request.export_formats)?,
+        &generation::export_formats(&request.export_formats, generation::Bitrates::default())?,
     )?;
     let outcome = tts::run(&state, request).await?;
     if !audio_response::wants_stream(mode.as_deref()) {

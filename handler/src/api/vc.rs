@@ -16,6 +16,7 @@ use super::audio_response::{self, GenerationQuery};
 use super::form::Form;
 use crate::error::{Error, ErrorBody, Result};
 use crate::extract::{Multipart, Query};
+use crate::service::generation;
 use crate::service::publish::OutputFile;
 use crate::service::vc::{self, VcRequest, VcSource};
 use crate::state::AppState;
@@ -110,7 +111,7 @@ async fn voice_conversion(
     audio_response::check_return_format(
         mode.as_deref(),
         query.return_format.as_deref(),
-        &crate::service::tts::request::parse_formats(&body.export_formats)?,
+        &generation::export_formats(&body.export_formats, generation::Bitrates::default())?,
     )?;
     let outcome = vc::run(&state, source, body, lease).await?;
     if !audio_response::wants_stream(mode.as_deref()) {

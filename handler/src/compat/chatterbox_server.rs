@@ -249,8 +249,8 @@ async fn start(
     };
     let seed = match request.seed {
         Some(seed) if seed >= 1.0 && seed <= f64::from(u32::MAX) => seed as u64,
-        Some(seed) if seed.is_finite() && seed < 1.0 => speech_stream::fresh_seed(),
-        None => speech_stream::fresh_seed(),
+        Some(seed) if seed.is_finite() && seed < 1.0 => crate::service::generation::fresh_seed(),
+        None => crate::service::generation::fresh_seed(),
         Some(seed) => {
             return Err(Error::invalid(
                 "seed",

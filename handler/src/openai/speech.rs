@@ -205,7 +205,7 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
             2.0,
         )?,
         if seed == 0.0 {
-            speech_stream::fresh_seed()
+            crate::service::generation::fresh_seed()
         } else {
             seed as u64
         },

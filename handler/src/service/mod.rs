@@ -4,6 +4,7 @@ pub mod area;
 pub mod concat;
 pub mod engines;
 pub mod folders;
+pub mod generation;
 pub mod journal;
 pub mod maintenance;
 pub mod outputs;

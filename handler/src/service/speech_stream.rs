@@ -48,12 +48,6 @@ pub struct StreamSummary {
     pub output_seconds: f64,
 }
 
-/// A fresh seed for a request that named none: 32 of the 122 random bits of a v4 UUID
-/// (the OS's generator), never 0.
-pub fn fresh_seed() -> u64 {
-    (uuid::Uuid::new_v4().as_u128() as u64) % u64::from(u32::MAX) + 1
-}
-
 /// Chatterbox sampling for the streaming dialects: the knobs they expose, the native API's
 /// defaults for the rest.
 pub fn chatterbox_params(
@@ -125,7 +119,7 @@ pub async fn start(
         &ChunkOptions {
             enable_batching: false,
             smart_batch_short_sentences: false,
-            max_chunk_chars: super::tts::MAX_CHUNK_CHARS,
+            max_chunk_chars: super::generation::MAX_CHUNK_CHARS,
         },
     );
     if chunks.is_empty() {
@@ -160,7 +154,7 @@ pub async fn start(
     // The work hands back the stream's last message (and the channel) instead of sending
     // it, so the slot is free before the client sees the end: a client that asks again at
     // once must not find its own finished request still holding the slot.
-    let work = work::run(slot, super::tts::abandoned(state), move |stop| {
+    let work = work::run(slot, super::generation::abandoned(state), move |stop| {
         if !header.is_empty() && sender.blocking_send(Ok(Bytes::from(header))).is_err() {
             return Ok((false, Vec::new(), sender));
         }

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::area::Area;
+use super::generation::{self, Bitrates, export_formats, output_folder};
 use super::outputs::OutputSidecar;
 use super::publish::{self, OutputFile};
-use super::tts::request::{output_folder, parse_formats};
 use super::upload::AudioUpload;
 use super::voice_use;
 use super::work;
@@ -135,7 +135,7 @@ pub async fn run(
             "target_voice_source is required",
         ));
     }
-    let formats = parse_formats(&request.export_formats)?;
+    let formats = export_formats(&request.export_formats, Bitrates::default())?;
     let folder = output_folder(request.project.as_deref(), request.folder.as_deref())?;
     let mut warnings = Vec::new();
     if !request.disable_watermark {
@@ -185,12 +185,12 @@ pub async fn run(
         chunk_sec: request.chunk_sec as f32,
         overlap_sec: request.overlap_sec as f32,
     };
-    let waveform = work::run(slot, super::tts::abandoned(state), move |stop| {
+    let waveform = work::run(slot, generation::abandoned(state), move |stop| {
         Ok(engine.convert_until(&source_samples, &conditioning, &options, stop.flag())?)
     })
     .await?;
     let duration_seconds = waveform.duration_seconds();
-    let (encodings, _) = super::tts::encode(
+    let (encodings, _) = generation::encode(
         state.encoders(),
         waveform.samples,
         waveform.sample_rate,

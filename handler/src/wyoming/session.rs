@@ -179,7 +179,7 @@ async fn start(
         defaults.temperature,
         defaults.exaggeration,
         defaults.cfg_weight,
-        speech_stream::fresh_seed(),
+        crate::service::generation::fresh_seed(),
         settings.chatterbox_max_new_tokens,
     );
     speech_stream::start(

@@ -6,20 +6,15 @@
 pub mod request;
 pub mod synthesis;
 
-use audio::encode::Encoders;
-use std::sync::Arc;
 use std::time::Instant;
 
-use futures::FutureExt;
-
-use audio::encode::ExportFormat;
-use audio::postprocess::{PostProcess, PostProcessReport};
 use models::chatterbox::GenerationParams;
 use models::text::{ChunkOptions, TextOptions};
 use serde_json::{Map, Value, json};
 
 use super::area::Entry;
-use super::engines::{EngineKind, blocking};
+use super::engines::EngineKind;
+use super::generation::{self, abandoned, encode};
 use super::outputs::OutputSidecar;
 use super::publish::{self, OutputFile};
 use super::voice_use::{self, ConditioningSource};
@@ -29,10 +24,6 @@ use crate::naming;
 use crate::state::AppState;
 pub use request::{ModelChoice, TtsPlan, TtsRequest};
 use synthesis::{ChatterboxJob, ChunkReport};
-
-/// Most characters in one chunk handed to an engine (sentences longer than this are split
-/// at clause, then word, boundaries).
-pub const MAX_CHUNK_CHARS: usize = 300;
 
 /// What a TTS request produced.
 #[derive(Debug, Clone)]
@@ -74,7 +65,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         ModelChoice::Auto => EngineKind::Piper,
     };
     let seed = match u64::try_from(request.seed) {
-        Ok(0) | Err(_) => super::speech_stream::fresh_seed(),
+        Ok(0) | Err(_) => generation::fresh_seed(),
         Ok(seed) => seed,
     };
     let mut warnings = plan.warnings.clone();
@@ -101,7 +92,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         &ChunkOptions {
             enable_batching: request.enable_batching,
             smart_batch_short_sentences: request.smart_batch_short_sentences,
-            max_chunk_chars: MAX_CHUNK_CHARS,
+            max_chunk_chars: generation::MAX_CHUNK_CHARS,
         },
     );
     if chunks.is_empty() {
@@ -257,42 +248,6 @@ async fn speak_chatterbox(
         chunks: reports,
         voice: Some((entry, source)),
     })
-}
-
-/// What to do when a generation of this request stops because its client left: count it.
-pub fn abandoned(state: &AppState) -> impl FnOnce() + Send + 'static {
-    let state = state.clone();
-    move || state.engines().note_abandoned()
-}
-
-/// Post-processes off the async threads, then starts every format's encoder, each on its
-/// own blocking thread (so they run side by side, and beside the writes of those done).
-pub async fn encode(
-    encoders: &Encoders,
-    samples: Vec<f32>,
-    sample_rate: u32,
-    post: PostProcess,
-    formats: &[ExportFormat],
-) -> Result<(Vec<publish::Encoding>, PostProcessReport)> {
-    let (pcm, report) = blocking(move || {
-        if samples.is_empty() {
-            return Err(Error::Generation("the engine produced no audio".into()));
-        }
-        Ok(post.apply(audio::Pcm::mono(sample_rate, samples))?)
-    })
-    .await??;
-    let pcm = Arc::new(pcm);
-    let encodings = formats
-        .iter()
-        .map(|&format| {
-            let pcm = Arc::clone(&pcm);
-            let encoders = encoders.clone();
-            // Started now, not when first polled: encoding runs while the plan is written.
-            let task = work::spawn_blocking_in_span(move || encoders.encode(&pcm, format));
-            async move { Ok(work::joined(task, "encoder task").await??) }.boxed()
-        })
-        .collect();
-    Ok((encodings, report))
 }
 
 /// The original's TTS name parameters (reference §4.1).

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::error::{Error, Result};
 use crate::naming;
+use crate::service::generation::{Bitrates, export_formats, output_folder};
 
 /// The body of `POST /api/v1/tts`. Only `text` is required.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -327,7 +328,7 @@ impl TtsRequest {
                 "the piper engine speaks with its built-in voice; voice cloning needs model \"chatterbox\"",
             ));
         }
-        let formats = parse_formats(&self.export_formats)?;
+        let formats = export_formats(&self.export_formats, Bitrates::default())?;
         let folder = output_folder(self.project.as_deref(), self.folder.as_deref())?;
         let post = self.post_process()?;
         Ok(TtsPlan {
@@ -462,45 +463,4 @@ impl TtsRequest {
         }
         Ok(warnings)
     }
-}
-
-/// Parses `export_formats` (400 naming the supported formats for an unknown one).
-pub fn parse_formats(names: &[String]) -> Result<Vec<ExportFormat>> {
-    if names.is_empty() {
-        return Err(Error::invalid(
-            "export_formats",
-            "export_formats must name at least one format",
-        ));
-    }
-    let mut formats: Vec<ExportFormat> = Vec::with_capacity(names.len());
-    for name in names {
-        let format: ExportFormat = name.parse()?;
-        if !formats.contains(&format) {
-            formats.push(format);
-        }
-    }
-    Ok(formats)
-}
-
-/// `project` / `folder` (aliases) as an output folder; different values are a 422,
-/// `"unnamed"` is refused as the original did.
-pub fn output_folder(project: Option<&str>, folder: Option<&str>) -> Result<Option<String>> {
-    let (param, raw) = match (project, folder) {
-        (Some(p), Some(f)) if p.trim() != f.trim() => {
-            return Err(Error::invalid(
-                "folder",
-                "project and folder are aliases; give one, or the same value",
-            ));
-        }
-        (Some(p), _) => ("project", Some(p)),
-        (None, Some(f)) => ("folder", Some(f)),
-        (None, None) => ("project", None),
-    };
-    if raw.is_some_and(|r| r.trim() == "unnamed") {
-        return Err(Error::invalid(
-            param,
-            "\"unnamed\" is not a valid project name",
-        ));
-    }
-    naming::folder_param(param, raw)
 }

@@ -2,6 +2,8 @@
 //! one timeline, encode it once per requested format, and store every file with its
 //! generation sidecar. Nothing is written unless everything succeeded.
 
+mod request;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +27,7 @@ use super::upload;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::state::AppState;
+pub use request::{ConcatRequest, ConcatSettings, MixedConcatRequest, Segment};
 
 /// Most items (files, uploads and silences) one concatenation may have.
 pub const MAX_ITEMS: usize = 500;
