@@ -1,49 +1,97 @@
 //! The OpenAI dialect in the OpenAPI document: its request and error shapes, and the
 //! bearer-key scheme the `/docs` page offers for both dialects.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, ToSchema};
 
 /// The body of `POST /v1/audio/speech`, as OpenAI defines it plus our extension fields (also
-/// accepted inside `extra_body`). Every problem is a 400 in OpenAI's envelope naming the field.
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)]
+/// accepted inside `extra_body`). Deserialised as is, then checked by
+/// [`super::speech::parse`]; every problem is a 400 in OpenAI's envelope naming the field.
+/// Fields OpenAI does not define and we do not use are ignored, as OpenAI's clients may
+/// send them.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SpeechBody {
     /// `tts-1` (the fast engine), `tts-1-hd`, `gpt-4o-mini-tts` (the best installed engine),
     /// `piper` or `chatterbox`; `GET /v1/models` lists what is installed.
     #[schema(example = "tts-1")]
-    model: String,
+    pub model: String,
     /// The text, 1-4096 characters.
-    #[schema(example = "Hello there.")]
-    input: String,
+    #[schema(example = "Hello there.", min_length = 1, max_length = 4096)]
+    pub input: String,
     /// An OpenAI name (an alias, see `GET /v1/audio/voices`), the built-in `en_US-joe-medium`,
     /// or a stored voice by path, file name, stem or listed name; also `{"id": "..."}`.
     #[schema(example = "alloy")]
-    voice: String,
-    /// `mp3` (default), `opus`, `aac`, `flac`, `wav` or `pcm` (24 kHz 16-bit mono).
-    #[schema(example = "mp3")]
-    response_format: Option<String>,
+    pub voice: VoiceChoice,
+    /// The container (default `mp3`; `pcm` is 24 kHz 16-bit mono).
+    pub response_format: Option<ResponseFormat>,
     /// 0.25-4.0 (default 1.0): a tempo change with the pitch kept.
     #[schema(minimum = 0.25, maximum = 4.0)]
-    speed: Option<f64>,
+    pub speed: Option<f64>,
     /// `audio` (default: raw bytes, chunked) or `sse` (refused for `tts-1` and `tts-1-hd`).
-    stream_format: Option<String>,
+    pub stream_format: Option<StreamFormat>,
     /// Accepted (up to 4096 characters) and not applied: neither engine takes style prompts.
-    instructions: Option<String>,
+    #[schema(max_length = 4096)]
+    pub instructions: Option<String>,
     /// Chatterbox sampling temperature, 0-2 (default 0.75).
     #[schema(minimum = 0.0, maximum = 2.0)]
-    temperature: Option<f64>,
+    pub temperature: Option<f64>,
     /// Chatterbox emotion intensity, 0-2 (default 0.5).
     #[schema(minimum = 0.0, maximum = 2.0)]
-    exaggeration: Option<f64>,
+    pub exaggeration: Option<f64>,
     /// Chatterbox classifier-free guidance, 0-2 (default 1.0).
     #[schema(minimum = 0.0, maximum = 2.0)]
-    cfg_weight: Option<f64>,
+    pub cfg_weight: Option<f64>,
     /// Chatterbox seed (0 or absent: a fresh one, sent back as `x-generation-seed`); the
     /// built-in voice takes none.
     #[schema(minimum = 0, maximum = 4294967295_u64)]
-    seed: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+/// A voice: its name, or OpenAI's object form `{"id": "..."}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum VoiceChoice {
+    /// A name.
+    Name(String),
+    /// `{"id": "..."}`.
+    Object(VoiceId),
+}
+
+/// OpenAI's object form of a voice: exactly one key, `id`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceId {
+    /// The name.
+    pub id: String,
+}
+
+/// `response_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFormat {
+    /// MPEG-1 Layer III.
+    Mp3,
+    /// Opus in Ogg.
+    Opus,
+    /// AAC-LC in ADTS.
+    Aac,
+    /// FLAC.
+    Flac,
+    /// 16-bit WAV.
+    Wav,
+    /// Raw 16-bit little-endian samples, 24 kHz mono.
+    Pcm,
+}
+
+/// `stream_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamFormat {
+    /// Raw audio bytes, chunked.
+    Audio,
+    /// Server-Sent Events.
+    Sse,
 }
 
 /// OpenAI's multipart voice upload (`POST /v1/audio/voices`).

@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures::StreamExt;
 use models::chatterbox::GenerationParams;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::catalog;
 use super::error::OpenAiError;
+use super::schema::{ResponseFormat, SpeechBody, StreamFormat, VoiceChoice, VoiceId};
 use crate::error::{Error, Result};
 use crate::service::engines::EngineKind;
 use crate::service::speech_stream::{self, AudioSink, RawSink, StreamRequest, StreamSummary};
@@ -50,7 +51,8 @@ pub struct SpeechRequest {
     pub requested_seed: Option<u64>,
 }
 
-/// Reads and checks the JSON body; every problem is a 400 naming its field.
+/// Reads the JSON body into a [`SpeechBody`] and checks it; every problem is a 400 in
+/// OpenAI's envelope naming its field.
 pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         OpenAiError::new(
@@ -59,32 +61,78 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
             format!("We could not parse the JSON body of your request: {e}"),
         )
     })?;
-    let Value::Object(top) = value else {
+    let Value::Object(mut fields) = value else {
         return Err(OpenAiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
             "The request body must be a JSON object.",
         ));
     };
-    // Clients that cannot add top-level fields may nest our extensions in `extra_body`.
-    let extra = match top.get("extra_body") {
-        Some(Value::Object(extra)) => extra.clone(),
-        Some(Value::Null) | None => Map::new(),
+    // Clients that cannot add top-level fields may nest our extensions in `extra_body`
+    // (a top-level field wins).
+    match fields.remove("extra_body") {
+        Some(Value::Object(extra)) => {
+            for (name, value) in extra {
+                fields.entry(name).or_insert(value);
+            }
+        }
+        Some(Value::Null) | None => {}
         Some(_) => {
             return Err(OpenAiError::invalid(
                 "extra_body",
                 "extra_body must be an object",
             ));
         }
-    };
-    let field = |name: &str| {
-        top.get(name)
-            .or_else(|| extra.get(name))
-            .filter(|v| !v.is_null())
-    };
+    }
+    // A null is an absent field, as OpenAI's clients send unset options.
+    fields.retain(|_, value| !value.is_null());
+    let body: SpeechBody =
+        serde_path_to_error::deserialize(Value::Object(fields)).map_err(field_error)?;
+    check(body)
+}
 
-    let model = required_string(field("model"), "model")?;
-    let input = required_string(field("input"), "input")?;
+/// A field that does not deserialise, as OpenAI words it: missing, of the wrong type, or
+/// not one of the allowed values.
+fn field_error(error: serde_path_to_error::Error<serde_json::Error>) -> OpenAiError {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    // serde reports a missing field at the parent: its name is in the message.
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return missing(name);
+    }
+    let field = path.split(['.', '[']).next().unwrap_or(&path).to_owned();
+    let reason = message.split(" at line ").next().unwrap_or(&message);
+    match field.as_str() {
+        "response_format" => OpenAiError::invalid(
+            "response_format",
+            format!("Invalid value: response_format must be one of mp3, opus, aac, flac, wav, pcm ({reason})"),
+        )
+        .code("invalid_value"),
+        "stream_format" => OpenAiError::invalid("stream_format", "stream_format must be audio or sse")
+            .code("invalid_value"),
+        "voice" => OpenAiError::invalid("voice", "voice must be a name or {\"id\": \"...\"}"),
+        _ => OpenAiError::invalid(&field, format!("{field}: {reason}")).code("invalid_type"),
+    }
+}
+
+/// Checks what the types cannot say: lengths, ranges, and which combinations are allowed.
+fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
+    let SpeechBody {
+        model,
+        input,
+        voice,
+        response_format,
+        speed,
+        stream_format,
+        instructions,
+        temperature,
+        exaggeration,
+        cfg_weight,
+        seed,
+    } = body;
     if input.trim().is_empty() {
         return Err(OpenAiError::invalid("input", "input must not be empty").code("empty_string"));
     }
@@ -103,76 +151,37 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         )
         .code("string_above_max_length"));
     }
-    let voice = match field("voice") {
-        None => return Err(missing("voice")),
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_owned(),
-        Some(Value::Object(object)) => match (object.get("id"), object.len()) {
-            (Some(Value::String(id)), 1) if !id.trim().is_empty() => id.trim().to_owned(),
-            _ => {
-                return Err(OpenAiError::invalid(
-                    "voice",
-                    "voice must be a name or an object with exactly one key, id",
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(OpenAiError::invalid(
-                "voice",
-                "voice must be a string or {\"id\": \"...\"}",
-            ));
+    let voice = match voice {
+        VoiceChoice::Name(name) | VoiceChoice::Object(VoiceId { id: name }) => {
+            name.trim().to_owned()
         }
     };
-    if let Some(instructions) = field("instructions") {
-        let text = instructions
-            .as_str()
-            .ok_or_else(|| OpenAiError::invalid("instructions", "instructions must be a string"))?;
-        if text.chars().count() > MAX_INPUT_CHARS {
-            return Err(OpenAiError::invalid(
-                "instructions",
-                format!("instructions may be at most {MAX_INPUT_CHARS} characters"),
-            )
-            .code("string_above_max_length"));
-        }
+    if voice.is_empty() {
+        return Err(OpenAiError::invalid("voice", "voice must not be empty"));
     }
-    let format = match field("response_format").map(|v| v.as_str()) {
-        None => ExportFormat::Mp3 {
+    if instructions.is_some_and(|text| text.chars().count() > MAX_INPUT_CHARS) {
+        return Err(OpenAiError::invalid(
+            "instructions",
+            format!("instructions may be at most {MAX_INPUT_CHARS} characters"),
+        )
+        .code("string_above_max_length"));
+    }
+    let format = match response_format.unwrap_or(ResponseFormat::Mp3) {
+        ResponseFormat::Mp3 => ExportFormat::Mp3 {
             bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS,
         },
-        Some(Some("mp3")) => ExportFormat::Mp3 {
-            bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS,
-        },
-        Some(Some("opus")) => ExportFormat::Opus {
+        ResponseFormat::Opus => ExportFormat::Opus {
             bitrate_kbps: audio::encode::DEFAULT_OPUS_KBPS,
         },
-        Some(Some("flac")) => ExportFormat::Flac,
-        Some(Some("wav")) => ExportFormat::Wav,
-        Some(Some("pcm")) => ExportFormat::Pcm,
-        Some(Some("aac")) => ExportFormat::Aac {
+        ResponseFormat::Aac => ExportFormat::Aac {
             bitrate_kbps: audio::encode::DEFAULT_AAC_KBPS,
         },
-        Some(other) => {
-            return Err(OpenAiError::invalid(
-                "response_format",
-                format!(
-                    "Invalid value {}: response_format must be one of mp3, opus, aac, flac, wav, pcm",
-                    other.map_or_else(|| "(not a string)".to_owned(), |s| format!("'{s}'"))
-                ),
-            )
-            .code("invalid_value"));
-        }
+        ResponseFormat::Flac => ExportFormat::Flac,
+        ResponseFormat::Wav => ExportFormat::Wav,
+        ResponseFormat::Pcm => ExportFormat::Pcm,
     };
-    let speed = number(field("speed"), "speed", 1.0, 0.25, 4.0)?;
-    let sse = match field("stream_format").map(|v| v.as_str()) {
-        None | Some(Some("audio")) => false,
-        Some(Some("sse")) => true,
-        Some(_) => {
-            return Err(OpenAiError::invalid(
-                "stream_format",
-                "stream_format must be audio or sse",
-            )
-            .code("invalid_value"));
-        }
-    };
+    let speed = in_range(speed, "speed", 1.0, 0.25, 4.0)?;
+    let sse = stream_format == Some(StreamFormat::Sse);
     if sse && (model == "tts-1" || model == "tts-1-hd") {
         return Err(OpenAiError::invalid(
             "stream_format",
@@ -180,35 +189,29 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         )
         .code("unsupported_value"));
     }
+    let requested_seed = match seed {
+        Some(seed) if seed > u64::from(u32::MAX) => {
+            return Err(OpenAiError::invalid(
+                "seed",
+                format!("seed must be between 0 and {} (got {seed})", u32::MAX),
+            )
+            .code("invalid_value"));
+        }
+        Some(0) | None => None,
+        Some(seed) => Some(seed),
+    };
     let defaults = crate::service::tts::TtsRequest::default();
-    let seed = number(field("seed"), "seed", 0.0, 0.0, f64::from(u32::MAX))?;
     let params = speech_stream::chatterbox_params(
-        number(
-            field("temperature"),
-            "temperature",
-            defaults.temperature,
-            0.0,
-            2.0,
-        )?,
-        number(
-            field("exaggeration"),
+        in_range(temperature, "temperature", defaults.temperature, 0.0, 2.0)?,
+        in_range(
+            exaggeration,
             "exaggeration",
             defaults.exaggeration,
             0.0,
             2.0,
         )?,
-        number(
-            field("cfg_weight"),
-            "cfg_weight",
-            defaults.cfg_weight,
-            0.0,
-            2.0,
-        )?,
-        if seed == 0.0 {
-            crate::service::generation::fresh_seed()
-        } else {
-            seed as u64
-        },
+        in_range(cfg_weight, "cfg_weight", defaults.cfg_weight, 0.0, 2.0)?,
+        requested_seed.unwrap_or_else(crate::service::generation::fresh_seed),
         1000,
     );
     Ok(SpeechRequest {
@@ -219,7 +222,7 @@ pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
         speed,
         sse,
         params,
-        requested_seed: (seed > 0.0).then_some(seed as u64),
+        requested_seed,
     })
 }
 
@@ -228,29 +231,15 @@ fn missing(name: &str) -> OpenAiError {
         .code("missing_required_parameter")
 }
 
-fn required_string(value: Option<&Value>, name: &str) -> Result<String, OpenAiError> {
-    match value {
-        None => Err(missing(name)),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => {
-            Err(OpenAiError::invalid(name, format!("{name} must be a string")).code("invalid_type"))
-        }
-    }
-}
-
-fn number(
-    value: Option<&Value>,
+/// `value` (or `default` when absent), refused outside `min..=max`.
+fn in_range(
+    value: Option<f64>,
     name: &str,
     default: f64,
     min: f64,
     max: f64,
 ) -> Result<f64, OpenAiError> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    let number = value.as_f64().ok_or_else(|| {
-        OpenAiError::invalid(name, format!("{name} must be a number")).code("invalid_type")
-    })?;
+    let number = value.unwrap_or(default);
     if !(min..=max).contains(&number) {
         return Err(OpenAiError::invalid(
             name,
@@ -487,5 +476,107 @@ impl AudioSink for SseSink {
     fn fail(self: Box<Self>, error: &Error) -> Vec<u8> {
         event(&json!({"type": "error", "error": {
             "message": error.to_string(), "type": "server_error", "param": null, "code": "generation_failed"}}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `param` and `code` a body is refused with.
+    async fn refusal(body: Value) -> (Value, Value) {
+        let response = parse(body.to_string().as_bytes())
+            .expect_err("refused")
+            .into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let error: Value = serde_json::from_slice(&bytes).unwrap();
+        (
+            error["error"]["param"].clone(),
+            error["error"]["code"].clone(),
+        )
+    }
+
+    fn base() -> Value {
+        json!({"model": "gpt-4o-mini-tts", "input": "Hi.", "voice": "alloy"})
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut body = base();
+        body[field] = value;
+        body
+    }
+
+    #[tokio::test]
+    async fn each_field_is_refused_by_name_with_openais_code() {
+        for (body, param, code) in [
+            (
+                json!({"input": "Hi.", "voice": "alloy"}),
+                "model",
+                "missing_required_parameter",
+            ),
+            (with("model", json!(7)), "model", "invalid_type"),
+            (with("speed", json!("fast")), "speed", "invalid_type"),
+            (with("speed", json!(9)), "speed", "invalid_value"),
+            (
+                with("response_format", json!("ogg")),
+                "response_format",
+                "invalid_value",
+            ),
+            (
+                with("stream_format", json!("chunks")),
+                "stream_format",
+                "invalid_value",
+            ),
+            (with("seed", json!(-1)), "seed", "invalid_type"),
+            (with("seed", json!(1u64 << 33)), "seed", "invalid_value"),
+            (
+                with("instructions", json!("x".repeat(4097))),
+                "instructions",
+                "string_above_max_length",
+            ),
+            (with("extra_body", json!([1])), "extra_body", "null"),
+        ] {
+            let (got_param, got_code) = refusal(body.clone()).await;
+            assert_eq!(got_param, param, "{body}");
+            if code != "null" {
+                assert_eq!(got_code, code, "{body}");
+            }
+        }
+        let (param, _) = refusal(with("voice", json!({"id": "alloy", "name": "x"}))).await;
+        assert_eq!(param, "voice");
+    }
+
+    #[test]
+    fn extensions_may_come_in_extra_body_and_nulls_are_absent() {
+        let mut body = base();
+        body["speed"] = Value::Null;
+        body["seed"] = json!(7);
+        body["extra_body"] = json!({"seed": 9, "temperature": 0.5, "response_format": "wav"});
+        let request = parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(request.speed, 1.0);
+        // A top-level field wins over the same one in extra_body.
+        assert_eq!(request.requested_seed, Some(7));
+        assert_eq!(request.params.seed, 7);
+        assert_eq!(request.params.temperature, 0.5);
+        assert_eq!(request.format, ExportFormat::Wav);
+        assert!(!request.sse);
+        let unseeded = parse(
+            with("voice", json!({"id": " alloy "}))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(unseeded.voice, "alloy");
+        assert_eq!(unseeded.requested_seed, None);
+        assert_ne!(unseeded.params.seed, 0);
+        assert_eq!(
+            unseeded.format,
+            ExportFormat::Mp3 {
+                bitrate_kbps: audio::encode::DEFAULT_MP3_KBPS
+            }
+        );
     }
 }
