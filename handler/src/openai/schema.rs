@@ -12,8 +12,9 @@ use utoipa::{Modify, ToSchema};
 /// send them.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SpeechBody {
-    /// `tts-1` (the fast engine), `tts-1-hd`, `gpt-4o-mini-tts` (the best installed engine),
-    /// `piper` or `chatterbox`; `GET /v1/models` lists what is installed.
+    /// OpenAI's `tts-1`, `tts-1-hd`, `gpt-4o-mini-tts` (the voice picks the engine: the
+    /// built-in voice is Piper, a stored voice Chatterbox), or `piper` / `chatterbox`
+    /// (that engine only); `GET /v1/models` lists what is installed.
     #[schema(example = "tts-1")]
     pub model: String,
     /// The text, 1-4096 characters.

@@ -126,7 +126,7 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     .await?;
 
     let now = chrono::Utc::now();
-    let params = name_params(&request);
+    let params = name_params(&request, engine);
     let names = publish::names_per_format("tts", &params, &plan.formats, now);
     let parameters = sidecar_parameters(&request, &plan, engine, reported_seed);
     let generation_info = json!({
@@ -250,14 +250,18 @@ async fn speak_chatterbox(
     })
 }
 
-/// The original's TTS name parameters (reference §4.1).
-fn name_params(request: &TtsRequest) -> Vec<String> {
-    let mut params = vec![format!("temp{}", naming::py_float(request.temperature))];
-    if request.seed != 0 {
-        params.push(format!("seed{}", request.seed));
-    }
-    if request.exaggeration != 0.5 {
-        params.push(format!("exag{}", naming::py_float(request.exaggeration)));
+/// The original's TTS name parameters (reference §4.1), naming only what shaped the audio:
+/// the built-in voice takes no temperature, seed or exaggeration, so its names carry none.
+fn name_params(request: &TtsRequest, engine: EngineKind) -> Vec<String> {
+    let mut params = Vec::new();
+    if engine == EngineKind::Chatterbox {
+        params.push(format!("temp{}", naming::py_float(request.temperature)));
+        if request.seed != 0 {
+            params.push(format!("seed{}", request.seed));
+        }
+        if request.exaggeration != 0.5 {
+            params.push(format!("exag{}", naming::py_float(request.exaggeration)));
+        }
     }
     if request.speed_factor != 1.0 {
         params.push(format!("speed{}", naming::py_float(request.speed_factor)));
