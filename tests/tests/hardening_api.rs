@@ -285,6 +285,49 @@ async fn a_dropped_generation_holds_its_slot_then_stops_early() {
     assert_eq!(outputs.len(), 2 * 4 + 2, "{outputs:?}");
 }
 
+/// A streamed answer whose client stops reading: the work stops at its next sentence, frees
+/// its slot, and is counted as abandoned (the stream's work runs on its own task, so no
+/// dropped future tells it; the closed channel does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_client_leaves_stops_and_is_counted() {
+    use http_body_util::BodyExt;
+    let app = TestApp::with_config(&Backend::memory(), |c| {
+        c.engines.max_concurrent_generations = 1;
+        c.engines.max_queued_generations = 0;
+    });
+    app.post_json("/api/v1/tts", &json!({"text": "Warm up."}))
+        .await
+        .assert_ok();
+    let request = http::Request::post("/v1/audio/speech")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"model": "tts-1", "voice": "alloy", "input": long_text(), "response_format": "pcm"})
+                .to_string(),
+        ))
+        .unwrap();
+    let response = app.request_streaming(request).await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(!first.into_data().unwrap().is_empty());
+    drop(body);
+
+    let mut waited = Duration::ZERO;
+    while abandoned(&app).await == 0 {
+        assert!(
+            waited < Duration::from_secs(30),
+            "the stream's work never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    assert_eq!(abandoned(&app).await, 1);
+    // Its slot is free again.
+    app.post_json("/api/v1/tts", &json!({"text": "Hello."}))
+        .await
+        .assert_ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_request_is_a_counted_408_in_the_envelope() {
     let app = TestApp::with_config(&Backend::memory(), |c| c.request_timeout_seconds = 1);

@@ -154,8 +154,13 @@ pub async fn start(
     // The work hands back the stream's last message (and the channel) instead of sending
     // it, so the slot is free before the client sees the end: a client that asks again at
     // once must not find its own finished request still holding the slot.
+    // A stream's client leaving does not drop a future here (the work runs on its own
+    // task): it closes the channel, which the work sees when it next sends. Counted then.
+    let client_left = super::generation::abandoned(state);
     let work = work::run(slot, super::generation::abandoned(state), move |stop| {
         if !header.is_empty() && sender.blocking_send(Ok(Bytes::from(header))).is_err() {
+            tracing::info!("speech stream stopped: the client went away");
+            client_left();
             return Ok((false, Vec::new(), sender));
         }
         let mut sent_seconds = 0.0;
@@ -196,7 +201,12 @@ pub async fn start(
                 }
             }
             // The client went away: nothing more to say.
-            Ok(false) | Err(Error::Abandoned) => (false, Vec::new()),
+            Ok(false) => {
+                tracing::info!("speech stream stopped: the client went away");
+                client_left();
+                (false, Vec::new())
+            }
+            Err(Error::Abandoned) => (false, Vec::new()),
             Err(e) => {
                 tracing::error!(error = %e, "speech stream failed after it began");
                 let notice = sink.fail(&e);
