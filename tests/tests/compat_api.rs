@@ -193,8 +193,11 @@ async fn sillytavern_streams_into_an_audio_element(b: Backend) {
         .get(&url.replace("speed_factor=1", "speed_factor=2"))
         .await;
     let ratio = pcm.duration_seconds() / decode(&faster.body, "wav").duration_seconds();
+    // Two separate syntheses: the built-in voice draws its timing noise afresh each time
+    // (two short sentences vary by up to ~20%), so the band is wide; ignoring the speed
+    // would give about 1.
     assert!(
-        (1.6..2.5).contains(&ratio),
+        (1.4..2.8).contains(&ratio),
         "speed 2 gave {ratio}x shorter audio"
     );
     // Without text: a 422 naming the missing field.
