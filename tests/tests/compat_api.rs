@@ -215,3 +215,27 @@ for_each_persistent_backend!(
     sillytavern_lists_voices_and_speaks_whole_files,
     sillytavern_streams_into_an_audio_element,
 );
+
+/// `POST /tts` holds the whole file before sending it: on the memory budget, so a file
+/// larger than the whole budget is a 413 (and one that fits is sent with its length).
+#[tokio::test]
+async fn sillytavern_whole_files_count_against_the_memory_budget() {
+    let app = TestApp::with_config(&Backend::memory(), |c| c.limits.memory_budget_mb = 1);
+    let voice = json!({"voice_mode": "predefined", "predefined_voice_id": "en_US-joe-medium"});
+    let short = app
+        .post_json("/tts", &provider_body("Hello.", voice.clone()))
+        .await;
+    assert_eq!(short.status, 200, "{}", short.text());
+    assert_eq!(
+        short.header("content-length"),
+        Some(short.body.len().to_string().as_str())
+    );
+    // About 40 s of 24 kHz 16-bit audio: some 2 MB, twice the budget.
+    let long: String = (1..=12)
+        .map(|n| format!("This is sentence number {n} of a long test paragraph for the budget."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    app.post_json("/tts", &provider_body(&long, voice))
+        .await
+        .assert_error(413, "FILE_TOO_LARGE");
+}

@@ -138,14 +138,28 @@ async fn speak_file(State(state): State<AppState>, body: Bytes) -> Result<Respon
     let request: ProviderRequest = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("the body is not a speech request: {e}")))?;
     let (format, mut stream, warnings) = start(&state, request).await?;
+    // The whole file is held before it is sent: on the process's memory budget, like
+    // every other buffer of audio, until the body has taken it.
+    let lease = state.memory().lease();
     let mut audio = Vec::new();
     while let Some(piece) = stream.recv().await {
-        audio.extend_from_slice(&piece?);
+        let piece = piece?;
+        lease.reserve(piece.len() as u64)?;
+        audio.extend_from_slice(&piece);
     }
     if format == ExportFormat::Wav {
         finish_wav_sizes(&mut audio);
     }
-    Ok(answer(format, Body::from(audio), &warnings))
+    let length = HeaderValue::from(audio.len());
+    let body = futures::stream::once(async move {
+        let _held_until_sent = lease;
+        Ok::<_, std::convert::Infallible>(Bytes::from(audio))
+    });
+    let mut response = answer(format, Body::from_stream(body), &warnings);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, length);
+    Ok(response)
 }
 
 /// `GET /tts-stream?...`: the audio as it is made (WAV with open-ended sizes, as a
