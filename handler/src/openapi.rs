@@ -193,9 +193,25 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// What the route annotations cannot say on their own, added once every route is in:
-/// the statuses any operation can meet ([`EveryStatus`]).
+/// the statuses any operation can meet ([`EveryStatus`]), and no default on a required
+/// field (a struct-level `serde(default)` gives every field one, `text: null` included).
 pub fn complete(document: &mut utoipa::openapi::OpenApi) {
     EveryStatus.modify(document);
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(utoipa::openapi::Schema::Object(object)) = schema else {
+            continue;
+        };
+        for name in &object.required {
+            if let Some(RefOr::T(utoipa::openapi::Schema::Object(field))) =
+                object.properties.get_mut(name)
+            {
+                field.default = None;
+            }
+        }
+    }
 }
 
 /// The document as the pretty JSON committed in `docs/openapi.json`.
