@@ -103,7 +103,10 @@ async fn url_mode_answers_json_and_every_file_downloads(b: Backend) {
     for file in files {
         let name = file["filename"].as_str().unwrap();
         // The seed was not used, so the name does not claim it.
-        assert!(!name.contains("seed42") && !name.contains("_temp"), "{name}");
+        assert!(
+            !name.contains("seed42") && !name.contains("_temp"),
+            "{name}"
+        );
         assert_eq!(file["url"], format!("/outputs/{name}"));
         assert_eq!(file["path"], name);
         let download = app.get(file["url"].as_str().unwrap()).await;
