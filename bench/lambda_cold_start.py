@@ -5,7 +5,9 @@ loopback without starting a function; this script starts the release `handler` i
 the environment Lambda gives a function (AWS_LAMBDA_RUNTIME_API and friends), so the time
 measured is the process's own: spawn -> the first function-URL answer of /api/v1/health,
 and spawn -> the end of the first TTS answer ("Hello world."), lazy and with SPEECH_PRELOAD,
-a fresh process each run. Prints a markdown table (median and range).
+a fresh process each run. Prints a markdown table (median and range), in the format of
+the cold-start table of tests/benches/piper_service/; `just bench` writes it into
+docs/benchmarks.md.
 
 Usage: python3 bench/lambda_cold_start.py CARGO_LAMBDA HANDLER MODELS_DIR [RUNS]
 (scripts/bench.sh runs it with the release binary and .venv-lambda's cargo-lambda).
@@ -114,15 +116,19 @@ def main():
 
     def cell(values):
         ms = [v * 1000 for v in values]
-        return f"{statistics.median(ms):.0f} ms ({min(ms):.0f}-{max(ms):.0f})"
+        return f"{statistics.median(ms):,.0f} ms ({min(ms):,.0f}-{max(ms):,.0f})"
 
     print(
-        f"### Cold start under the Lambda emulator (cargo-lambda, function URL), median of {runs} fresh processes (range)"
+        f"Cold start of `handler` in Lambda mode under cargo-lambda's emulator (function URL), "
+        f"spawn to the first answers, median of {runs} fresh processes (range), idle:"
     )
     print()
-    print('| handler, Lambda mode | spawn to first health answer | spawn to end of first TTS answer, "Hello world." |')
+    print('| binary | spawn to first 200 (health) | spawn to end of first TTS answer, "Hello world." |')
     print("|---|---:|---:|")
-    for preload, label in ((False, "defaults (engine loaded on first use)"), (True, "`SPEECH_PRELOAD=true` (loaded in the init phase)")):
+    for preload, label in (
+        (False, "`handler` in Lambda mode under cargo-lambda's emulator, defaults"),
+        (True, "`handler` in Lambda mode, `SPEECH_PRELOAD=true` (engine loaded in the init phase)"),
+    ):
         print(f"| {label} | {cell(rows[preload][0])} | {cell(rows[preload][1])} |")
     print()
 

@@ -15,6 +15,8 @@ use serde_json::json;
 use tests::multipart::Form;
 use tests::{Backend, TestApp};
 
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
 /// Seconds of audio in the bomb (the issue's figure: just under the one-hour limit).
 const BOMB_SECONDS: u32 = 58 * 60;
 
@@ -106,21 +108,41 @@ fn summary(statuses: &[u16]) -> String {
 
 async fn decode_bombs() {
     let bomb = bomb();
+    // The decoded samples (f32) and the 16-bit WAV written from them.
+    let frames = f64::from(BOMB_SECONDS) * 48_000.0 * 2.0;
     println!(
-        "Bomb: {BOMB_SECONDS} s of 48 kHz stereo silence as FLAC, {:.1} MB; `POST /api/v1/concat/mixed` with it as the only segment, exported as wav.\n",
-        bomb.len() as f64 / 1e6
+        "Bomb: {} minutes of 48 kHz stereo silence as FLAC, {:.1} MB on the wire ({:.2} GiB of \
+         samples once decoded, a {:.2} GiB WAV once exported); `POST /api/v1/concat/mixed` with \
+         it as the only segment, exported as wav.\n",
+        BOMB_SECONDS / 60,
+        bomb.len() as f64 / 1e6,
+        frames * 4.0 / GIB,
+        frames * 2.0 / GIB,
     );
     println!("| scenario | answers | peak RSS above idle | budget high-water mark | wall time |");
     println!("|---|---|---|---|---|");
+    // The service's own default, read from its configuration.
+    let default_mb = handler::Config::with_storage("memory://".parse().unwrap())
+        .unwrap()
+        .limits
+        .memory_budget_mb;
     for (label, budget_mb, count) in [
         (
-            "1 bomb, no budget (`--memory-budget-mb` 100000)",
+            "1 bomb, no budget (`--memory-budget-mb` 100000)".to_owned(),
             100_000u64,
             1usize,
         ),
-        ("1 bomb, default budget (2048 MB)", 2048, 1),
-        ("8 bombs at once, default budget (2048 MB)", 2048, 8),
-        ("8 bombs at once, budget 1024 MB", 1024, 8),
+        (
+            format!("1 bomb, default budget ({default_mb} MB)"),
+            default_mb,
+            1,
+        ),
+        (
+            format!("8 bombs at once, default budget ({default_mb} MB)"),
+            default_mb,
+            8,
+        ),
+        ("8 bombs at once, budget 1024 MB".to_owned(), 1024, 8),
     ] {
         let backend = Backend::memory();
         let app = TestApp::with_config(&backend, |c| {
@@ -141,17 +163,26 @@ async fn stalled_store() {
     let app = TestApp::with_config(&backend, |c| c.listing_cache_seconds = Some(0.0));
     app.get("/api/v1/voices").await.ok_json();
     backend.s3.as_mut().unwrap().pause();
+    let deadlines = &app.state.config().store_deadlines;
     println!(
-        "\n| request, S3 server stopped with SIGSTOP, default deadlines | answer | time to answer |"
+        "\nA stalled store: the loopback S3 server stopped with SIGSTOP (connections accepted, \
+         never answered); default deadlines ({} s per store call, {} s per attempt).\n",
+        deadlines.storage_timeout_seconds, deadlines.storage_attempt_timeout_seconds
     );
+    println!("| request | answer | time to answer |");
     println!("|---|---|---|");
     for uri in ["/api/v1/health", "/api/v1/voices", "/outputs/book/a.wav"] {
         let started = Instant::now();
         let response = app.get(uri).await;
+        let took = started.elapsed();
+        let code = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .and_then(|body| body["error_code"].as_str().map(|c| format!(" `{c}`")))
+            .unwrap_or_default();
         println!(
-            "| `GET {uri}` | {} | {:.1} s |",
+            "| `GET {uri}` | {}{code} | {:.1} s |",
             response.status.as_u16(),
-            started.elapsed().as_secs_f64()
+            took.as_secs_f64()
         );
     }
     backend.s3.as_mut().unwrap().resume();

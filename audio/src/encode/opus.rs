@@ -44,9 +44,9 @@ fn new_encoder(
     encoder
         .set_bitrate(opus::Bitrate::Bits(i32::from(bitrate_kbps) * 1000))
         .map_err(err)?;
-    // Complexity 7+ adds libopus's speech/music analysis, which here cost 3.5-4.5x the
-    // encode time (30 s of speech at 24 kHz: ~350 ms vs ~75 ms) for a mode decision
-    // that barely matters at 48 kbps, where CELT is already near-transparent for speech.
+    // Complexity 7+ adds libopus's speech/music analysis, about 4x the encode time on
+    // speech (tests/benches/codecs.rs; docs/benchmarks.md) for a mode decision that barely
+    // matters at 48 kbps, where CELT is already near-transparent for speech.
     encoder.set_complexity(COMPLEXITY).map_err(err)?;
     let lookahead = usize::try_from(encoder.get_lookahead().map_err(err)?).unwrap_or(0);
     Ok((encoder, lookahead))

@@ -9,7 +9,7 @@ use models::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
 use serde_json::{Value, json};
 
 use crate::REPRESENTATIVE;
-use crate::figures::{median, ms};
+use crate::figures::{median, ms, span};
 
 /// Where one request's time goes on our side, for [`REPRESENTATIVE`].
 pub(crate) async fn breakdown(
@@ -83,12 +83,12 @@ pub(crate) async fn breakdown(
         "phonemisation (long-lived espeak-ng)",
         "engine call end to end (`PiperVoice::synthesize`)",
         "WAV encode (16-bit)",
-        "MP3 encode",
+        "MP3 encode (320 kbps requested, the `/api/v1/tts` default)",
         "one store write (file://, fsync'd temp file + rename)",
         "HTTP `GET /ping` (the HTTP floor)",
-        "HTTP `POST /api/v1/tts`, WAV only, server-side time (`processing_time_seconds`)",
-        "HTTP `POST /api/v1/tts`, WAV only, end to end",
-        "HTTP `POST /api/v1/tts`, defaults (WAV + MP3), end to end",
+        "`POST /api/v1/tts`, WAV only, server-side (`processing_time_seconds`)",
+        "`POST /api/v1/tts`, WAV only, end to end",
+        "`POST /api/v1/tts`, defaults (WAV + MP3), end to end",
     ];
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); labels.len()];
     for run in 0..runs {
@@ -141,27 +141,23 @@ pub(crate) async fn breakdown(
     }
     let medians: Vec<Duration> = samples.iter().map(|s| median(s)).collect();
     println!(
-        "### Where the time goes: {REPRESENTATIVE:?} ({:.2} s of audio), our side, median of {runs}, idle",
+        "Where one request's time goes on our side ({REPRESENTATIVE:?}, {:.2} s of audio, median \
+         of {runs}, idle):",
         waveform.duration_seconds()
     );
     println!();
     println!("| stage | median | range |");
     println!("|---|---:|---:|");
     for (n, label) in labels.iter().enumerate() {
-        println!(
-            "| {label} | {} | {}-{} |",
-            ms(medians[n]),
-            ms(*samples[n].iter().min().unwrap()),
-            ms(*samples[n].iter().max().unwrap())
-        );
+        println!("| {label} | {} | {} |", ms(medians[n]), span(&samples[n]));
     }
     let engine = medians[2];
     let overhead = |total: Duration| total.saturating_sub(engine);
     println!();
     println!(
-        "Service overhead = HTTP end to end - engine call: {} with WAV only ({:.0}% of the \
-         request), {} with the WAV + MP3 default ({:.0}%). Server-side time beyond the engine \
-         call (text preparation, encoding, storage) with WAV only: {}.",
+        "Service overhead (end to end minus the engine call): {} with WAV only ({:.0}% of the \
+         request), {} at defaults ({:.0}%); server-side time beyond the engine call with WAV \
+         only: {}.",
         ms(overhead(medians[8])),
         100.0 * overhead(medians[8]).as_secs_f64() / medians[8].as_secs_f64(),
         ms(overhead(medians[9])),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::figures::{median, ms};
+use crate::figures::median_range;
 use crate::servers::{first_ok, spawn_piper, spawn_runner};
 
 /// Spawn to first 200 on `/api/v1/health` and to the end of the first TTS answer, for
@@ -20,8 +20,8 @@ pub(crate) async fn cold_start(
     runs: usize,
 ) {
     let variants: [(&str, &[&str]); 2] = [
-        ("service, defaults (engine loaded on first use)", &[]),
-        ("service, `--preload`", &["--preload"]),
+        ("`local-runner`, defaults (engine loaded on first use)", &[]),
+        ("`local-runner --preload`", &["--preload"]),
     ];
     let mut health = vec![Vec::new(); variants.len() + 1];
     let mut first_audio = vec![Vec::new(); variants.len() + 1];
@@ -57,7 +57,7 @@ pub(crate) async fn cold_start(
         let _ = child.wait();
     }
     println!(
-        "### Cold start: process spawn to the first answers, median of {runs} fresh processes (range), idle"
+        "Cold start, spawn to the first answers, median of {runs} fresh processes (range), idle:"
     );
     println!();
     println!(
@@ -67,17 +67,13 @@ pub(crate) async fn cold_start(
     let labels = [
         variants[0].0,
         variants[1].0,
-        "piper-tts `piper.http_server` (loads the voice before listening; first 200 of `GET /info`)",
+        "piper-tts `piper.http_server` (loads the voice before listening; `GET /info`)",
     ];
     for (n, label) in labels.iter().enumerate() {
         println!(
-            "| {label} | {} ({}-{}) | {} ({}-{}) |",
-            ms(median(&health[n])),
-            ms(*health[n].iter().min().unwrap()),
-            ms(*health[n].iter().max().unwrap()),
-            ms(median(&first_audio[n])),
-            ms(*first_audio[n].iter().min().unwrap()),
-            ms(*first_audio[n].iter().max().unwrap()),
+            "| {label} | {} | {} |",
+            median_range(&health[n]),
+            median_range(&first_audio[n]),
         );
     }
     println!();

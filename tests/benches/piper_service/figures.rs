@@ -112,11 +112,44 @@ pub(crate) fn max_f64(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
-pub(crate) fn ms(d: Duration) -> String {
+/// Milliseconds as the tables print them: no unit, one decimal below 100 ms, whole
+/// milliseconds with thousands separators above.
+pub(crate) fn number(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms >= 100.0 {
-        format!("{ms:.0} ms")
+        let digits = format!("{ms:.0}");
+        let mut grouped = String::new();
+        for (n, c) in digits.chars().enumerate() {
+            if n > 0 && (digits.len() - n) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        grouped
     } else {
-        format!("{ms:.1} ms")
+        format!("{ms:.1}")
     }
+}
+
+pub(crate) fn ms(d: Duration) -> String {
+    format!("{} ms", number(d))
+}
+
+/// "lowest-highest ms" of `values`.
+pub(crate) fn span(values: &[Duration]) -> String {
+    format!(
+        "{}-{} ms",
+        number(*values.iter().min().unwrap()),
+        number(*values.iter().max().unwrap())
+    )
+}
+
+/// "median ms (lowest-highest)" of `values`.
+pub(crate) fn median_range(values: &[Duration]) -> String {
+    format!(
+        "{} ({}-{})",
+        ms(median(values)),
+        number(*values.iter().min().unwrap()),
+        number(*values.iter().max().unwrap())
+    )
 }

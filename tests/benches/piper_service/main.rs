@@ -2,10 +2,10 @@
 //! our release `local-runner` binary (`--port 0 --storage file://<tmp>`, defaults otherwise)
 //! and piper-tts's own Flask server (`python -m piper.http_server`), same voice file.
 //!
-//! It prints markdown tables for:
+//! It prints markdown tables (`just bench` writes them into `docs/benchmarks.md`) for:
 //! 1. 20 sentences (the texts of `models/benches/piper.rs`) as 20 sequential requests per
 //!    side, wall time and ratio, idle and then under load (two busy-loop processes at normal
-//!    priority, started for those rows only). The sides take turns within each round (the
+//!    priority, started for those rows only), both phases in one table. The sides take turns within each round (the
 //!    machine is shared, so every side sees the same background), and each ratio is taken
 //!    within its round. Our rows: the default request (WAV answered, WAV + MP3 stored),
 //!    `"export_formats":["wav"]` (no MP3 encode), and `--inference-threads 1` (the thread
@@ -38,7 +38,7 @@ use serde_json::json;
 use breakdown::breakdown;
 use cold_start::cold_start;
 use figures::{
-    CpuShare, cpu_sample, cpu_times, load_average, max_f64, median, median_f64, min_f64, ms,
+    CpuShare, cpu_sample, cpu_times, load_average, max_f64, median_f64, median_range, min_f64,
     print_machine,
 };
 use servers::{Server, hog, local_runner};
@@ -77,16 +77,20 @@ impl Side {
             Self::Ours {
                 server: 0,
                 wav_only: false,
-            } => format!("service, defaults ({threads} threads; WAV answered, WAV+MP3 stored)"),
+            } => format!("service, defaults ({threads} threads; WAV answered, WAV + MP3 stored)"),
             Self::Ours {
                 server: 0,
                 wav_only: true,
-            } => format!("service, `\"export_formats\":[\"wav\"]` ({threads} threads)"),
+            } => "service, `\"export_formats\":[\"wav\"]`".into(),
             Self::Ours { wav_only, .. } => format!(
                 "service, `--inference-threads 1`{}",
-                if wav_only { ", WAV only" } else { " (WAV+MP3)" }
+                if wav_only {
+                    ", WAV only"
+                } else {
+                    " (WAV + MP3)"
+                }
             ),
-            Self::Piper => "piper-tts `piper.http_server` (ORT default threads)".into(),
+            Self::Piper => "piper-tts `piper.http_server`".into(),
         }
     }
 }
@@ -127,15 +131,15 @@ async fn main() {
         .unwrap();
 
     print_machine(&python, &runner);
+    println!();
     let background = cpu_sample(Duration::from_secs(3));
-    println!(
+    let before = format!(
         "Before the run: load average {}; over 3 s with nothing of this benchmark running, \
          the CPUs were {:.0}% busy and {:.0}% stolen by the hypervisor.",
         load_average(),
         background.busy * 100.0,
         background.steal * 100.0
     );
-    println!();
 
     // 1. Side by side, idle then loaded.
     let ours = [
@@ -160,19 +164,7 @@ async fn main() {
         let _ = hog.kill();
         let _ = hog.wait();
     }
-    print_phase(
-        &format!("Idle (load average {} at the end)", idle.load),
-        &idle,
-        threads,
-    );
-    print_phase(
-        &format!(
-            "Loaded: {HOGS} busy-loop processes at normal priority (load average {} at the end)",
-            loaded.load
-        ),
-        &loaded,
-        threads,
-    );
+    print_phases(&before, &idle, &loaded, threads);
 
     // 2. Where the time goes (idle again).
     std::thread::sleep(Duration::from_secs(3));
@@ -277,50 +269,63 @@ async fn phase(targets: &Targets<'_>, rounds: usize, name: &str) -> Phase {
     }
 }
 
-fn print_phase(title: &str, phase: &Phase, threads: usize) {
+/// One table for both phases: per side, the wall time of the 20 requests (median and range
+/// of the rounds) and piper-tts's time over ours (median and range of the rounds' ratios).
+fn print_phases(before: &str, idle: &Phase, loaded: &Phase, threads: usize) {
     let piper = SIDES.iter().position(|s| *s == Side::Piper).unwrap();
-    let rounds = phase.totals[piper].len();
+    let rounds = idle.totals[piper].len();
+    println!("{before}");
     println!(
-        "### {title}: 20 sentences as 20 sequential HTTP requests, {rounds} rounds, sides \
-         alternating",
+        "20 sentences as 20 sequential HTTP requests per side, {rounds} rounds per phase, the \
+         sides taking turns within each round; each ratio is taken within its round. Loaded: \
+         {HOGS} busy-loop processes at normal priority."
     );
     println!();
     println!(
-        "| side | wall time, median (range) | audio | piper-tts time / ours, median of rounds (range) |"
+        "| side | idle: wall time, median (range) | idle: piper-tts / ours | loaded: wall time | loaded: piper-tts / ours |"
     );
-    println!("|---|---:|---:|---:|");
-    for (n, side) in SIDES.iter().enumerate() {
-        let totals = &phase.totals[n];
-        let ratio = if *side == Side::Piper {
-            "1.00x (reference)".to_owned()
-        } else {
-            let ratios: Vec<f64> = totals
-                .iter()
-                .zip(&phase.totals[piper])
-                .map(|(ours, theirs)| theirs.as_secs_f64() / ours.as_secs_f64())
-                .collect();
-            format!(
-                "**{:.2}x** ({:.2}-{:.2}x)",
-                median_f64(&ratios),
-                min_f64(&ratios),
-                max_f64(&ratios)
-            )
+    println!("|---|---:|---:|---:|---:|");
+    let ratio = |phase: &Phase, n: usize| {
+        if n == piper {
+            return "1.00x".to_owned();
+        }
+        let ratios: Vec<f64> = phase.totals[n]
+            .iter()
+            .zip(&phase.totals[piper])
+            .map(|(ours, theirs)| theirs.as_secs_f64() / ours.as_secs_f64())
+            .collect();
+        let median = format!("{:.2}x", median_f64(&ratios));
+        // Bold: the service at its default thread count, what the comparison is about.
+        let median = match SIDES[n] {
+            Side::Ours { server: 0, .. } => format!("**{median}**"),
+            _ => median,
         };
+        format!("{median} ({:.2}-{:.2})", min_f64(&ratios), max_f64(&ratios))
+    };
+    for (n, side) in SIDES.iter().enumerate() {
         println!(
-            "| {} | {} ({}-{}) | {:.1} s | {ratio} |",
+            "| {} | {} | {} | {} | {} |",
             side.label(threads),
-            ms(median(totals)),
-            ms(*totals.iter().min().unwrap()),
-            ms(*totals.iter().max().unwrap()),
-            phase.audio[n],
+            median_range(&idle.totals[n]),
+            ratio(idle, n),
+            median_range(&loaded.totals[n]),
+            ratio(loaded, n),
         );
     }
     println!();
     println!(
-        "CPU during the phase (both CPUs, everything on the machine): {:.0}% busy, {:.0}% \
-         stolen by the hypervisor.",
-        phase.cpu.busy * 100.0,
-        phase.cpu.steal * 100.0
+        "Load average at the end: {} (idle), {} (loaded). CPU over each phase (both CPUs, \
+         everything on the machine): {:.0}% busy and {:.0}% stolen idle, {:.0}% busy and {:.0}% \
+         stolen loaded. Audio answered per pass of 20 sentences: {:.1} s (ours), {:.1} s \
+         (piper-tts).",
+        idle.load,
+        loaded.load,
+        idle.cpu.busy * 100.0,
+        idle.cpu.steal * 100.0,
+        loaded.cpu.busy * 100.0,
+        loaded.cpu.steal * 100.0,
+        idle.audio[0],
+        idle.audio[piper],
     );
     println!();
 }
