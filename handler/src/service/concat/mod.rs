@@ -135,17 +135,6 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
         .flatten()
         .map(|l| l.clip.pcm.duration_seconds())
         .sum();
-    let silence_seconds: f64 = job
-        .sources
-        .iter()
-        .filter_map(|s| {
-            if let Source::Silence(t) = s {
-                Some(f64::from(t.duration_ms) / 1000.0)
-            } else {
-                None
-            }
-        })
-        .sum();
     let gaps = loaded.iter().flatten().count().saturating_sub(1) as f64;
     let pause_seconds =
         gaps * f64::from(job.options.pause_duration_ms + job.options.pause_variation_ms) / 1000.0;
