@@ -137,7 +137,12 @@ async fn reference_files(State(state): State<AppState>) -> Result<Json<Value>> {
 async fn speak_file(State(state): State<AppState>, body: Bytes) -> Result<Response> {
     let request: ProviderRequest = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("the body is not a speech request: {e}")))?;
-    let (format, mut stream, warnings) = start(&state, request).await?;
+    let Started {
+        format,
+        receiver: mut stream,
+        warnings,
+        ..
+    } = start(&state, request).await?;
     // The whole file is held before it is sent: on the process's memory budget, like
     // every other buffer of audio, until the body has taken it.
     let lease = state.memory().lease();
@@ -173,9 +178,15 @@ async fn speak_stream(
     State(state): State<AppState>,
     Query(request): Query<ProviderRequest>,
 ) -> Result<Response> {
-    let (format, receiver, warnings) = start(&state, request).await?;
-    let stream = speech_stream::byte_stream(receiver);
-    Ok(answer(format, Body::from_stream(stream), &warnings))
+    let started = start(&state, request).await?;
+    // Headers go out with the first audio, so a failure before any (text the voice cannot
+    // pronounce) is a real status, not a stream cut after its headers.
+    let stream = speech_stream::from_first_audio(started.receiver, started.leading).await?;
+    Ok(answer(
+        started.format,
+        Body::from_stream(stream),
+        &started.warnings,
+    ))
 }
 
 fn answer(format: ExportFormat, body: Body, warnings: &[String]) -> Response {
@@ -193,14 +204,7 @@ fn answer(format: ExportFormat, body: Body, warnings: &[String]) -> Response {
 }
 
 /// Validates, resolves the voice and starts speaking.
-async fn start(
-    state: &AppState,
-    request: ProviderRequest,
-) -> Result<(
-    ExportFormat,
-    tokio::sync::mpsc::Receiver<Result<Bytes>>,
-    Vec<String>,
-)> {
+async fn start(state: &AppState, request: ProviderRequest) -> Result<Started> {
     let text =
         speech_stream::checked_text(&request.text, state.engines().settings().max_text_length)?;
     let format = match request
@@ -301,6 +305,8 @@ async fn start(
         state.engines().settings().chatterbox_max_new_tokens,
     );
     let speed = number(request.speed_factor, "speed_factor", 1.0, 0.25, 4.0)?;
+    let sink = RawSink::encoding(state.encoders(), format, SAMPLE_RATE)?;
+    let leading = sink.messages_to_first_audio();
     let receiver = speech_stream::start(
         state,
         StreamRequest {
@@ -311,10 +317,26 @@ async fn start(
             speed,
             sample_rate: SAMPLE_RATE,
         },
-        Box::new(RawSink::encoding(state.encoders(), format, SAMPLE_RATE)?),
+        Box::new(sink),
     )
     .await?;
-    Ok((format, receiver, warnings))
+    Ok(Started {
+        format,
+        receiver,
+        warnings,
+        leading,
+    })
+}
+
+/// A provider request being spoken.
+struct Started {
+    format: ExportFormat,
+    /// The stream's messages: the container header (if any), then audio.
+    receiver: tokio::sync::mpsc::Receiver<Result<Bytes>>,
+    /// For `X-Speech-Warnings`.
+    warnings: Vec<String>,
+    /// Messages up to the first audio (see `speech_stream::from_first_audio`).
+    leading: usize,
 }
 
 /// The voice a predefined id names: the built-in voice (its id, an OpenAI name, or an

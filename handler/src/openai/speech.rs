@@ -368,7 +368,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     } else {
         request.format.content_type()
     };
-    let mut receiver = speech_stream::start(
+    let receiver = speech_stream::start(
         state,
         StreamRequest {
             engine: resolved.engine,
@@ -383,15 +383,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     .await?;
     // The answer starts with the first audio, not before: `openai-processing-ms` is then
     // the time to audio, and a failure before any audio is a real status, not a cut stream.
-    let mut first = Vec::with_capacity(leading_messages);
-    while first.len() < leading_messages {
-        match receiver.recv().await {
-            Some(Ok(bytes)) => first.push(Ok(bytes)),
-            Some(Err(error)) => return Err(error.into()),
-            None => break,
-        }
-    }
-    let stream = futures::stream::iter(first).chain(speech_stream::byte_stream(receiver));
+    let stream = speech_stream::from_first_audio(receiver, leading_messages).await?;
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

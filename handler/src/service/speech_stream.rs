@@ -9,6 +9,7 @@ use audio::encode::Encoders;
 use audio::encode::ExportFormat;
 use audio::encode::stream::StreamEncoder;
 use bytes::Bytes;
+use futures::StreamExt;
 use models::chatterbox::GenerationParams;
 use models::piper::PiperOptions;
 use models::text::{ChunkOptions, TextOptions};
@@ -350,12 +351,37 @@ impl RawSink {
         }
     }
 
+    /// How many messages a stream through this sink sends up to its first audio: the
+    /// container header (when the format has one), then the audio. See [`from_first_audio`].
+    pub fn messages_to_first_audio(&self) -> usize {
+        if self.header.is_empty() { 1 } else { 2 }
+    }
+
     /// A sink encoding to `format` at `sample_rate` with `encoders`, its container header
     /// first.
     pub fn encoding(encoders: &Encoders, format: ExportFormat, sample_rate: u32) -> Result<Self> {
         let (encoder, header) = encoders.stream(format, sample_rate)?;
         Ok(Self::new(encoder, header))
     }
+}
+
+/// Waits for a started stream's first audio (the first `leading` messages: its container
+/// header, if any, then audio) and returns the whole body: those, then the rest as it comes.
+/// A failure before any audio is returned as the error, so the answer gets a real status
+/// instead of a stream cut after its headers.
+pub async fn from_first_audio(
+    mut receiver: mpsc::Receiver<Result<Bytes>>,
+    leading: usize,
+) -> Result<impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
+    let mut first = Vec::with_capacity(leading);
+    while first.len() < leading {
+        match receiver.recv().await {
+            Some(Ok(bytes)) => first.push(Ok(bytes)),
+            Some(Err(error)) => return Err(error),
+            None => break,
+        }
+    }
+    Ok(futures::stream::iter(first).chain(byte_stream(receiver)))
 }
 
 /// A started stream's messages as the bytes of a response body; an error ends the body
