@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use audio::Pcm;
 use audio::encode::{Encoders, ExportFormat};
-use models::piper::{PiperOptions, PiperVoice};
-use models::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
+use models::piper::PiperOptions;
 
 const RUNS: usize = 7;
 const SECONDS: usize = 30;
@@ -34,20 +33,7 @@ const SENTENCES_FILE: &str = include_str!("../../bench/piper-sentences.txt");
 /// 30 s of Piper speech at 24 kHz mono (sentences synthesised back to back, repeated if
 /// needed, cut to length).
 fn speech() -> Pcm {
-    let models_dir = tests::engines::models_dir();
-    let runtime = OnnxRuntime::load(RuntimeSettings {
-        library: tests::engines::onnxruntime_library(),
-        provider: ExecutionProvider::Cpu,
-        intra_threads: 0,
-        spinning: models::Spinning::default(),
-    })
-    .unwrap();
-    let voice = PiperVoice::load(
-        &runtime,
-        &models_dir.join("piper/en_US-joe-medium.onnx"),
-        None,
-    )
-    .unwrap();
+    let voice = tests::engines::piper_voice(0);
     let mut samples = Vec::new();
     let mut rate = 0;
     for sentence in SENTENCES_FILE.lines().filter(|l| !l.is_empty()).cycle() {

@@ -39,6 +39,24 @@ pub fn onnxruntime_library() -> PathBuf {
     path
 }
 
+/// The built-in Piper voice loaded as the service loads it, on a runtime with
+/// `intra_threads` threads (0: every CPU).
+pub fn piper_voice(intra_threads: usize) -> models::piper::PiperVoice {
+    let runtime = models::OnnxRuntime::load(models::RuntimeSettings {
+        library: onnxruntime_library(),
+        provider: models::ExecutionProvider::Cpu,
+        intra_threads,
+        spinning: models::Spinning::default(),
+    })
+    .expect("ONNX Runtime loads");
+    models::piper::PiperVoice::load(
+        &runtime,
+        &models_dir().join("piper/en_US-joe-medium.onnx"),
+        None,
+    )
+    .expect("the Piper voice loads")
+}
+
 /// The ffmpeg program the setup step fetched (`<models-dir>/ffmpeg/ffmpeg`), which the
 /// service runs for AAC output by default. Panics with the fix when it is missing.
 pub fn ffmpeg() -> PathBuf {

@@ -1,38 +1,18 @@
 //! Where one request's time goes on our side: the engine's stages measured in-process
 //! beside the same request over HTTP.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use models::piper::{PiperOptions, PiperVoice};
-use models::{ExecutionProvider, OnnxRuntime, RuntimeSettings};
+use models::piper::PiperOptions;
 use serde_json::{Value, json};
 
 use crate::REPRESENTATIVE;
 use crate::figures::{median, ms, span};
 
 /// Where one request's time goes on our side, for [`REPRESENTATIVE`].
-pub(crate) async fn breakdown(
-    client: &reqwest::Client,
-    base: &str,
-    models_dir: &Path,
-    threads: usize,
-    runs: usize,
-) {
+pub(crate) async fn breakdown(client: &reqwest::Client, base: &str, threads: usize, runs: usize) {
     // The engine as the service builds it: same library, voice and thread count.
-    let runtime = OnnxRuntime::load(RuntimeSettings {
-        library: tests::engines::onnxruntime_library(),
-        provider: ExecutionProvider::Cpu,
-        intra_threads: threads,
-        spinning: models::Spinning::default(),
-    })
-    .unwrap();
-    let voice = PiperVoice::load(
-        &runtime,
-        &models_dir.join("piper/en_US-joe-medium.onnx"),
-        None,
-    )
-    .unwrap();
+    let voice = tests::engines::piper_voice(threads);
     // What the service feeds the engine after its default text preparation (lower case…).
     let text = models::text::preprocess(
         REPRESENTATIVE,

@@ -168,7 +168,7 @@ async fn main() {
 
     // 2. Where the time goes (idle again).
     std::thread::sleep(Duration::from_secs(3));
-    breakdown(&client, &ours[0].base, &models_dir, threads, breakdown_runs).await;
+    breakdown(&client, &ours[0].base, threads, breakdown_runs).await;
     drop(ours);
     drop(piper);
 
