@@ -40,6 +40,19 @@ pub enum Error {
     #[error("{0}")]
     Unauthorized(String),
 
+    /// 403: the API key lacks the scope the call needs (see `auth::Scope`).
+    #[error("{0}")]
+    Forbidden(String),
+
+    /// 429: the API key sent more requests than its rate allows.
+    #[error("the API key {key:?} is over its request rate; retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// The key's name (never the key).
+        key: String,
+        /// Sent as `Retry-After`.
+        retry_after_seconds: u64,
+    },
+
     /// 403: a web page of another origin tried to change state (see `browser`).
     #[error(
         "requests from the web page origin {0:?} are not allowed; add it to --cors-allow-origins to allow it"
@@ -177,7 +190,8 @@ impl Error {
             | Self::UnsupportedExportFormat(_) => StatusCode::BAD_REQUEST,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Self::ForbiddenOrigin(_) | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -209,6 +223,8 @@ impl Error {
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::ForbiddenOrigin(_) => "FORBIDDEN_ORIGIN",
+            Self::Forbidden(_) => "INSUFFICIENT_SCOPE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::NotFound { .. } => "RESOURCE_NOT_FOUND",
             Self::RouteNotFound { .. } => "ROUTE_NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -392,6 +408,10 @@ impl IntoResponse for Error {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Busy {
+                retry_after_seconds,
+                ..
+            }
+            | Self::RateLimited {
                 retry_after_seconds,
                 ..
             } => {

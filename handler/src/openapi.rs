@@ -58,6 +58,11 @@ struct CommonStatus {
     protected_only: bool,
 }
 
+/// Why a 429: the key's rate, or (OpenAI dialect, whose clients back off on 429) a busy engine.
+const TOO_MANY: &str = "Too many requests: the API key is over its rate (`--key-rate-limit` or \
+                        the key's `rate=`; see the `x-ratelimit-*` headers), or in the OpenAI \
+                        dialect the engine is busy. Retry after `Retry-After` seconds";
+
 const COMMON: &[CommonStatus] = &[
     CommonStatus {
         status: "400",
@@ -73,7 +78,8 @@ const COMMON: &[CommonStatus] = &[
     },
     CommonStatus {
         status: "403",
-        why: "A browser page of an origin `--allowed-origins` does not name tried to change state",
+        why: "The API key lacks the scope the call needs (`INSUFFICIENT_SCOPE`), or a browser \
+              page of an origin `--allowed-origins` does not name tried to change state",
         with_body_only: false,
         protected_only: false,
     },
@@ -88,6 +94,12 @@ const COMMON: &[CommonStatus] = &[
         why: "The body is larger than the route accepts",
         with_body_only: true,
         protected_only: false,
+    },
+    CommonStatus {
+        status: "429",
+        why: TOO_MANY,
+        with_body_only: false,
+        protected_only: true,
     },
     CommonStatus {
         status: "500",
@@ -135,7 +147,7 @@ impl Modify for EveryStatus {
                     if openai && common.status == "503" {
                         let busy = CommonStatus {
                             status: "429",
-                            why: "Busy: retry after `Retry-After` seconds",
+                            why: TOO_MANY,
                             with_body_only: false,
                             protected_only: false,
                         };

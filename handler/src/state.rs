@@ -8,7 +8,7 @@ use std::time::Instant;
 use audio::memory::MemoryBudget;
 use storage::DynStore;
 
-use crate::auth::ApiKeys;
+use crate::auth::{ApiKeys, RateLimiter};
 use crate::browser::OriginPolicy;
 use crate::config::Config;
 use crate::service::engines::Engines;
@@ -32,6 +32,7 @@ struct Inner {
     engines: Engines,
     voice_use: VoiceUse,
     api_keys: ApiKeys,
+    rate_limiter: RateLimiter,
     origins: OriginPolicy,
     memory: Arc<MemoryBudget>,
     /// False while the engines are being preloaded (readiness answers 204 then).
@@ -48,6 +49,7 @@ impl AppState {
                 encoders: Encoders::with_ffmpeg(config.engines.ffmpeg()),
                 engines: Engines::new(config.engines.clone()),
                 api_keys: ApiKeys::from_settings_or_closed(&config.access),
+                rate_limiter: RateLimiter::default(),
                 origins: OriginPolicy::from_settings(&config.cors_allow_origins),
                 memory: MemoryBudget::new(config.limits.memory_budget_bytes()),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -70,6 +72,11 @@ impl AppState {
     /// The accepted API keys (authentication is off when there are none).
     pub fn api_keys(&self) -> &ApiKeys {
         &self.inner.api_keys
+    }
+
+    /// The per-key request buckets of this process.
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.rate_limiter
     }
 
     /// Whether the service is ready for traffic (false while preloading engines).

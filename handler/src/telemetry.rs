@@ -100,7 +100,7 @@ impl<B> MakeSpan<B> for RequestSpan {
             .get::<RequestId>()
             .map(|id| id.0.as_str())
             .unwrap_or("");
-        tracing::info_span!("request", request_id = %id, method = %request.method(), uri = %request.uri().path(), route = %route)
+        tracing::info_span!("request", request_id = %id, method = %request.method(), uri = %request.uri().path(), route = %route, api_key = tracing::field::Empty)
     }
 }
 

@@ -245,10 +245,12 @@ async fn resources(State(state): State<AppState>) -> Result<Json<ResourcesReport
     Ok(Json(maintenance::resources(&state).await?))
 }
 
-/// Run the cleanup now: zero-byte files and stale sidecars are removed, missing sidecars created.
+/// Run the cleanup now: zero-byte files and stale sidecars are removed, missing sidecars
+/// created. Needs a key with the `admin` scope when keys are configured.
 #[utoipa::path(post, path = "/cleanup", tag = "service", params(NoParams),
     responses((status = 200, body = CleanupSummary), (status = 422, body = ErrorBody)))]
 async fn cleanup(
+    _admin: crate::auth::AdminAccess,
     State(state): State<AppState>,
     StrictQuery(_no_params): StrictQuery<NoParams>,
 ) -> Json<CleanupSummary> {

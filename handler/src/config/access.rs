@@ -20,9 +20,17 @@ pub struct AccessArgs {
 
     /// File of accepted keys stored as SHA-256 hex digests, one per line (`#` starts a
     /// comment), so the keys themselves never sit on disk; create a line with
-    /// `printf %s "$KEY" | sha256sum`.
+    /// `printf %s "$KEY" | sha256sum`. After the digest a line may add `name=<name>`,
+    /// `scopes=read,generate,admin` (default: all) and `rate=<N>/s|min|h`; anything else
+    /// on the line is an error.
     #[arg(long, env = "SPEECH_API_KEYS_FILE")]
     pub api_keys_file: Option<PathBuf>,
+
+    /// Request rate for keys that set none, as `<N>/s`, `<N>/min` or `<N>/h` (a token
+    /// bucket of N requests per key, refilled over the period); unset: unlimited. Enforced
+    /// by each process on its own traffic.
+    #[arg(long, env = "SPEECH_KEY_RATE_LIMIT")]
+    pub key_rate_limit: Option<String>,
 
     /// OpenAI voice names mapped to our voices, comma-separated `name=voice` pairs, e.g.
     /// `alloy=narrators/anna.wav,echo=en_US-joe-medium`. A target is a built-in voice id or a

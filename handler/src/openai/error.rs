@@ -106,6 +106,16 @@ impl From<Error> for OpenAiError {
                 Self::new(StatusCode::FORBIDDEN, "invalid_request_error", message)
                     .code("forbidden_origin")
             }
+            Error::Forbidden(_) => {
+                Self::new(StatusCode::FORBIDDEN, "invalid_request_error", message)
+                    .code("insufficient_permissions")
+            }
+            Error::RateLimited {
+                retry_after_seconds,
+                ..
+            } => Self::new(StatusCode::TOO_MANY_REQUESTS, "requests", message)
+                .code("rate_limit_exceeded")
+                .retry_after(retry_after_seconds),
             Error::Unauthorized(_) => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
                     .code("invalid_api_key")
