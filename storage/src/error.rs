@@ -66,7 +66,8 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The backend could not be reached (connection refused, DNS, timeout).
+    /// The backend could not be reached (connection refused, DNS, timeout), or kept
+    /// answering with server errors or throttling after the retries.
     #[error("storage unreachable during {operation}: {message}")]
     Unavailable {
         /// The operation that could not be sent.

@@ -41,6 +41,9 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 /// `DeleteObjects` takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
 /// Attempts per request, the first included; all of them fit in the operation deadline.
+/// The SDK's standard strategy retries connection failures, attempt timeouts, 5xx answers
+/// and throttling with exponential backoff and full jitter, and stops retrying while its
+/// process-wide retry quota is spent (an outage does not multiply the load on the store).
 const MAX_ATTEMPTS: u32 = 3;
 
 /// Characters escaped in a `CopySource` header: everything but unreserved ones and `/`.
@@ -303,10 +306,29 @@ where
         };
     }
     let message = DisplayErrorContext(&err).to_string();
-    if matches!(
-        err,
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-    ) {
+    // What the SDK's retries (backoff with jitter, within the operation deadline and its
+    // retry quota) could not get past: no connection, no answer in time, a server error
+    // or throttling. An outage for the caller (503 with `Retry-After`), not a bug.
+    let server_side = status.is_some_and(|s| s >= 500)
+        || matches!(
+            code.as_deref(),
+            Some(
+                "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequestsException"
+                    | "ServiceUnavailable"
+                    | "InternalError"
+                    | "RequestTimeout"
+            )
+        );
+    if server_side
+        || matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        )
+    {
         return Error::Unavailable {
             operation,
             message,

@@ -74,6 +74,8 @@ pub struct S3Server {
     child: Child,
     endpoint: String,
     paused: bool,
+    /// The server's `--faults` file (see [`S3Server::inject_failures`]).
+    faults: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -88,6 +90,8 @@ impl S3Server {
     /// Starts a server over a fresh temporary directory.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let faults = dir.path().join("faults");
+        let data = dir.path().join("data");
         let mut command = Command::new(workspace_bin("s3-test-server"));
         command
             .args([
@@ -99,14 +103,31 @@ impl S3Server {
                 Self::SECRET_KEY,
             ])
             .args(["--bucket", Self::BUCKET])
-            .arg(dir.path());
+            .arg("--faults")
+            .arg(&faults)
+            .arg(&data);
         let (child, endpoint) = spawn_and_wait(command, "listening on ");
         Self {
             child,
             endpoint,
             paused: false,
+            faults,
             _dir: dir,
         }
+    }
+
+    /// Makes the next `count` requests fail with the S3 error `code` and HTTP `status`
+    /// (e.g. `SlowDown`, 503), as an overloaded or failing S3 would.
+    pub fn inject_failures(&self, count: u64, code: &str, status: u16) {
+        std::fs::write(&self.faults, format!("{count} {code} {status}")).expect("write faults");
+    }
+
+    /// How many injected failures are still to come.
+    pub fn failures_left(&self) -> u64 {
+        std::fs::read_to_string(&self.faults)
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
     }
 
     /// `http://127.0.0.1:<port>`.

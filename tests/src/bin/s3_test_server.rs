@@ -53,6 +53,12 @@ struct Args {
     #[arg(long)]
     bucket: Vec<String>,
 
+    /// Fault injection for retry tests: a file holding `N [CODE [STATUS]]` makes the next N
+    /// requests fail with that S3 error code (default `SlowDown`) and status (default 503),
+    /// counting down in the file; a missing or empty file injects nothing.
+    #[arg(long)]
+    faults: Option<PathBuf>,
+
     /// Directory holding the buckets.
     root: PathBuf,
 }
@@ -91,6 +97,10 @@ async fn main() -> anyhow::Result<()> {
         listener.local_addr()?
     );
     let server = ConnBuilder::new(TokioExecutor::new());
+    let faults = Arc::new(Faults {
+        file: args.faults.clone(),
+        lock: Mutex::new(()),
+    });
     loop {
         let (socket, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -99,12 +109,54 @@ async fn main() -> anyhow::Result<()> {
                 continue;
             }
         };
+        let (service, faults) = (service.clone(), Arc::clone(&faults));
+        let faulty = hyper::service::service_fn(move |request| {
+            let (service, faults) = (service.clone(), Arc::clone(&faults));
+            async move {
+                match faults.take() {
+                    Some(fault) => Ok(fault),
+                    None => hyper::service::Service::call(&service, request).await,
+                }
+            }
+        });
         let connection = server
-            .serve_connection(TokioIo::new(socket), service.clone())
+            .serve_connection(TokioIo::new(socket), faulty)
             .into_owned();
         tokio::spawn(async move {
             let _ = connection.await;
         });
+    }
+}
+
+/// Injected failures (`--faults`): the file is the count, so a test changes it at any time.
+struct Faults {
+    file: Option<PathBuf>,
+    lock: Mutex<()>,
+}
+
+impl Faults {
+    /// The error answer for this request when a failure is due (and counts it down).
+    fn take(&self) -> Option<http::Response<s3s::Body>> {
+        let file = self.file.as_ref()?;
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let text = std::fs::read_to_string(file).ok()?;
+        let mut words = text.split_whitespace();
+        let count: u64 = words.next()?.parse().ok()?;
+        if count == 0 {
+            return None;
+        }
+        let code = words.next().unwrap_or("SlowDown").to_owned();
+        let status: u16 = words.next().and_then(|s| s.parse().ok()).unwrap_or(503);
+        std::fs::write(file, format!("{} {code} {status}", count - 1)).ok()?;
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+             <Message>injected failure</Message></Error>"
+        );
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/xml")
+            .body(s3s::Body::from(body))
+            .ok()
     }
 }
 
