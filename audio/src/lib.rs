@@ -16,6 +16,7 @@
 //!   [`timeline::concat_streaming`] into a sink (with [`timeline::timeline_format`] to set
 //!   the encoders up first) for timelines too long to hold in memory.
 
+pub mod analysis;
 mod decode;
 pub mod encode;
 mod error;
