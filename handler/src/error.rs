@@ -392,6 +392,10 @@ impl IntoResponse for Error {
             tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
             self.to_string()
         };
+        let info = crate::monitoring::errors::ErrorInfo {
+            code: self.code().to_owned(),
+            message: message.clone(),
+        };
         let body = ErrorBody {
             success: false,
             error: message,
@@ -401,6 +405,7 @@ impl IntoResponse for Error {
             request_id: request_id::current().unwrap_or_default(),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(info);
         match &self {
             Self::StorageUnavailable(_) => {
                 response

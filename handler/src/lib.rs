@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod lambda;
+pub mod monitoring;
 pub mod naming;
 pub mod notices;
 pub mod openai;
@@ -142,6 +143,10 @@ async fn root() -> impl IntoResponse {
             "api_docs": "/docs",
             "openapi": "/openapi.json",
             "health_check": "/api/v1/health",
+            "metrics": "/api/v1/metrics",
+            "prometheus": "/metrics",
+            "stats": "/api/v1/stats",
+            "errors": "/api/v1/errors/summary",
             "voices": "/api/v1/voices",
             "vc_inputs": "/api/v1/vc_inputs",
             "outputs": "/api/v1/outputs",

@@ -11,6 +11,8 @@ use storage::DynStore;
 use crate::auth::{ApiKeys, RateLimiter};
 use crate::browser::OriginPolicy;
 use crate::config::Config;
+use crate::monitoring::Monitor;
+use crate::monitoring::store::MeasuredStore;
 use crate::service::engines::Engines;
 use crate::service::maintenance::CleanupLog;
 use crate::service::voice_use::VoiceUse;
@@ -39,11 +41,17 @@ struct Inner {
     ready: std::sync::atomic::AtomicBool,
     /// The programs the audio encoders run (`--ffmpeg` for AAC).
     encoders: Encoders,
+    /// Metrics, the error log and resource readings of this process.
+    monitor: Monitor,
 }
 
 impl AppState {
     /// State over an already opened store.
     pub fn new(config: Config, store: DynStore) -> Self {
+        Self::build(config, store, Monitor::default())
+    }
+
+    fn build(config: Config, store: DynStore, monitor: Monitor) -> Self {
         Self {
             inner: Arc::new(Inner {
                 encoders: Encoders::with_ffmpeg(config.engines.ffmpeg()),
@@ -59,6 +67,7 @@ impl AppState {
                 started: Instant::now(),
                 metrics: Metrics::default(),
                 cleanup: CleanupLog::default(),
+                monitor,
             }),
         }
     }
@@ -137,6 +146,9 @@ impl AppState {
     }
 
     fn with_cache(config: Config, store: DynStore) -> Self {
+        // Store metrics time the store's own calls (retries included), not cache hits.
+        let monitor = Monitor::default();
+        let store: DynStore = Arc::new(MeasuredStore::new(store, Arc::clone(monitor.prometheus())));
         let store = match config.listing_cache() {
             // Past `refresh_after` a listing is refreshed in the background, and it is never
             // used past twelve times that; other replicas' writes show within `check_every`
@@ -154,7 +166,7 @@ impl AppState {
             )),
             None => store,
         };
-        Self::new(config, store)
+        Self::build(config, store, monitor)
     }
 
     /// The settings.
@@ -185,6 +197,11 @@ impl AppState {
     /// Voice conditioning cache and usage counters.
     pub fn voice_use(&self) -> &VoiceUse {
         &self.inner.voice_use
+    }
+
+    /// Metrics, the error log and resource readings of this process.
+    pub fn monitor(&self) -> &Monitor {
+        &self.inner.monitor
     }
 
     /// History of cleanup runs.

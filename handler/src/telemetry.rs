@@ -120,9 +120,26 @@ impl<B> OnResponse<B> for LogResponse {
     }
 }
 
-/// Middleware: counts responses by status class for `/health`.
+/// Middleware: counts responses by status class for `/health`, and records each in the
+/// monitor (Prometheus by matched route, the error log for error answers).
 pub async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
-    state.metrics().record(response.status().as_u16());
+    let status = response.status().as_u16();
+    state.metrics().record(status);
+    state.monitor().record_response(
+        &route,
+        &method,
+        status,
+        started.elapsed(),
+        response
+            .extensions()
+            .get::<crate::monitoring::errors::ErrorInfo>(),
+    );
     response
 }

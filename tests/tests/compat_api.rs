@@ -146,8 +146,9 @@ async fn sillytavern_lists_voices_and_speaks_whole_files(b: Backend) {
     .assert_error(422, "VALIDATION_ERROR");
     let keys = stored_keys(b.store.as_ref(), "").await;
     assert!(
-        keys.iter().all(|k| k.starts_with("voices/")),
-        "only the uploaded voice is stored: {keys:?}"
+        keys.iter()
+            .all(|k| k.starts_with("voices/") || k.starts_with("stats/usage/")),
+        "only the uploaded voice (and the usage statistics) is stored: {keys:?}"
     );
 
     // The provider runs in the browser: its preflight (JSON and Cache-Control) from a

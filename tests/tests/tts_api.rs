@@ -47,9 +47,14 @@ async fn hello_world_is_speech_from_the_builtin_voice(b: Backend) {
     );
     assert!(rms(&pcm.samples) > 0.01, "speech is not silent");
 
-    // One wav, one mp3, each with its generation sidecar beside it; nothing else.
+    // One wav, one mp3, each with its generation sidecar beside it, and the day's usage
+    // statistics; nothing else.
     let keys = stored_keys(b.store.as_ref(), "").await;
-    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("stats/usage/")),
+        "{keys:?}"
+    );
     let wav = keys.iter().find(|k| k.ends_with(".wav")).unwrap();
     assert!(
         wav.starts_with("outputs/tts_") && !wav.contains("_temp"),

@@ -87,6 +87,9 @@ pub struct HealthResponse {
     pub storage: StorageHealth,
     /// Request counters.
     pub metrics: RequestMetrics,
+    /// Resource use of this process (the original's keys), for callers with a key when
+    /// keys are on (null otherwise).
+    pub system_info: Option<crate::monitoring::system::SystemInfo>,
     /// Problems worth attention, or null.
     pub warnings: Option<Vec<String>>,
 }
@@ -163,6 +166,11 @@ async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -
             requests_total: total,
             requests_client_error: client,
             requests_server_error: server,
+        },
+        system_info: if trusted {
+            Some(super::monitoring::system_info(&state, false).await)
+        } else {
+            None
         },
         warnings: (!warnings.is_empty()).then_some(warnings),
     };

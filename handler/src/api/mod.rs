@@ -6,6 +6,7 @@ mod audio_response;
 mod concat;
 mod download;
 pub(crate) mod form;
+mod monitoring;
 mod outputs;
 mod tts;
 mod vc;
@@ -35,9 +36,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(tts::router())
         .merge(vc::router())
         .merge(admin::router())
+        .merge(monitoring::router())
         .layer(guard())
         .merge(admin::open_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(download::router().layer(guard()))
+        .merge(monitoring::prometheus_router().layer(guard()))
 }

@@ -151,13 +151,16 @@ fn judge(state: &AppState, request: &Request) -> Verdict {
             .map(|rate| state.rate_limiter().take(&key.name, rate))
     });
     match decision {
-        Some(decision) if !decision.allowed => Verdict::Refuse(
-            Error::RateLimited {
-                key: caller.name().to_owned(),
-                retry_after_seconds: decision.retry_after_seconds(),
-            },
-            Some(decision),
-        ),
+        Some(decision) if !decision.allowed => {
+            state.monitor().record_rate_limited(caller.name());
+            Verdict::Refuse(
+                Error::RateLimited {
+                    key: caller.name().to_owned(),
+                    retry_after_seconds: decision.retry_after_seconds(),
+                },
+                Some(decision),
+            )
+        }
         _ => Verdict::Pass(caller, decision),
     }
 }

@@ -202,6 +202,12 @@ impl IntoResponse for OpenAiError {
             tracing::debug!(status = self.status.as_u16(), message = %self.message, "OpenAI request rejected");
         }
         let mut response = (self.status, axum::Json(self.body())).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::monitoring::errors::ErrorInfo {
+                code: self.code.clone().unwrap_or_else(|| self.kind.to_owned()),
+                message: self.message.clone(),
+            });
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

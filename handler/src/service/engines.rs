@@ -45,6 +45,20 @@ pub struct Engines {
     piper_gate: Gate,
     chatterbox_gate: Gate,
     abandoned: std::sync::atomic::AtomicU64,
+    /// How long each engine's load took, in microseconds (0: not loaded).
+    piper_load_micros: std::sync::atomic::AtomicU64,
+    chatterbox_load_micros: std::sync::atomic::AtomicU64,
+}
+
+/// How busy one engine's gate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateLoad {
+    /// Generations holding a slot.
+    pub running: usize,
+    /// Generations waiting for one.
+    pub waiting: usize,
+    /// Generations refused because the queue was full, since start.
+    pub rejected: u64,
 }
 
 impl Engines {
@@ -63,6 +77,8 @@ impl Engines {
             piper: OnceCell::new(),
             chatterbox: OnceCell::new(),
             abandoned: std::sync::atomic::AtomicU64::new(0),
+            piper_load_micros: std::sync::atomic::AtomicU64::new(0),
+            chatterbox_load_micros: std::sync::atomic::AtomicU64::new(0),
             settings,
         }
     }
@@ -111,7 +127,10 @@ impl Engines {
                         &format!("{} is not a file", model.display()),
                     ));
                 }
+                let started = std::time::Instant::now();
                 let loaded = blocking(move || PiperVoice::load(&runtime, &model, None)).await?;
+                self.piper_load_micros
+                    .store(micros_since(started), Ordering::Relaxed);
                 loaded.map(Arc::new).map_err(|e| {
                     model_missing(
                         "piper",
@@ -172,7 +191,10 @@ impl Engines {
                     lm_threads: self.settings.inference_threads,
                 };
                 let tag = bundle_tag(&dir, self.settings.chatterbox_precision);
+                let started = std::time::Instant::now();
                 let loaded = blocking(move || Chatterbox::load(&runtime, &settings)).await?;
+                self.chatterbox_load_micros
+                    .store(micros_since(started), Ordering::Relaxed);
                 loaded
                     .map(|engine| (Arc::new(engine), tag))
                     .map_err(|e| not_installed(&dir, &e.to_string()))
@@ -189,6 +211,24 @@ impl Engines {
             EngineKind::Chatterbox => self.chatterbox_gate.enter(engine).await,
         }?;
         Ok(Arc::new(permit))
+    }
+
+    /// How busy `engine`'s gate is now.
+    pub fn gate_load(&self, engine: EngineKind) -> GateLoad {
+        match engine {
+            EngineKind::Piper => self.piper_gate.load(),
+            EngineKind::Chatterbox => self.chatterbox_gate.load(),
+        }
+    }
+
+    /// How long loading `engine` took in this process (None: not loaded).
+    pub fn load_seconds(&self, engine: EngineKind) -> Option<f64> {
+        let micros = match engine {
+            EngineKind::Piper => &self.piper_load_micros,
+            EngineKind::Chatterbox => &self.chatterbox_load_micros,
+        }
+        .load(Ordering::Relaxed);
+        (micros > 0).then(|| micros as f64 / 1e6)
     }
 
     /// Counts one generation stopped because its client went away.
@@ -287,16 +327,28 @@ pub struct EngineStatus {
 #[derive(Debug)]
 struct Gate {
     slots: Arc<Semaphore>,
+    size: usize,
     waiting: AtomicUsize,
     max_waiting: usize,
+    rejected: std::sync::atomic::AtomicU64,
 }
 
 impl Gate {
     fn new(running: usize, max_waiting: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(running)),
+            size: running,
             waiting: AtomicUsize::new(0),
             max_waiting,
+            rejected: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn load(&self) -> GateLoad {
+        GateLoad {
+            running: self.size.saturating_sub(self.slots.available_permits()),
+            waiting: self.waiting.load(Ordering::SeqCst),
+            rejected: self.rejected.load(Ordering::Relaxed),
         }
     }
 
@@ -308,6 +360,7 @@ impl Gate {
         // Decrements on every exit, including a client that disconnects while waiting.
         let _waiting = WaitingGuard(&self.waiting);
         if queued >= self.max_waiting {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Busy {
                 engine: engine.name(),
                 retry_after_seconds: 5,
@@ -318,6 +371,12 @@ impl Gate {
             .await
             .map_err(|_| Error::Internal("generation gate closed".into()))
     }
+}
+
+fn micros_since(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 struct WaitingGuard<'a>(&'a AtomicUsize);

@@ -14,6 +14,7 @@ pub mod sidecar_update;
 pub mod speech_stream;
 pub mod tts;
 pub mod upload;
+pub mod usage;
 pub mod vc;
 pub mod vc_inputs;
 pub mod voice_use;

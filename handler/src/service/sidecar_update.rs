@@ -19,14 +19,22 @@ const MAX_ATTEMPTS: u32 = 40;
 /// Applies `change` to the sidecar of `object` (a default one when it has none or it is
 /// unreadable) and stores the result; returns what was stored. Retries while other
 /// writers come first; after [`MAX_ATTEMPTS`] it answers 503 `SERVER_BUSY`.
-pub async fn update_sidecar<T, F>(store: &dyn ObjectStore, object: &Key, mut change: F) -> Result<T>
+pub async fn update_sidecar<T, F>(store: &dyn ObjectStore, object: &Key, change: F) -> Result<T>
 where
     T: Serialize + DeserializeOwned + Default,
     F: FnMut(&mut T),
 {
-    let key = area::sidecar_key(object)?;
+    update_json(store, &area::sidecar_key(object)?, change).await
+}
+
+/// Like [`update_sidecar`] for any JSON object at `key` (usage statistics).
+pub async fn update_json<T, F>(store: &dyn ObjectStore, key: &Key, mut change: F) -> Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+    F: FnMut(&mut T),
+{
     for attempt in 0..MAX_ATTEMPTS {
-        let (mut sidecar, condition) = match store.get_versioned(&key).await {
+        let (mut sidecar, condition) = match store.get_versioned(key).await {
             Ok((bytes, version)) => {
                 let sidecar = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                     tracing::warn!(key = %key, error = %e, "rewriting an unreadable sidecar");
@@ -39,7 +47,7 @@ where
         };
         change(&mut sidecar);
         match store
-            .put_if(&key, area::sidecar_bytes(&sidecar)?, condition)
+            .put_if(key, area::sidecar_bytes(&sidecar)?, condition)
             .await
         {
             Ok(_) => return Ok(sidecar),

@@ -158,6 +158,10 @@ pub async fn start(
     // A stream's client leaving does not drop a future here (the work runs on its own
     // task): it closes the channel, which the work sees when it next sends. Counted then.
     let client_left = super::generation::abandoned(state);
+    let started = std::time::Instant::now();
+    // (first audio after, seconds of audio sent), read once the stream has finished.
+    let timing = Arc::new(std::sync::Mutex::new((None::<f64>, 0.0_f64)));
+    let work_timing = Arc::clone(&timing);
     let work = work::run(slot, super::generation::abandoned(state), move |stop| {
         if !header.is_empty() && sender.blocking_send(Ok(Bytes::from(header))).is_err() {
             tracing::info!("speech stream stopped: the client went away");
@@ -169,6 +173,12 @@ pub async fn start(
             |samples: Vec<f32>, rate: u32, sink: &mut Box<dyn AudioSink>| -> Result<bool> {
                 let block = shape(samples, rate, request.sample_rate, request.speed)?;
                 sent_seconds += block.len() as f64 / f64::from(request.sample_rate);
+                if let Ok(mut timing) = work_timing.lock() {
+                    timing
+                        .0
+                        .get_or_insert_with(|| started.elapsed().as_secs_f64());
+                    timing.1 = sent_seconds;
+                }
                 let bytes = sink.push(&block)?;
                 Ok(bytes.is_empty() || sender.blocking_send(Ok(Bytes::from(bytes))).is_ok())
             };
@@ -231,15 +241,38 @@ pub async fn start(
         }
         Ok::<bool, Error>(delivered)
     });
-    if let Some(voice) = request.voice {
-        let store = Arc::clone(state.store());
-        let state = state.clone();
-        tokio::spawn(async move {
-            if let Ok(Ok(true)) = worker.await {
-                voice_use::record_use(store.as_ref(), state.voice_use(), &voice).await;
+    let state = state.clone();
+    let engine = request.engine;
+    tokio::spawn(async move {
+        if let Ok(Ok(true)) = worker.await {
+            if let Some(voice) = &request.voice {
+                voice_use::record_use(
+                    state.store().as_ref(),
+                    state.voice_use(),
+                    voice,
+                    engine.name(),
+                )
+                .await;
             }
-        });
-    }
+            let (first_audio, audio_seconds) = timing.lock().map(|t| *t).unwrap_or((None, 0.0));
+            super::usage::record(
+                &state,
+                super::usage::Generated {
+                    timing: crate::monitoring::GenerationTiming {
+                        kind: "speech",
+                        engine: engine.name(),
+                        audio_seconds,
+                        processing_seconds: started.elapsed().as_secs_f64(),
+                        first_audio: first_audio.map(|s| (s, true)),
+                    },
+                    project: None,
+                    bytes: 0,
+                    voice: request.voice.as_ref().map(|v| v.relative.clone()),
+                },
+            )
+            .await;
+        }
+    });
     Ok(receiver)
 }
 

@@ -248,7 +248,24 @@ pub async fn run(
         sidecar,
     )
     .await?;
-    voice_use::record_use(store, state.voice_use(), &target).await;
+    voice_use::record_use(store, state.voice_use(), &target, "chatterbox").await;
+    let processing_seconds = started.elapsed().as_secs_f64();
+    super::usage::record(
+        state,
+        super::usage::Generated {
+            timing: crate::monitoring::GenerationTiming {
+                kind: "vc",
+                engine: "chatterbox",
+                audio_seconds: duration_seconds,
+                processing_seconds,
+                first_audio: Some((processing_seconds, false)),
+            },
+            project: folder.clone(),
+            bytes: files.iter().map(|f| f.size_bytes).sum(),
+            voice: Some(target.relative.clone()),
+        },
+    )
+    .await;
     Ok(VcOutcome {
         files,
         duration_seconds,

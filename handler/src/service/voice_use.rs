@@ -336,13 +336,30 @@ async fn read_stored(store: &dyn ObjectStore, key: &Key, id: &str) -> Option<Voi
 /// (see `sidecar_update`); the per-voice lock only spares this process's own requests
 /// from colliding with each other. Failures are logged, not returned: the audio was
 /// already made.
-pub async fn record_use(store: &dyn ObjectStore, voice_use: &VoiceUse, entry: &Entry) {
+pub async fn record_use(
+    store: &dyn ObjectStore,
+    voice_use: &VoiceUse,
+    entry: &Entry,
+    engine: &str,
+) {
     let lock = voice_use.lock_for(&entry.key);
     let _held = lock.lock().await;
+    let now = chrono::Utc::now();
+    let today = now.format("%Y-%m-%d").to_string();
     let counted =
         super::sidecar_update::update_sidecar(store, &entry.key, |sidecar: &mut VoiceSidecar| {
             sidecar.usage_count += 1;
-            sidecar.last_used = Some(super::now_iso());
+            sidecar.last_used = Some(super::iso(now));
+            *sidecar
+                .usage_by_engine
+                .entry(engine.to_owned())
+                .or_default() += 1;
+            *sidecar.usage_by_day.entry(today.clone()).or_default() += 1;
+            // Keep the newest days only, so the sidecar stays small (the store's daily
+            // statistics keep the full history).
+            while sidecar.usage_by_day.len() > super::voices::USAGE_DAYS_KEPT {
+                sidecar.usage_by_day.pop_first();
+            }
             sidecar.file_size_bytes.get_or_insert(entry.size);
             sidecar
                 .created_date

@@ -12,6 +12,9 @@ use super::upload::{AudioUpload, StoredAudio};
 use crate::error::{Error, Result};
 use crate::naming;
 
+/// Days of per-day use a voice sidecar keeps.
+pub const USAGE_DAYS_KEPT: usize = 90;
+
 /// The voice sidecar `voices/<path>.json`. Unknown keys are kept on rewrite.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VoiceSidecar {
@@ -57,6 +60,12 @@ pub struct VoiceSidecar {
     /// When the voice was last used.
     #[serde(default)]
     pub last_used: Option<String>,
+    /// Uses by engine (`chatterbox`, ...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub usage_by_engine: std::collections::BTreeMap<String, u64>,
+    /// Uses by UTC day (`YYYY-MM-DD`), the newest [`USAGE_DAYS_KEPT`] days.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub usage_by_day: std::collections::BTreeMap<String, u64>,
     /// Path relative to `voices/`, usable as `reference_audio_filename`.
     #[serde(default)]
     pub url: Option<String>,
@@ -98,6 +107,10 @@ pub struct VoiceMetadata {
     pub last_used: Option<String>,
     /// How often it was used.
     pub usage_count: u64,
+    /// Uses by engine.
+    pub usage_by_engine: std::collections::BTreeMap<String, u64>,
+    /// Uses by UTC day, the newest 90 days.
+    pub usage_by_day: std::collections::BTreeMap<String, u64>,
     /// Folder relative to the voices area (null at the root).
     pub folder_path: Option<String>,
 }
@@ -125,6 +138,8 @@ impl VoiceMetadata {
                 .unwrap_or_else(|| super::iso(entry.modified)),
             last_used: sidecar.last_used,
             usage_count: sidecar.usage_count,
+            usage_by_engine: sidecar.usage_by_engine,
+            usage_by_day: sidecar.usage_by_day,
             folder_path: entry.folder.clone(),
             filename,
         }
@@ -287,6 +302,8 @@ pub async fn upload(
         last_updated: Some(now),
         usage_count: 0,
         last_used: None,
+        usage_by_engine: Default::default(),
+        usage_by_day: Default::default(),
         url: Some(stored.relative.clone()),
         folder_path: folder.clone(),
         extra: Map::new(),

@@ -193,6 +193,23 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
         sidecar,
     )
     .await?;
+    let processing_seconds = started.elapsed().as_secs_f64();
+    super::usage::record(
+        state,
+        super::usage::Generated {
+            timing: crate::monitoring::GenerationTiming {
+                kind: "concat",
+                engine: "none",
+                audio_seconds: report.total_duration_seconds,
+                processing_seconds,
+                first_audio: None,
+            },
+            project: job.folder.clone(),
+            bytes: files.iter().map(|f| f.size_bytes).sum(),
+            voice: None,
+        },
+    )
+    .await;
     Ok(Outcome {
         files,
         total_duration_seconds: report.total_duration_seconds,

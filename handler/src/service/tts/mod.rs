@@ -168,8 +168,34 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     )
     .await?;
     if let Some((entry, _)) = &spoken.voice {
-        voice_use::record_use(state.store().as_ref(), state.voice_use(), entry).await;
+        voice_use::record_use(
+            state.store().as_ref(),
+            state.voice_use(),
+            entry,
+            engine.name(),
+        )
+        .await;
     }
+    let processing_seconds = started.elapsed().as_secs_f64();
+    super::usage::record(
+        state,
+        super::usage::Generated {
+            timing: crate::monitoring::GenerationTiming {
+                kind: "tts",
+                engine: engine.name(),
+                audio_seconds: report.output_duration_seconds,
+                processing_seconds,
+                first_audio: Some((processing_seconds, false)),
+            },
+            project: plan.folder.clone(),
+            bytes: files.iter().map(|f| f.size_bytes).sum(),
+            voice: spoken
+                .voice
+                .as_ref()
+                .map(|(entry, _)| entry.relative.clone()),
+        },
+    )
+    .await;
     Ok(TtsOutcome {
         files,
         seed: reported_seed,
