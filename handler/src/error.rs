@@ -98,6 +98,12 @@ pub enum Error {
         code: &'static str,
     },
 
+    /// 400: a restore archive that is not a sound tar of library files (a traversal name,
+    /// a link, a bad checksum, a truncated entry, a sidecar that is not JSON, ...); nothing
+    /// was written.
+    #[error("{0}")]
+    InvalidArchive(String),
+
     /// 400: an export format we do not write (the message names the supported ones).
     #[error("{0}")]
     UnsupportedExportFormat(String),
@@ -187,7 +193,8 @@ impl Error {
             Self::BadRequest(_)
             | Self::ConfirmationRequired(_)
             | Self::ScopeRequired(_)
-            | Self::UnsupportedExportFormat(_) => StatusCode::BAD_REQUEST,
+            | Self::UnsupportedExportFormat(_)
+            | Self::InvalidArchive(_) => StatusCode::BAD_REQUEST,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::ForbiddenOrigin(_) | Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -232,6 +239,7 @@ impl Error {
             Self::TooLarge(_) => "FILE_TOO_LARGE",
             Self::UnsupportedMedia { code, .. } => code,
             Self::UnsupportedExportFormat(_) => "UNSUPPORTED_FORMAT",
+            Self::InvalidArchive(_) => "INVALID_ARCHIVE",
             Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
             Self::InvalidParameter { .. } => "VALIDATION_ERROR",
             Self::InvalidPath { .. } => "INVALID_PATH",
@@ -293,6 +301,20 @@ impl From<storage::Error> for Error {
                 Self::StorageUnavailable(unavailable)
             }
             other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<archive::ArchiveError> for Error {
+    fn from(err: archive::ArchiveError) -> Self {
+        use archive::ArchiveError as A;
+        match err {
+            e if e.is_too_large() => Error::TooLarge(e.to_string()),
+            // The request body could not be read (the client went away, or sent too slowly).
+            e @ A::Source(_) => Error::BadRequest(format!("the archive could not be read: {e}")),
+            // Only the writer checks these: a stored object changed size while being copied.
+            e @ (A::BodyTooLong { .. } | A::BodyTooShort { .. }) => Error::Internal(e.to_string()),
+            e => Error::InvalidArchive(e.to_string()),
         }
     }
 }

@@ -146,6 +146,8 @@ async fn root() -> impl IntoResponse {
             "metrics": "/api/v1/metrics",
             "prometheus": "/metrics",
             "stats": "/api/v1/stats",
+            "backup": "/api/v1/backup",
+            "restore": "/api/v1/restore",
             "errors": "/api/v1/errors/summary",
             "voices": "/api/v1/voices",
             "vc_inputs": "/api/v1/vc_inputs",

@@ -3,6 +3,7 @@
 
 mod admin;
 mod audio_response;
+mod backup;
 mod concat;
 mod download;
 pub(crate) mod form;
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(vc::router())
         .merge(admin::router())
         .merge(monitoring::router())
+        .merge(backup::router())
         .layer(guard())
         .merge(admin::open_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -185,6 +185,11 @@ pub struct Limits {
     #[arg(long, env = "SPEECH_MAX_AUDIO_SECONDS", default_value_t = 3600)]
     pub max_audio_seconds: u64,
 
+    /// Largest restore archive (`POST /api/v1/restore`), in MB of file content; larger
+    /// archives are refused with 413 as soon as their headers say so, with nothing written.
+    #[arg(long, env = "SPEECH_MAX_RESTORE_MB", default_value_t = 20_480)]
+    pub max_restore_mb: u64,
+
     /// Memory all requests together may hold in audio at once, in MB: uploaded files,
     /// decoded samples and encoded results. A request that does not fit now gets 503 with
     /// `Retry-After`; one that could never fit gets 413.

@@ -96,7 +96,10 @@ impl From<Error> for OpenAiError {
             Error::InvalidParameter { param, .. } | Error::InvalidPath { param, .. } => {
                 Self::invalid(&param, message).code("invalid_value")
             }
-            Error::BadRequest(_) | Error::ConfirmationRequired(_) | Error::ScopeRequired(_) => {
+            Error::BadRequest(_)
+            | Error::ConfirmationRequired(_)
+            | Error::ScopeRequired(_)
+            | Error::InvalidArchive(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
             }
             Error::UnsupportedExportFormat(_) => {

@@ -64,6 +64,8 @@ pub struct InterruptedWrites {
     pub multipart_uploads_aborted: Vec<String>,
     /// Bytes those temporary files and uploads held.
     pub bytes_freed: u64,
+    /// Staging objects of restores that never finished (a crash mid-restore), removed.
+    pub restore_staging_removed: usize,
     /// Failures, one line each.
     pub errors: Vec<String>,
 }
@@ -250,7 +252,31 @@ pub async fn repair_interrupted_writes(state: &AppState) -> InterruptedWrites {
             .errors
             .push(format!("reclaiming incomplete writes failed: {e}")),
     }
+    match stale_restore_staging(store, grace).await {
+        Ok(removed) => report.restore_staging_removed = removed,
+        Err(e) => report
+            .errors
+            .push(format!("removing stale restore staging failed: {e}")),
+    }
     report
+}
+
+/// Removes restore staging objects older than `grace` (a live restore writes its staging
+/// objects as it reads, far faster than the grace period).
+async fn stale_restore_staging(store: &dyn ObjectStore, grace: Duration) -> Result<usize> {
+    let prefix = storage::KeyPrefix::new(super::backup::STAGING)?;
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(grace).unwrap_or_else(|_| chrono::Duration::hours(1));
+    let stale: Vec<storage::Key> = store
+        .list_all(&prefix, false)
+        .await?
+        .objects
+        .into_iter()
+        .filter(|o| o.last_modified < cutoff)
+        .map(|o| o.key)
+        .collect();
+    store.delete_many(&stale).await?;
+    Ok(stale.len())
 }
 
 async fn clean_area(

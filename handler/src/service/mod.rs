@@ -1,6 +1,7 @@
 //! Transport-free use cases. Route handlers parse and shape; everything else is here.
 
 pub mod area;
+pub mod backup;
 pub mod concat;
 pub mod engines;
 pub mod folders;
