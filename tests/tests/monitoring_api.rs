@@ -202,7 +202,7 @@ async fn prometheus_counts_requests_generations_and_the_store(b: Backend) {
         scrape
             .header("content-type")
             .unwrap()
-            .starts_with("text/plain; version=0.0.4"),
+            .starts_with("application/openmetrics-text; version=1.0.0"),
         "{:?}",
         scrape.header("content-type")
     );

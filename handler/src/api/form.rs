@@ -128,7 +128,7 @@ impl Form {
 
 /// The field's bytes, or `None` as soon as they pass `limit` (the rest is not read).
 /// With a lease, the buffer's growth is reserved on it before it happens.
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut field: Field<'_>,
     limit: usize,
     lease: Option<&Lease>,
@@ -152,7 +152,7 @@ async fn read_limited(
     Ok(Some(buffer.freeze()))
 }
 
-fn human_size(bytes: usize) -> String {
+pub(crate) fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 {
         format!("{} MB", bytes / (1024 * 1024))
     } else {
@@ -160,7 +160,7 @@ fn human_size(bytes: usize) -> String {
     }
 }
 
-fn multipart_error(err: MultipartError) -> Error {
+pub(crate) fn multipart_error(err: MultipartError) -> Error {
     if err.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
         Error::TooLarge("Upload is larger than the configured limit".into())
     } else {

@@ -4,6 +4,7 @@
 mod admin;
 mod audio_response;
 mod backup;
+mod bulk;
 mod concat;
 mod download;
 pub(crate) mod form;
@@ -39,6 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(monitoring::router())
         .merge(backup::router())
+        .merge(bulk::router())
         .layer(guard())
         .merge(admin::open_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

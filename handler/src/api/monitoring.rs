@@ -164,9 +164,9 @@ async fn stats(
     ))
 }
 
-/// Prometheus metrics of this process, in the text exposition format (scrape each replica).
+/// Prometheus metrics of this process, in the OpenMetrics text format (scrape each replica).
 #[utoipa::path(get, path = "/metrics", tag = "monitoring", params(NoParams),
-    responses((status = 200, description = "Prometheus text exposition (version 0.0.4)", content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics 1.0 text exposition", content_type = "application/openmetrics-text")))]
 async fn prometheus_text(
     State(state): State<AppState>,
     StrictQuery(_none): StrictQuery<NoParams>,
@@ -202,7 +202,10 @@ async fn prometheus_text(
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            // What `prometheus-client` writes: OpenMetrics 1.0 (`# UNIT`, `# EOF`, counters
+            // typed by family with `_total` samples). Prometheus reads it; labelled as the
+            // older text format, counters would lose their type.
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         metrics.encode(),
     )

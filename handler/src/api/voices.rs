@@ -12,6 +12,7 @@ use crate::error::{ErrorBody, Result};
 use crate::extract::{self, Multipart, Path, Query, StrictQuery};
 use crate::service::area::{self, Area};
 use crate::service::folders::{self, FoldersResponse};
+use crate::service::quality::{self, AnalysisResponse};
 use crate::service::voices::{
     self, DeleteVoicesQuery, ListVoicesQuery, VoiceMetadataUpdate, VoiceUploadFields,
     VoiceUploadResponse, VoicesResponse,
@@ -27,9 +28,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_voice))
         .routes(routes!(delete_voices))
         .routes(routes!(voice_folders))
+        .routes(routes!(analyze_voice))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(upload_voice))
+                .routes(routes!(analyze_upload))
                 .layer(DefaultBodyLimit::disable()),
         )
 }
@@ -93,9 +96,65 @@ async fn upload_voice(
         default_parameters: form.text("default_parameters"),
         overwrite: form.flag("overwrite", false)?,
     };
-    Ok(Json(
-        voices::upload(state.store(), file, fields, &limits.decode_limits()).await?,
-    ))
+    Ok(Json(voices::upload(&state, file, fields).await?))
+}
+
+/// Analyse a stored voice as a cloning reference and save the report in its sidecar:
+/// duration, level, clipping, noise floor and SNR, speech and silence, a 0–100 score and
+/// warnings (thresholds in `docs/api.md`).
+#[utoipa::path(post, path = "/voice/{filename}/analyze", tag = "voices",
+    params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F")),
+    responses((status = 200, body = AnalysisResponse), (status = 404, body = ErrorBody)))]
+async fn analyze_voice(
+    State(state): State<AppState>,
+    Path(filename): Path<String>,
+    StrictQuery(_none): StrictQuery<crate::extract::NoParams>,
+) -> Result<Json<AnalysisResponse>> {
+    Ok(Json(quality::analyze_stored(&state, &filename).await?))
+}
+
+/// Analyse a file as a cloning reference without storing it (multipart field `voice_file`).
+#[utoipa::path(post, path = "/voices/analyze", tag = "voices",
+    request_body(content = AnalyzeForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = AnalysisResponse), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+async fn analyze_upload(
+    State(state): State<AppState>,
+    Multipart(multipart): Multipart,
+) -> Result<Json<AnalysisResponse>> {
+    let limits = &state.config().limits;
+    let lease = state.memory().lease();
+    let mut form = Form::read(
+        multipart,
+        &["voice_file"],
+        limits.voice_upload_bytes(),
+        limits.voice_upload_bytes(),
+        &lease,
+    )
+    .await?;
+    if let Some(field) = form.texts.keys().next() {
+        return Err(crate::error::Error::invalid(
+            field.clone(),
+            format!("unknown form field {field:?}; this route takes voice_file only"),
+        ));
+    }
+    let file = form.take_file("voice_file")?;
+    let filename = crate::service::upload::accepted_name(&file)?;
+    let quality = quality::analyze_bytes(&state, file.bytes, &filename).await?;
+    Ok(Json(AnalysisResponse {
+        success: true,
+        filename,
+        stored: false,
+        quality,
+    }))
+}
+
+/// The multipart field of an analysis (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct AnalyzeForm {
+    /// The audio file: wav, mp3, flac, ogg, opus, m4a or aac.
+    #[schema(value_type = String, format = Binary)]
+    voice_file: Vec<u8>,
 }
 
 /// Update a voice's metadata; a new `folder_path` moves the voice and its sidecar.

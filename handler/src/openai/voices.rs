@@ -176,13 +176,12 @@ async fn create(
     let extension = crate::naming::extension(&upload.file_name).unwrap_or_else(|| "wav".into());
     upload.file_name = format!("{}.{extension}", safe_stem(&name));
     let response = voices::upload(
-        state.store(),
+        state,
         upload,
         VoiceUploadFields {
             name: Some(name.clone()),
             ..VoiceUploadFields::default()
         },
-        &state.config().limits.decode_limits(),
     )
     .await
     .map_err(|e| match e {

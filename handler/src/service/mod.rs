@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod outputs;
 pub mod pagination;
 pub mod publish;
+pub mod quality;
 pub mod sidecar_update;
 pub mod speech_stream;
 pub mod tts;

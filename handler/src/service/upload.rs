@@ -117,6 +117,11 @@ impl StoredAudio {
         })
     }
 
+    /// The uploaded bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
     /// Size of the upload in bytes.
     pub fn size(&self) -> u64 {
         self.bytes.len() as u64

@@ -69,6 +69,9 @@ pub struct VoiceSidecar {
     /// Path relative to `voices/`, usable as `reference_audio_filename`.
     #[serde(default)]
     pub url: Option<String>,
+    /// The quality analysis (at upload, or `POST /voice/{filename}/analyze`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<audio::analysis::QualityReport>,
     /// Folder relative to `voices/` (null at the root).
     #[serde(default)]
     pub folder_path: Option<String>,
@@ -111,6 +114,10 @@ pub struct VoiceMetadata {
     pub usage_by_engine: std::collections::BTreeMap<String, u64>,
     /// Uses by UTC day, the newest 90 days.
     pub usage_by_day: std::collections::BTreeMap<String, u64>,
+    /// The quality analysis of the reference (null for voices stored before analysis
+    /// existed or copied in by hand: `POST /voice/{filename}/analyze` adds it).
+    #[schema(value_type = Option<Object>)]
+    pub quality: Option<audio::analysis::QualityReport>,
     /// Folder relative to the voices area (null at the root).
     pub folder_path: Option<String>,
 }
@@ -140,6 +147,7 @@ impl VoiceMetadata {
             usage_count: sidecar.usage_count,
             usage_by_engine: sidecar.usage_by_engine,
             usage_by_day: sidecar.usage_by_day,
+            quality: sidecar.quality,
             folder_path: entry.folder.clone(),
             filename,
         }
@@ -265,13 +273,14 @@ pub struct VoiceUploadResponse {
     pub filename: String,
 }
 
-/// Stores an uploaded voice and its sidecar.
+/// Stores an uploaded voice and its sidecar, with its quality analysis.
 pub async fn upload(
-    store: &DynStore,
+    state: &crate::state::AppState,
     file: AudioUpload,
     fields: VoiceUploadFields,
-    limits: &audio::DecodeLimits,
 ) -> Result<VoiceUploadResponse> {
+    let store = state.store();
+    let limits = &state.config().limits.decode_limits();
     let folder = naming::folder_param("folder_path", fields.folder_path.as_deref())?;
     let default_parameters = parse_default_parameters(fields.default_parameters.as_deref())?;
     let stored = StoredAudio::prepare(
@@ -283,6 +292,8 @@ pub async fn upload(
         limits,
     )
     .await?;
+    let quality =
+        super::quality::analyze_bytes(state, stored.bytes().clone(), &stored.filename).await?;
     let now = super::now_iso();
     let sidecar = VoiceSidecar {
         name: fields
@@ -304,6 +315,7 @@ pub async fn upload(
         last_used: None,
         usage_by_engine: Default::default(),
         usage_by_day: Default::default(),
+        quality: Some(quality),
         url: Some(stored.relative.clone()),
         folder_path: folder.clone(),
         extra: Map::new(),

@@ -182,9 +182,11 @@ pub(crate) async fn snapshot(store: &dyn storage::ObjectStore) -> BTreeMap<Strin
         .collect()
 }
 
-/// How the store differs, ignoring `journal/` (checked on its own).
+/// How the store differs, ignoring `journal/` (checked on its own) and `stats/` (usage
+/// statistics, which a streamed generation updates after its answer ended, so they may
+/// land while a later request runs).
 pub fn store_diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Option<String> {
-    let outside_journal = |k: &&String| !k.starts_with("journal/");
+    let outside_journal = |k: &&String| !k.starts_with("journal/") && !k.starts_with("stats/");
     let added: Vec<&String> = after
         .keys()
         .filter(outside_journal)
@@ -197,9 +199,7 @@ pub fn store_diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>)
         .collect();
     let changed: Vec<&String> = after
         .iter()
-        .filter(|(k, size)| {
-            !k.starts_with("journal/") && before.get(*k).is_some_and(|b| b != *size)
-        })
+        .filter(|(k, size)| outside_journal(k) && before.get(*k).is_some_and(|b| b != *size))
         .map(|(k, _)| k)
         .collect();
     if added.is_empty() && removed.is_empty() && changed.is_empty() {
