@@ -33,7 +33,7 @@ fixtures:
 s3 DIR="./s3data" BUCKET="speech":
     cargo run --locked -p tests --bin s3-test-server -- --port 9000 --bucket {{BUCKET}} {{DIR}}
 
-# Benchmarks (listing, audio vs Python, codecs, Piper vs piper-tts, streaming, hardening); writes their tables into docs/benchmarks.md
+# Benchmarks (listing, audio vs Python, codecs, Piper vs piper-tts, streaming, library, hardening); writes their tables into docs/benchmarks.md
 bench:
     ./scripts/bench.sh
 

@@ -57,5 +57,8 @@ echo
 echo "## OpenAI endpoint: time to first byte and total"
 run speech_stream cargo bench --locked -q -p tests --bench speech_stream
 echo
+echo "## Library: bulk upload and backup memory, voice analysis time"
+run library cargo bench --locked -q -p tests --bench library
+echo
 echo "## Hardening: decode bombs against the memory budget, a stalled store"
 run hardening cargo bench --locked -q -p tests --bench hardening

@@ -46,7 +46,7 @@ pub fn validate_path(path: &str) -> Result<(), ArchiveError> {
         }
     }
     if segments > MAX_PATH_SEGMENTS {
-        return refuse("deeper than 16 segments");
+        return refuse("deeper than 32 segments (the store's limit)");
     }
     Ok(())
 }

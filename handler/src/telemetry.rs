@@ -127,7 +127,18 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    // Methods outside the standard set share one label value, so a client cannot grow the
+    // metric series by inventing methods.
+    let method = match *request.method() {
+        http::Method::GET
+        | http::Method::HEAD
+        | http::Method::POST
+        | http::Method::PUT
+        | http::Method::DELETE
+        | http::Method::PATCH
+        | http::Method::OPTIONS => request.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();

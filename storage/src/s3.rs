@@ -309,7 +309,7 @@ where
     // What the SDK's retries (backoff with jitter, within the operation deadline and its
     // retry quota) could not get past: no connection, no answer in time, a server error
     // or throttling. An outage for the caller (503 with `Retry-After`), not a bug.
-    let server_side = status.is_some_and(|s| s >= 500)
+    let server_side = status.is_some_and(|s| s >= 500 || s == 429)
         || matches!(
             code.as_deref(),
             Some(

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AdminAccess;
-use crate::error::Result;
+use crate::error::{ErrorBody, Result};
 use crate::extract::StrictQuery;
 use crate::service::backup::{self, BackupOptions, Conflict, RestoreOptions, RestoreReport};
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub struct BackupQuery {
 /// same bytes). Paths inside are the store's keys (`voices/narrators/anna.wav`). Needs the
 /// `admin` scope.
 #[utoipa::path(get, path = "/backup", tag = "backup", params(BackupQuery),
-    responses((status = 200, description = "A tar archive (ustar + PAX), streamed", content_type = "application/x-tar")))]
+    responses((status = 200, description = "A tar archive (ustar + PAX), streamed", content_type = "application/x-tar"), (status = 422, body = ErrorBody)))]
 async fn backup_archive(
     _admin: AdminAccess,
     State(state): State<AppState>,
@@ -95,7 +95,7 @@ pub struct RestoreQuery {
 /// leaves nothing behind. Needs the `admin` scope.
 #[utoipa::path(post, path = "/restore", tag = "backup", params(RestoreQuery),
     request_body(content = Vec<u8>, content_type = "application/x-tar", description = "A tar archive as `GET /backup` writes it"),
-    responses((status = 200, body = RestoreReport)))]
+    responses((status = 200, body = RestoreReport), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn restore_archive(
     _admin: AdminAccess,
     State(state): State<AppState>,

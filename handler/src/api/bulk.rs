@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::form::{human_size, multipart_error, read_limited};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::extract::Multipart;
 use crate::service::area::{self, Area};
 use crate::service::upload::AudioUpload;
@@ -72,7 +72,7 @@ pub enum FileStatus {
 pub struct FileResult {
     /// The name the client sent.
     pub filename: String,
-    /// Where it is stored, relative to the area (null unless stored or skipped).
+    /// Where it is stored, relative to the area (null unless stored).
     pub path: Option<String>,
     /// What happened.
     pub status: FileStatus,
@@ -125,7 +125,7 @@ struct BulkForm {
 /// Upload many voices, each analysed and stored with its sidecar as it arrives.
 #[utoipa::path(post, path = "/voices/bulk", tag = "voices",
     request_body(content = BulkForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = BulkResponse)))]
+    responses((status = 200, body = BulkResponse), (status = 422, body = ErrorBody)))]
 async fn bulk_voices(
     State(state): State<AppState>,
     Multipart(multipart): Multipart,
@@ -136,7 +136,7 @@ async fn bulk_voices(
 /// Upload many VC inputs, each stored with its sidecar as it arrives.
 #[utoipa::path(post, path = "/vc_inputs/bulk", tag = "vc_inputs",
     request_body(content = BulkForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = BulkResponse)))]
+    responses((status = 200, body = BulkResponse), (status = 422, body = ErrorBody)))]
 async fn bulk_vc_inputs(
     State(state): State<AppState>,
     Multipart(multipart): Multipart,
@@ -196,12 +196,15 @@ async fn bulk(
             set_common(&mut common, &name, text.trim())?;
             continue;
         }
-        if results.len() >= MAX_FILES {
-            return Err(Error::TooLarge(format!(
-                "a bulk upload takes at most {MAX_FILES} files"
-            )));
-        }
         let file_name = field.file_name().unwrap_or_default().to_owned();
+        if results.len() >= MAX_FILES {
+            // Reported, not read: the files before it stay stored and listed.
+            results.push(rejected(
+                file_name,
+                &Error::TooLarge(format!("a bulk upload takes at most {MAX_FILES} files")),
+            ));
+            continue;
+        }
         // Each file has its own lease: its memory is returned before the next one is read.
         let lease = state.memory().lease();
         let read = read_limited(field, limit, Some(&lease)).await;
@@ -331,7 +334,11 @@ async fn store_one(
             vc_inputs::upload(state.store(), upload, fields, &limits)
                 .await
                 .map(|r| {
-                    let path = match &folder {
+                    // The folder as the service stored it (validated and normalised).
+                    let folder = crate::naming::folder_param("folder_path", folder.as_deref())
+                        .ok()
+                        .flatten();
+                    let path = match folder {
                         Some(folder) => format!("{folder}/{}", r.filename),
                         None => r.filename,
                     };

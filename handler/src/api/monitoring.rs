@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::extract::{NoParams, StrictQuery};
 use crate::monitoring::errors::{ErrorRecord, ErrorSummary};
 use crate::monitoring::system::{self, SystemInfo};
@@ -53,7 +53,7 @@ pub struct MetricsResponse {
 
 /// Resource use and the last hour's processing and response times of this process.
 #[utoipa::path(get, path = "/metrics", tag = "monitoring", params(NoParams),
-    responses((status = 200, body = MetricsResponse)))]
+    responses((status = 200, body = MetricsResponse), (status = 422, body = ErrorBody)))]
 async fn metrics(
     State(state): State<AppState>,
     StrictQuery(_none): StrictQuery<NoParams>,
@@ -88,7 +88,7 @@ pub(crate) async fn system_info(state: &AppState, count_outputs: bool) -> System
 
 /// This process's errors of the last 24 hours, grouped by category, severity and operation.
 #[utoipa::path(get, path = "/errors/summary", tag = "monitoring", params(NoParams),
-    responses((status = 200, body = ErrorSummary)))]
+    responses((status = 200, body = ErrorSummary), (status = 422, body = ErrorBody)))]
 async fn errors_summary(
     State(state): State<AppState>,
     StrictQuery(_none): StrictQuery<NoParams>,
@@ -116,7 +116,7 @@ pub struct RecentErrors {
 
 /// This process's newest errors.
 #[utoipa::path(get, path = "/errors/recent", tag = "monitoring", params(RecentQuery),
-    responses((status = 200, body = RecentErrors)))]
+    responses((status = 200, body = RecentErrors), (status = 422, body = ErrorBody)))]
 async fn errors_recent(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<RecentQuery>,
@@ -149,7 +149,7 @@ pub struct StatsQuery {
 /// Usage statistics from the store (exact across replicas): generations, seconds of audio
 /// and bytes by type, project, engine and day, and the voices used.
 #[utoipa::path(get, path = "/stats", tag = "monitoring", params(StatsQuery),
-    responses((status = 200, body = UsageReport)))]
+    responses((status = 200, body = UsageReport), (status = 422, body = ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<StatsQuery>,
@@ -166,7 +166,7 @@ async fn stats(
 
 /// Prometheus metrics of this process, in the OpenMetrics text format (scrape each replica).
 #[utoipa::path(get, path = "/metrics", tag = "monitoring", params(NoParams),
-    responses((status = 200, description = "OpenMetrics 1.0 text exposition", content_type = "application/openmetrics-text")))]
+    responses((status = 200, description = "OpenMetrics 1.0 text exposition", content_type = "application/openmetrics-text"), (status = 422, body = ErrorBody)))]
 async fn prometheus_text(
     State(state): State<AppState>,
     StrictQuery(_none): StrictQuery<NoParams>,

@@ -104,7 +104,7 @@ async fn upload_voice(
 /// warnings (thresholds in `docs/api.md`).
 #[utoipa::path(post, path = "/voice/{filename}/analyze", tag = "voices",
     params(("filename" = String, Path, description = "File name, or folder path with `/` encoded as %2F")),
-    responses((status = 200, body = AnalysisResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AnalysisResponse), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn analyze_voice(
     State(state): State<AppState>,
     Path(filename): Path<String>,
@@ -116,7 +116,7 @@ async fn analyze_voice(
 /// Analyse a file as a cloning reference without storing it (multipart field `voice_file`).
 #[utoipa::path(post, path = "/voices/analyze", tag = "voices",
     request_body(content = AnalyzeForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = AnalysisResponse), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+    responses((status = 200, body = AnalysisResponse), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn analyze_upload(
     State(state): State<AppState>,
     Multipart(multipart): Multipart,

@@ -59,7 +59,9 @@ pub fn classify(status: u16, code: &str) -> (Category, Severity) {
         | (_, "model_not_installed" | "encoder_unavailable") => {
             (Category::Configuration, Severity::High)
         }
-        (503, "STORAGE_UNAVAILABLE") => (Category::Transient, Severity::High),
+        (503, "STORAGE_UNAVAILABLE" | "storage_unavailable") => {
+            (Category::Transient, Severity::High)
+        }
         (408 | 429 | 502 | 503 | 504, _) => (Category::Transient, Severity::Medium),
         (413, _) => (Category::Resource, Severity::Low),
         (400..=499, _) => (Category::Permanent, Severity::Low),

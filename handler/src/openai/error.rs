@@ -180,6 +180,7 @@ impl From<Error> for OpenAiError {
                 "server_error",
                 "Storage is unavailable; try again shortly",
             )
+            .code("storage_unavailable")
             .retry_after(5),
             Error::Generation(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)

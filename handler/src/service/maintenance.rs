@@ -261,18 +261,29 @@ pub async fn repair_interrupted_writes(state: &AppState) -> InterruptedWrites {
     report
 }
 
-/// Removes restore staging objects older than `grace` (a live restore writes its staging
-/// objects as it reads, far faster than the grace period).
+/// Removes the staging of restores that stopped: a restore's prefix whose newest object is
+/// older than `grace` (a live restore stages entries as it reads them and refreshes a
+/// heartbeat while it places them, far more often than that).
 async fn stale_restore_staging(store: &dyn ObjectStore, grace: Duration) -> Result<usize> {
     let prefix = storage::KeyPrefix::new(super::backup::STAGING)?;
     let cutoff = chrono::Utc::now()
         - chrono::Duration::from_std(grace).unwrap_or_else(|_| chrono::Duration::hours(1));
-    let stale: Vec<storage::Key> = store
-        .list_all(&prefix, false)
-        .await?
-        .objects
-        .into_iter()
-        .filter(|o| o.last_modified < cutoff)
+    let mut restores: std::collections::BTreeMap<String, Vec<storage::ObjectMeta>> =
+        std::collections::BTreeMap::new();
+    for object in store.list_all(&prefix, false).await?.objects {
+        let id = object
+            .key
+            .as_str()
+            .strip_prefix(super::backup::STAGING)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        restores.entry(id).or_default().push(object);
+    }
+    let stale: Vec<storage::Key> = restores
+        .into_values()
+        .filter(|objects| objects.iter().all(|o| o.last_modified < cutoff))
+        .flatten()
         .map(|o| o.key)
         .collect();
     store.delete_many(&stale).await?;

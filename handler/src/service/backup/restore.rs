@@ -25,6 +25,8 @@ pub const STAGING: &str = "restore-staging/";
 const MAX_SIDECAR_BYTES: u64 = 1024 * 1024;
 /// Most entries in one archive.
 const MAX_ENTRIES: u64 = 200_000;
+/// How often a restore placing its files shows it is alive (far below any grace period).
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What to do when a restored file's path is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -171,7 +173,15 @@ where
         skipped: Vec::new(),
         renamed: Vec::new(),
     };
+    // A long placement refreshes a heartbeat in its staging prefix, so the cleanup (which
+    // removes staging whose newest object is older than the grace period) leaves it alone.
+    let heartbeat = staging.join("heartbeat").map_err(Error::from)?;
+    let mut beat = std::time::Instant::now();
     for (base, members) in groups(staged) {
+        if !options.dry_run && beat.elapsed() > HEARTBEAT_EVERY {
+            store.put(&heartbeat, Bytes::new()).await?;
+            beat = std::time::Instant::now();
+        }
         place(store.as_ref(), &base, members, options, &mut report).await?;
     }
     if let Some(prefix) = guard.disarm() {
@@ -371,6 +381,21 @@ async fn place(
     };
     if options.dry_run {
         return Ok(());
+    }
+    if target_base == base && !base.starts_with("stats/") {
+        // Overwriting: what the library has beside the file and the archive does not bring
+        // (a sidecar, a conditioning cache) described the old file; it goes.
+        for suffix in ["", ".json", ".cond"] {
+            let brought = members.iter().any(|m| {
+                m.key.as_str().len() == base.len() + suffix.len()
+                    && m.key.as_str().ends_with(suffix)
+            });
+            if !brought {
+                store
+                    .delete(&Key::new(format!("{base}{suffix}")).map_err(Error::from)?)
+                    .await?;
+            }
+        }
     }
     // The main file first, its sidecar last: a crash in between leaves an audio file
     // without metadata, which the cleanup completes.
