@@ -94,7 +94,8 @@ pub struct RestoreQuery {
 /// `INVALID_ARCHIVE`), archives over `--max-restore-mb` get 413, and a refused archive
 /// leaves nothing behind. Needs the `admin` scope.
 #[utoipa::path(post, path = "/restore", tag = "backup", params(RestoreQuery),
-    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "A tar archive as `GET /backup` writes it"),
+    request_body(description = "A tar archive as `GET /backup` writes it (any content type is read as one)",
+        content((Vec<u8> = "application/x-tar"), (Vec<u8> = "application/octet-stream"))),
     responses((status = 200, body = RestoreReport), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn restore_archive(
     _admin: AdminAccess,
