@@ -184,7 +184,14 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Multipart {
 impl From<JsonRejection> for Error {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => Error::invalid("body", e.body_text()),
+            JsonRejection::JsonDataError(e) => {
+                let text = e.body_text();
+                let (field, reason) = field_and_reason(
+                    &text,
+                    "Failed to deserialize the JSON body into the target type: ",
+                );
+                Error::invalid(field.unwrap_or("body"), reason)
+            }
             JsonRejection::JsonSyntaxError(e) => {
                 Error::BadRequest(format!("Invalid JSON: {}", e.body_text()))
             }
@@ -204,11 +211,31 @@ impl From<JsonRejection> for Error {
 impl From<QueryRejection> for Error {
     fn from(rejection: QueryRejection) -> Self {
         let text = rejection.body_text();
-        let reason = text
-            .strip_prefix("Failed to deserialize query string: ")
-            .unwrap_or(&text);
-        Error::invalid("query", format!("Invalid query parameter: {reason}"))
+        let (field, reason) = field_and_reason(&text, "Failed to deserialize query string: ");
+        Error::invalid(
+            field.unwrap_or("query"),
+            format!("Invalid query parameter: {reason}"),
+        )
     }
+}
+
+/// Splits axum's deserialisation message (`<prefix><field path>: <reason>`) so the error
+/// names the field: `speed_factor: invalid type: string "x", expected f64` gives
+/// `(Some("speed_factor"), "speed_factor: invalid type: …")`. Messages about the whole body
+/// (missing fields, a path of `.`) keep no field.
+fn field_and_reason<'a>(text: &'a str, prefix: &str) -> (Option<&'a str>, &'a str) {
+    let reason = text.strip_prefix(prefix).unwrap_or(text);
+    let field = reason
+        .split_once(": ")
+        .map(|(path, _)| path)
+        .filter(|path| {
+            !path.is_empty()
+                && *path != "."
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.[]-".contains(c))
+        });
+    (field, reason)
 }
 
 impl From<PathRejection> for Error {

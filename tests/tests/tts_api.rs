@@ -367,7 +367,12 @@ async fn bad_requests_are_refused_and_leave_nothing(b: Backend) {
             422,
             "export_formats",
         ),
-        (json!({"text": 5}), 422, "body"),
+        (json!({"text": 5}), 422, "text"),
+        (
+            json!({"text": "Hi.", "temperature": "hot"}),
+            422,
+            "temperature",
+        ),
     ];
     for (body, status, param) in cases {
         let response = tts(&app, "", body.clone()).await;
