@@ -155,6 +155,9 @@ async fn root() -> impl IntoResponse {
             "downloads": "/outputs/{path}",
             "tts": "/api/v1/tts",
             "vc": "/api/v1/vc",
+            // The original's names for the same routes.
+            "tts_generation": "/api/v1/tts",
+            "voice_conversion": "/api/v1/vc",
             "openai_speech": "/v1/audio/speech",
             "openai_models": "/v1/models",
             "openai_voices": "/v1/audio/voices",

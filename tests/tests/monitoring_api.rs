@@ -171,8 +171,18 @@ async fn the_original_monitoring_routes_keep_their_keys(b: Backend) {
         keys_of(&health["system_info"]),
         ["cpu_percent", "disk", "file_counts", "memory"]
     );
+    // The two refusals above and the out-of-range count.
+    assert_eq!(health["error_summary"]["total_errors"], 3, "{health}");
     let root = app.get("/").await.ok_json();
-    assert_eq!(root["endpoints"]["metrics"], "/api/v1/metrics");
+    for key in [
+        "api_docs",
+        "health_check",
+        "metrics",
+        "tts_generation",
+        "voice_conversion",
+    ] {
+        assert!(root["endpoints"][key].is_string(), "{key}: {root}");
+    }
 }
 
 /// Parses the text exposition's samples: `name{labels} value` lines.

@@ -90,6 +90,9 @@ pub struct HealthResponse {
     /// Resource use of this process (the original's keys), for callers with a key when
     /// keys are on (null otherwise).
     pub system_info: Option<crate::monitoring::system::SystemInfo>,
+    /// This process's errors of the last 24 hours (as `/api/v1/errors/summary`), for
+    /// callers with a key when keys are on; null when there were none.
+    pub error_summary: Option<crate::monitoring::errors::ErrorSummary>,
     /// Problems worth attention, or null.
     pub warnings: Option<Vec<String>>,
 }
@@ -169,6 +172,11 @@ async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -
         },
         system_info: if trusted {
             Some(super::monitoring::system_info(&state, false).await)
+        } else {
+            None
+        },
+        error_summary: if trusted {
+            Some(state.monitor().errors().summary()).filter(|s| s.total_errors > 0)
         } else {
             None
         },
