@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tests::multipart::Form;
+use tests::process_memory::{current_rss_mib, peak_rss_mib, reset_peak};
 use tests::{Backend, TestApp};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -36,38 +37,6 @@ fn bomb() -> Vec<u8> {
         assert!(status.success(), "ffmpeg could not write the bomb");
     }
     std::fs::read(&path).unwrap()
-}
-
-/// A memory figure of this process from `/proc/self/status` (`VmHWM`, `VmRSS`), in MiB.
-fn status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap();
-    kib / 1024.0
-}
-
-/// Peak resident memory of this process since the last reset, in MiB.
-fn peak_rss_mib() -> f64 {
-    status_mib("VmHWM")
-}
-
-fn current_rss_mib() -> f64 {
-    status_mib("VmRSS")
-}
-
-fn reset_peak() {
-    // "5" resets VmHWM to the current RSS (Linux >= 4.0).
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
 }
 
 /// Sends `count` bombs at once; returns the statuses, the peak RSS above the starting RSS

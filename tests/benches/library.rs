@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use storage::Key;
+use tests::process_memory::{current_rss_mib, peak_rss_mib, reset_peak};
 use tests::{Backend, TestApp};
 
 const MIB: u64 = 1024 * 1024;
@@ -25,27 +26,6 @@ const MIB: u64 = 1024 * 1024;
 const FILE_BYTES: u64 = 32 * MIB;
 /// The chunk the generated bodies are made of (one buffer, shared).
 const CHUNK: usize = MIB as usize;
-
-fn status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap();
-    kib / 1024.0
-}
-
-fn reset_peak() {
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
-}
 
 /// One MiB of a 16-bit 220 Hz tone at 22.05 kHz (the body of every generated WAV).
 fn tone_chunk() -> Bytes {
@@ -132,7 +112,7 @@ async fn bulk_upload(files: usize) -> (u64, f64, f64) {
     let backend = Backend::fs().await;
     let app = app_over(&backend);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let baseline = status_mib("VmRSS");
+    let baseline = current_rss_mib();
     reset_peak();
     let started = Instant::now();
     let response = app
@@ -149,7 +129,7 @@ async fn bulk_upload(files: usize) -> (u64, f64, f64) {
         )
         .await;
     let took = started.elapsed().as_secs_f64();
-    let peak = status_mib("VmHWM") - baseline;
+    let peak = peak_rss_mib() - baseline;
     let json = response.json();
     assert_eq!(response.status, 200, "{json}");
     (json["created"].as_u64().unwrap(), peak, took)
@@ -174,7 +154,7 @@ async fn backup(files: usize) -> (u64, f64, f64) {
     drop(object);
     let app = app_over(&backend);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let baseline = status_mib("VmRSS");
+    let baseline = current_rss_mib();
     reset_peak();
     let started = Instant::now();
     let response = app
@@ -193,7 +173,7 @@ async fn backup(files: usize) -> (u64, f64, f64) {
         }
     }
     let took = started.elapsed().as_secs_f64();
-    (bytes, status_mib("VmHWM") - baseline, took)
+    (bytes, peak_rss_mib() - baseline, took)
 }
 
 async fn memory_tables() {

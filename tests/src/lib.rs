@@ -9,6 +9,7 @@ pub mod engines;
 pub mod fixtures;
 pub mod fuzz;
 pub mod multipart;
+pub mod process_memory;
 pub mod processes;
 
 use std::sync::Arc;

@@ -77,16 +77,8 @@ async fn upload_voice(
     State(state): State<AppState>,
     Multipart(multipart): Multipart,
 ) -> Result<Json<VoiceUploadResponse>> {
-    let limits = &state.config().limits;
     let lease = state.memory().lease();
-    let mut form = Form::read(
-        multipart,
-        &["voice_file"],
-        limits.voice_upload_bytes(),
-        limits.voice_upload_bytes(),
-        &lease,
-    )
-    .await?;
+    let mut form = read_voice_form(&state, multipart, &lease).await?;
     let file = form.take_file("voice_file")?;
     let fields = VoiceUploadFields {
         name: form.text("name"),
@@ -121,16 +113,8 @@ async fn analyze_upload(
     State(state): State<AppState>,
     Multipart(multipart): Multipart,
 ) -> Result<Json<AnalysisResponse>> {
-    let limits = &state.config().limits;
     let lease = state.memory().lease();
-    let mut form = Form::read(
-        multipart,
-        &["voice_file"],
-        limits.voice_upload_bytes(),
-        limits.voice_upload_bytes(),
-        &lease,
-    )
-    .await?;
+    let mut form = read_voice_form(&state, multipart, &lease).await?;
     if let Some(field) = form.texts.keys().next() {
         return Err(crate::error::Error::invalid(
             field.clone(),
@@ -146,6 +130,16 @@ async fn analyze_upload(
         stored: false,
         quality,
     }))
+}
+
+/// Reads a form carrying one `voice_file` within the voice upload limit.
+async fn read_voice_form(
+    state: &AppState,
+    multipart: axum::extract::Multipart,
+    lease: &audio::memory::Lease,
+) -> Result<Form> {
+    let limit = state.config().limits.voice_upload_bytes();
+    Form::read(multipart, &["voice_file"], limit, limit, lease).await
 }
 
 /// The multipart field of an analysis (documentation only).
