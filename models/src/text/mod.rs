@@ -6,6 +6,7 @@
 //! sentences survive and long ones are split instead of skipped.
 
 mod chunk;
+pub mod normalize;
 mod preprocess;
 mod sentences;
 
