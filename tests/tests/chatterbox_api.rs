@@ -306,7 +306,46 @@ async fn deleting_a_voice_removes_its_cached_conditioning(b: Backend) {
     assert!(stored_keys(b.store.as_ref(), "voices").await.is_empty());
 }
 
+/// The text the engine was given, from the generation sidecar's chunk reports.
+async fn spoken_text(b: &Backend, app: &TestApp, body: Value) -> String {
+    let response = app.post_json("/api/v1/tts?response_mode=url", &body).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let name = response.json()["output_files"][0]["filename"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let info = sidecar(b, &format!("outputs/{name}.json")).await;
+    info["generation_info"]["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn text_is_normalised_before_the_engine_unless_turned_off(b: Backend) {
+    let app = app_with_bundle(&b);
+    seed(&app).await;
+    let text = "**Note:** it costs $3.50 on 2024-03-05, see https://example.com 🎉";
+    let body = |normalize: bool| {
+        json!({"text": text, "reference_audio_filename": "anna", "temperature": 0,
+               "to_lowercase": false, "normalize_text": normalize, "export_formats": ["wav"]})
+    };
+    let spoken = spoken_text(&b, &app, body(true)).await;
+    assert!(spoken.contains("three dollars and fifty cents"), "{spoken}");
+    assert!(
+        spoken.contains("March fifth, twenty twenty-four"),
+        "{spoken}"
+    );
+    assert!(spoken.contains("example dot com"), "{spoken}");
+    assert!(!spoken.contains('*') && !spoken.contains('🎉'), "{spoken}");
+    let raw = spoken_text(&b, &app, body(false)).await;
+    assert!(raw.contains("$3.50"), "{raw}");
+}
+
 for_each_persistent_backend!(
+    text_is_normalised_before_the_engine_unless_turned_off,
     cloning_speaks_in_960_sample_tokens_and_caches_the_voice,
     same_seed_same_audio_and_longer_text_longer_audio,
     concurrent_uses_are_all_counted,

@@ -316,6 +316,8 @@ async fn start(state: &AppState, request: ProviderRequest) -> Result<Started> {
             params,
             speed,
             sample_rate: SAMPLE_RATE,
+            // Chat messages: Markdown, emoji and written numbers are the norm.
+            normalize_text: true,
         },
         Box::new(sink),
     )

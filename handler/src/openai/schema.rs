@@ -47,6 +47,9 @@ pub struct SpeechBody {
     /// built-in voice takes none.
     #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub seed: Option<u64>,
+    /// Extension: read numbers, dates, times, money, units, abbreviations, URLs and e-mail
+    /// addresses as words and drop Markdown and emoji before speaking (default true).
+    pub normalize_text: Option<bool>,
 }
 
 /// A voice: its name, or OpenAI's object form `{"id": "..."}`.

@@ -49,6 +49,8 @@ pub struct SpeechRequest {
     pub params: GenerationParams,
     /// The seed the request named (absent or 0: none).
     pub requested_seed: Option<u64>,
+    /// Read numbers, dates, symbols as words and drop Markdown and emoji first.
+    pub normalize_text: bool,
 }
 
 /// Reads the JSON body into a [`SpeechBody`] and checks it; every problem is a 400 in
@@ -132,6 +134,7 @@ fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
         exaggeration,
         cfg_weight,
         seed,
+        normalize_text,
     } = body;
     if input.trim().is_empty() {
         return Err(OpenAiError::invalid("input", "input must not be empty").code("empty_string"));
@@ -223,6 +226,7 @@ fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
         sse,
         params,
         requested_seed,
+        normalize_text: normalize_text.unwrap_or(true),
     })
 }
 
@@ -377,6 +381,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
             params: request.params.clone(),
             speed: request.speed,
             sample_rate: SAMPLE_RATE,
+            normalize_text: request.normalize_text,
         },
         sink,
     )

@@ -103,6 +103,9 @@ pub struct StreamRequest {
     pub speed: f64,
     /// Sample rate of the stream.
     pub sample_rate: u32,
+    /// Read numbers, dates and symbols as words, drop Markdown and emoji
+    /// (`models::text::normalize`), before the engine sees the text.
+    pub normalize_text: bool,
 }
 
 /// Starts speaking: loads the engine, takes a generation slot and (for a cloned voice)
@@ -114,8 +117,9 @@ pub async fn start(
     request: StreamRequest,
     mut sink: Box<dyn AudioSink>,
 ) -> Result<mpsc::Receiver<Result<Bytes>>> {
+    let text = normalized(&request.text, request.normalize_text);
     let chunks = models::text::chunk_text(
-        &models::text::preprocess(&request.text, &TextOptions::default()),
+        &models::text::preprocess(&text, &TextOptions::default()),
         // One sentence per block, so the first bytes wait for one sentence only.
         &ChunkOptions {
             enable_batching: false,
@@ -274,6 +278,17 @@ pub async fn start(
         }
     });
     Ok(receiver)
+}
+
+/// `text` as it should be spoken (`normalize`: numbers, dates, money, units, abbreviations,
+/// URLs and e-mail addresses as words, Markdown and emoji dropped), or as given. Runs before
+/// `preprocess`, which would otherwise lowercase abbreviations and split "e.g." first.
+pub fn normalized(text: &str, normalize: bool) -> String {
+    let options = models::text::normalize::NormalizeOptions {
+        enabled: normalize,
+        ..Default::default()
+    };
+    models::text::normalize::normalize(text, &options)
 }
 
 /// A loaded engine ready to speak.

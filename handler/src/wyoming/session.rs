@@ -195,6 +195,8 @@ async fn start(
             params,
             speed: 1.0,
             sample_rate: RATE,
+            // Home Assistant speaks sensor values, times and units.
+            normalize_text: true,
         },
         Box::new(RawSink::encoding(
             state.encoders(),

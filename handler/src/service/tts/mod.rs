@@ -78,8 +78,9 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
             None
         }
     };
+    let spoken_text = super::speech_stream::normalized(&plan.text, request.normalize_text);
     let text = models::text::preprocess(
-        &plan.text,
+        &spoken_text,
         &TextOptions {
             to_lowercase: request.to_lowercase,
             normalize_spacing: request.normalize_spacing,

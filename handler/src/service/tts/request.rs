@@ -77,6 +77,11 @@ pub struct TtsRequest {
     /// Remove reference markers such as `[1]` and `(2)`.
     #[schema(default = true)]
     pub remove_reference_numbers: bool,
+    /// Read numbers, ordinals, dates, times, money, units, abbreviations, URLs and e-mail
+    /// addresses as words, and drop Markdown and emoji, before the engine sees the text
+    /// (see `docs/api.md`, "Text normalisation").
+    #[schema(default = true)]
+    pub normalize_text: bool,
     /// Accepted for compatibility; auto-editor is not built (reported in `warnings`).
     pub use_auto_editor: Option<bool>,
     /// Accepted for compatibility; reported in `warnings`.
@@ -151,6 +156,7 @@ impl Default for TtsRequest {
             normalize_spacing: true,
             fix_dot_letters: true,
             remove_reference_numbers: true,
+            normalize_text: true,
             use_auto_editor: None,
             keep_original_wav_ae: None,
             ae_threshold: None,
@@ -194,6 +200,7 @@ pub fn defaults_json() -> serde_json::Value {
         "normalize_spacing": d.normalize_spacing,
         "fix_dot_letters": d.fix_dot_letters,
         "remove_reference_numbers": d.remove_reference_numbers,
+        "normalize_text": d.normalize_text,
         "normalize_audio": d.normalize_audio,
         "normalize_method": d.normalize_method,
         "normalize_level": d.normalize_level,
