@@ -332,10 +332,19 @@ impl From<audio::AudioError> for Error {
             e @ A::UnsupportedFormat { .. } => Error::UnsupportedExportFormat(e.to_string()),
             e @ (A::TooLong { .. } | A::MemoryTooLarge { .. }) => Error::TooLarge(e.to_string()),
             e @ A::MemoryBusy { .. } => Error::MemoryBusy(e.to_string()),
-            A::EncoderUnavailable { format, reason } => Error::EncoderUnavailable {
-                format,
-                message: format!("{format} output is unavailable on this server: {reason}"),
-            },
+            A::EncoderUnavailable { format, reason } => {
+                // The reason names the program's path on the server: the operator reads it
+                // in the log; the client is told what to ask for.
+                tracing::warn!(format, %reason, "encoder unavailable");
+                Error::EncoderUnavailable {
+                    format,
+                    message: format!(
+                        "{format} output is unavailable on this server: its encoder (ffmpeg) \
+                         cannot run; the operator installs it or sets --ffmpeg (the server log \
+                         says why)"
+                    ),
+                }
+            }
             e @ (A::InvalidPcm(_) | A::Resample(_) | A::Encode { .. }) => {
                 Error::Internal(e.to_string())
             }

@@ -139,9 +139,10 @@ pub async fn catalog(state: &AppState) -> Result<Vec<Value>, OpenAiError> {
 #[utoipa::path(post, path = "/v1/audio/voices", tag = "openai",
     request_body(content = super::schema::VoiceUploadBody, content_type = "multipart/form-data"),
     responses((status = 200, description = "`{\"object\":\"audio.voice\",\"id\",\"name\",\"created_at\"}`", body = Object),
-        (status = 400, body = super::schema::OpenAiErrorBody), (status = 401, body = super::schema::OpenAiErrorBody),
+        (status = 400, description = "A missing or malformed field, or a sample that is not audio in an accepted format (codes `unsupported_format`, `invalid_audio`: OpenAI answers file problems with 400)", body = super::schema::OpenAiErrorBody),
+        (status = 401, body = super::schema::OpenAiErrorBody),
         (status = 409, body = super::schema::OpenAiErrorBody), (status = 413, body = super::schema::OpenAiErrorBody),
-        (status = 415, body = super::schema::OpenAiErrorBody), (status = 503, body = super::schema::OpenAiErrorBody)))]
+        (status = 503, body = super::schema::OpenAiErrorBody)))]
 pub async fn create_voice(
     State(state): State<AppState>,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
