@@ -568,6 +568,12 @@ mod tests {
         .unwrap();
         assert_eq!(unseeded.voice, "alloy");
         assert_eq!(unseeded.requested_seed, None);
+        // Text normalisation is on unless the extension turns it off.
+        assert!(unseeded.normalize_text);
+        let raw = parse(with("normalize_text", json!(false)).to_string().as_bytes()).unwrap();
+        assert!(!raw.normalize_text);
+        let wrong = parse(with("normalize_text", json!("no")).to_string().as_bytes());
+        assert!(wrong.is_err());
         assert_ne!(unseeded.params.seed, 0);
         assert_eq!(
             unseeded.format,
