@@ -9,6 +9,7 @@ mod chunk;
 pub mod normalize;
 mod preprocess;
 mod sentences;
+pub mod ssml;
 
 pub use chunk::{ChunkOptions, chunk_text, split_long};
 pub use preprocess::{TextOptions, is_speakable, preprocess, strip_invisible};
