@@ -30,8 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BackupQuery {
-    /// Comma-separated areas: `voices`, `vc_inputs`, `outputs`, `stats` (usage statistics);
-    /// default `voices,vc_inputs,outputs`.
+    /// Comma-separated areas: `voices`, `vc_inputs`, `outputs`, `lexicons`, `stats` (usage
+    /// statistics); default `voices,vc_inputs,outputs,lexicons`.
     pub areas: Option<String>,
     /// Only this folder (project) of each area, and below it.
     pub folder: Option<String>,

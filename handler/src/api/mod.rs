@@ -8,6 +8,7 @@ mod bulk;
 mod concat;
 mod download;
 pub(crate) mod form;
+mod lexicons;
 mod monitoring;
 mod outputs;
 mod tts;
@@ -41,6 +42,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(monitoring::router())
         .merge(backup::router())
         .merge(bulk::router())
+        .merge(lexicons::router())
         .layer(guard())
         .merge(admin::open_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -318,6 +318,7 @@ async fn start(state: &AppState, request: ProviderRequest) -> Result<Started> {
             sample_rate: SAMPLE_RATE,
             // Chat messages: Markdown, emoji and written numbers are the norm.
             normalize_text: true,
+            lexicons: Vec::new(),
         },
         Box::new(sink),
     )

@@ -50,6 +50,9 @@ pub struct SpeechBody {
     /// Extension: read numbers, dates, times, money, units, abbreviations, URLs and e-mail
     /// addresses as words and drop Markdown and emoji before speaking (default true).
     pub normalize_text: Option<bool>,
+    /// Extension: pronunciation lexicons to apply, by name (`GET /api/v1/lexicons`), at
+    /// most 8; earlier ones win.
+    pub lexicons: Option<Vec<String>>,
 }
 
 /// A voice: its name, or OpenAI's object form `{"id": "..."}`.

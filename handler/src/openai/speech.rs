@@ -51,6 +51,8 @@ pub struct SpeechRequest {
     pub requested_seed: Option<u64>,
     /// Read numbers, dates, symbols as words and drop Markdown and emoji first.
     pub normalize_text: bool,
+    /// Pronunciation lexicons to apply, by name.
+    pub lexicons: Vec<String>,
 }
 
 /// Reads the JSON body into a [`SpeechBody`] and checks it; every problem is a 400 in
@@ -135,6 +137,7 @@ fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
         cfg_weight,
         seed,
         normalize_text,
+        lexicons,
     } = body;
     if input.trim().is_empty() {
         return Err(OpenAiError::invalid("input", "input must not be empty").code("empty_string"));
@@ -227,6 +230,7 @@ fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
         params,
         requested_seed,
         normalize_text: normalize_text.unwrap_or(true),
+        lexicons: lexicons.unwrap_or_default(),
     })
 }
 
@@ -353,6 +357,9 @@ impl Drop for SpeechLog {
 async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError> {
     let request = parse(body)?;
     let resolved = catalog::resolve(state, &request.model, &request.voice).await?;
+    let lexicons =
+        crate::service::lexicons::load(state.store().as_ref(), "lexicons", &request.lexicons)
+            .await?;
     let (encoder, header) = state
         .encoders()
         .stream(request.format, SAMPLE_RATE)
@@ -382,6 +389,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
             speed: request.speed,
             sample_rate: SAMPLE_RATE,
             normalize_text: request.normalize_text,
+            lexicons,
         },
         sink,
     )

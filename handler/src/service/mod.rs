@@ -7,6 +7,7 @@ pub mod engines;
 pub mod folders;
 pub mod generation;
 pub mod journal;
+pub mod lexicons;
 pub mod maintenance;
 pub mod outputs;
 pub mod pagination;

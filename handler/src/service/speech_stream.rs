@@ -106,6 +106,8 @@ pub struct StreamRequest {
     /// Read numbers, dates and symbols as words, drop Markdown and emoji
     /// (`models::text::normalize`), before the engine sees the text.
     pub normalize_text: bool,
+    /// Pronunciation lexicons to apply first (earlier ones win).
+    pub lexicons: Vec<Arc<super::lexicons::Lexicon>>,
 }
 
 /// Starts speaking: loads the engine, takes a generation slot and (for a cloned voice)
@@ -117,7 +119,10 @@ pub async fn start(
     request: StreamRequest,
     mut sink: Box<dyn AudioSink>,
 ) -> Result<mpsc::Receiver<Result<Bytes>>> {
-    let text = normalized(&request.text, request.normalize_text);
+    let text = normalized(
+        &super::lexicons::apply(&request.text, &request.lexicons),
+        request.normalize_text,
+    );
     let chunks = models::text::chunk_text(
         &models::text::preprocess(&text, &TextOptions::default()),
         // One sentence per block, so the first bytes wait for one sentence only.

@@ -197,6 +197,7 @@ async fn start(
             sample_rate: RATE,
             // Home Assistant speaks sensor values, times and units.
             normalize_text: true,
+            lexicons: Vec::new(),
         },
         Box::new(RawSink::encoding(
             state.encoders(),

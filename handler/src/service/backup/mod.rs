@@ -17,9 +17,9 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 
 /// The areas a backup may contain, as they are named in `areas=` and in the archive.
-pub const AREAS: [&str; 4] = ["voices", "vc_inputs", "outputs", "stats"];
+pub const AREAS: [&str; 5] = ["voices", "vc_inputs", "outputs", "lexicons", "stats"];
 /// The areas backed up when `areas` is not given.
-pub const DEFAULT_AREAS: [&str; 3] = ["voices", "vc_inputs", "outputs"];
+pub const DEFAULT_AREAS: [&str; 4] = ["voices", "vc_inputs", "outputs", "lexicons"];
 
 /// What to back up.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ fn wanted(key: &str, options: &BackupOptions) -> bool {
     if key.ends_with(".cond") {
         return options.conditioning;
     }
-    if key.ends_with(".json") && !key.starts_with("stats/") {
+    if key.ends_with(".json") && !key.starts_with("stats/") && !key.starts_with("lexicons/") {
         return options.sidecars;
     }
     true
@@ -71,8 +71,8 @@ pub async fn select(store: &dyn ObjectStore, options: &BackupOptions) -> Result<
     let mut keys = Vec::new();
     for area in &options.areas {
         let prefix = match (&folder, area.as_str()) {
-            // Usage statistics have no folders: a folder filter leaves them out.
-            (Some(_), "stats") => continue,
+            // Usage statistics and lexicons have no folders: a folder filter leaves them out.
+            (Some(_), "stats" | "lexicons") => continue,
             (Some(folder), _) => KeyPrefix::new(format!("{area}/{folder}/")),
             (None, _) => KeyPrefix::new(format!("{area}/")),
         }

@@ -271,6 +271,17 @@ fn check_path(path: &str) -> Result<Key> {
                 ));
             }
         }
+        "lexicons" => {
+            let name = path
+                .strip_prefix(crate::service::lexicons::PREFIX)
+                .and_then(|n| n.strip_suffix(".json"))
+                .unwrap_or_default();
+            if crate::service::lexicons::key_for(name).is_err() {
+                return Err(refuse(
+                    "only lexicons/<name>.json is restored under lexicons/",
+                ));
+            }
+        }
         "voices" | "vc_inputs" | "outputs" => {
             let base = name
                 .strip_suffix(".json")
@@ -309,6 +320,11 @@ fn check_content(key: &Key, content: &Bytes) -> Result<()> {
         serde_json::from_value::<super::super::usage::DailyUsage>(value).map_err(|e| {
             Error::InvalidArchive(format!("{key}: not a usage statistics day ({e})"))
         })?;
+    } else if key.as_str().starts_with(crate::service::lexicons::PREFIX) {
+        let lexicon: crate::service::lexicons::Lexicon = serde_json::from_value(value)
+            .map_err(|e| Error::InvalidArchive(format!("{key}: not a lexicon ({e})")))?;
+        crate::service::lexicons::validate(&lexicon)
+            .map_err(|e| Error::InvalidArchive(format!("{key}: {e}")))?;
     }
     Ok(())
 }
@@ -318,7 +334,7 @@ fn groups(staged: Vec<Staged>) -> BTreeMap<String, Vec<Staged>> {
     let mut groups: BTreeMap<String, Vec<Staged>> = BTreeMap::new();
     for entry in staged {
         let key = entry.key.as_str();
-        let base = if key.starts_with("stats/") {
+        let base = if key.starts_with("stats/") || key.starts_with("lexicons/") {
             key
         } else {
             key.strip_suffix(".json")
@@ -332,7 +348,7 @@ fn groups(staged: Vec<Staged>) -> BTreeMap<String, Vec<Staged>> {
 
 /// Whether any object of a group (its main file, sidecar or cache) exists at `base`.
 async fn taken(store: &dyn ObjectStore, base: &str) -> Result<bool> {
-    if base.starts_with("stats/") {
+    if base.starts_with("stats/") || base.starts_with("lexicons/") {
         return crate::service::area::exists(store, &Key::new(base).map_err(Error::from)?).await;
     }
     for suffix in ["", ".json", ".cond"] {
@@ -382,7 +398,7 @@ async fn place(
     if options.dry_run {
         return Ok(());
     }
-    if target_base == base && !base.starts_with("stats/") {
+    if target_base == base && !base.starts_with("stats/") && !base.starts_with("lexicons/") {
         // Overwriting: what the library has beside the file and the archive does not bring
         // (a sidecar, a conditioning cache) described the old file; it goes.
         for suffix in ["", ".json", ".cond"] {

@@ -78,7 +78,12 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
             None
         }
     };
-    let spoken_text = super::speech_stream::normalized(&plan.text, request.normalize_text);
+    let lexicons =
+        super::lexicons::load(state.store().as_ref(), "lexicons", &request.lexicons).await?;
+    let spoken_text = super::speech_stream::normalized(
+        &super::lexicons::apply(&plan.text, &lexicons),
+        request.normalize_text,
+    );
     let text = models::text::preprocess(
         &spoken_text,
         &TextOptions {

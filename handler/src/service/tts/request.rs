@@ -82,6 +82,9 @@ pub struct TtsRequest {
     /// (see `docs/api.md`, "Text normalisation").
     #[schema(default = true)]
     pub normalize_text: bool,
+    /// Pronunciation lexicons to apply, by name (`GET /api/v1/lexicons`), at most 8;
+    /// earlier ones win.
+    pub lexicons: Vec<String>,
     /// Accepted for compatibility; auto-editor is not built (reported in `warnings`).
     pub use_auto_editor: Option<bool>,
     /// Accepted for compatibility; reported in `warnings`.
@@ -157,6 +160,7 @@ impl Default for TtsRequest {
             fix_dot_letters: true,
             remove_reference_numbers: true,
             normalize_text: true,
+            lexicons: Vec::new(),
             use_auto_editor: None,
             keep_original_wav_ae: None,
             ae_threshold: None,
@@ -201,6 +205,7 @@ pub fn defaults_json() -> serde_json::Value {
         "fix_dot_letters": d.fix_dot_letters,
         "remove_reference_numbers": d.remove_reference_numbers,
         "normalize_text": d.normalize_text,
+        "lexicons": d.lexicons,
         "normalize_audio": d.normalize_audio,
         "normalize_method": d.normalize_method,
         "normalize_level": d.normalize_level,
