@@ -365,7 +365,7 @@ async fn openapi_and_docs_are_served() {
     let valid = serde_json::json!({
         "model": "tts-1", "input": "Hi.", "voice": "alloy", "response_format": "wav",
         "speed": 1.0, "stream_format": "audio", "instructions": "calm", "temperature": 0.5,
-        "exaggeration": 0.5, "cfg_weight": 0.5, "seed": 7, "normalize_text": false, "lexicons": [],
+        "exaggeration": 0.5, "cfg_weight": 0.5, "seed": 7, "normalize_text": false, "lexicons": [], "ssml": false,
     });
     let mut body = serde_json::Map::new();
     for name in doc["components"]["schemas"]["SpeechBody"]["properties"]

@@ -319,6 +319,7 @@ async fn start(state: &AppState, request: ProviderRequest) -> Result<Started> {
             // Chat messages: Markdown, emoji and written numbers are the norm.
             normalize_text: true,
             lexicons: Vec::new(),
+            ssml: None,
         },
         Box::new(sink),
     )

@@ -53,6 +53,9 @@ pub struct SpeechBody {
     /// Extension: pronunciation lexicons to apply, by name (`GET /api/v1/lexicons`), at
     /// most 8; earlier ones win.
     pub lexicons: Option<Vec<String>>,
+    /// Extension: read `input` as SSML (`true` requires `<speak>…</speak>`, `false` reads
+    /// markup as text; absent: SSML when the input starts with `<speak`).
+    pub ssml: Option<bool>,
 }
 
 /// A voice: its name, or OpenAI's object form `{"id": "..."}`.

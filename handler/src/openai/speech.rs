@@ -53,6 +53,8 @@ pub struct SpeechRequest {
     pub normalize_text: bool,
     /// Pronunciation lexicons to apply, by name.
     pub lexicons: Vec<String>,
+    /// Read the input as SSML (`None`: when it starts with `<speak`).
+    pub ssml: Option<bool>,
 }
 
 /// Reads the JSON body into a [`SpeechBody`] and checks it; every problem is a 400 in
@@ -138,6 +140,7 @@ fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
         seed,
         normalize_text,
         lexicons,
+        ssml,
     } = body;
     if input.trim().is_empty() {
         return Err(OpenAiError::invalid("input", "input must not be empty").code("empty_string"));
@@ -231,6 +234,7 @@ fn check(body: SpeechBody) -> Result<SpeechRequest, OpenAiError> {
         requested_seed,
         normalize_text: normalize_text.unwrap_or(true),
         lexicons: lexicons.unwrap_or_default(),
+        ssml,
     })
 }
 
@@ -390,6 +394,7 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
             sample_rate: SAMPLE_RATE,
             normalize_text: request.normalize_text,
             lexicons,
+            ssml: request.ssml,
         },
         sink,
     )

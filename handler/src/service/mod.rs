@@ -13,6 +13,7 @@ pub mod outputs;
 pub mod pagination;
 pub mod publish;
 pub mod quality;
+pub mod script;
 pub mod sidecar_update;
 pub mod speech_stream;
 pub mod tts;

@@ -11,15 +11,15 @@ use audio::encode::stream::StreamEncoder;
 use bytes::Bytes;
 use futures::StreamExt;
 use models::chatterbox::GenerationParams;
-use models::piper::PiperOptions;
 use models::text::{ChunkOptions, TextOptions};
 use tokio::sync::mpsc;
 
 use super::area::Entry;
 use super::engines::EngineKind;
-use super::tts::synthesis::{self, ChatterboxJob};
+use super::tts::speaker::Speaker;
+use super::tts::synthesis::ChatterboxJob;
 use super::voice_use;
-use super::work::{self, StopSignal};
+use super::work;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -108,6 +108,8 @@ pub struct StreamRequest {
     pub normalize_text: bool,
     /// Pronunciation lexicons to apply first (earlier ones win).
     pub lexicons: Vec<Arc<super::lexicons::Lexicon>>,
+    /// Read the text as SSML (`None`: when it starts with `<speak`).
+    pub ssml: Option<bool>,
 }
 
 /// Starts speaking: loads the engine, takes a generation slot and (for a cloned voice)
@@ -119,29 +121,32 @@ pub async fn start(
     request: StreamRequest,
     mut sink: Box<dyn AudioSink>,
 ) -> Result<mpsc::Receiver<Result<Bytes>>> {
-    let text = normalized(
-        &super::lexicons::apply(&request.text, &request.lexicons),
-        request.normalize_text,
-    );
-    let chunks = models::text::chunk_text(
-        &models::text::preprocess(&text, &TextOptions::default()),
-        // One sentence per block, so the first bytes wait for one sentence only.
-        &ChunkOptions {
-            enable_batching: false,
-            smart_batch_short_sentences: false,
-            max_chunk_chars: super::generation::MAX_CHUNK_CHARS,
+    let script = super::script::prepare(
+        &request.text,
+        &super::script::ScriptOptions {
+            ssml: request.ssml,
+            normalize: request.normalize_text,
+            text: TextOptions::default(),
+            // One sentence per block, so the first bytes wait for one sentence only.
+            chunks: ChunkOptions {
+                enable_batching: false,
+                smart_batch_short_sentences: false,
+                max_chunk_chars: super::generation::MAX_CHUNK_CHARS,
+            },
+            lexicons: &request.lexicons,
+            field: "input",
         },
-    );
-    if chunks.is_empty() {
-        return Err(Error::invalid("input", "the input has nothing to speak"));
-    }
+    )?;
     let engines = state.engines();
     // Load first (a missing model is a quick 503), then wait for a slot, then run the
     // speech encoder inside it, so the gate bounds every inference.
-    let speaker = match request.engine {
+    let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
+    let (speaker, slot) = match request.engine {
         EngineKind::Piper => {
             let voice = engines.piper().await?;
-            (Speaker::Piper(voice), engines.admit(request.engine).await?)
+            let options = engines.settings().piper_options();
+            let slot = engines.admit(request.engine).await?;
+            (Speaker::Piper { voice, options }, slot)
         }
         EngineKind::Chatterbox => {
             let voice = request
@@ -149,18 +154,25 @@ pub async fn start(
                 .clone()
                 .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
             let cloning = voice_use::prepare_cloning(state, &voice, "voice").await?;
+            let job = ChatterboxJob {
+                params: request.params.clone(),
+                max_new_tokens_cap: max_new_tokens,
+                candidates: 1,
+                attempts: 2,
+            };
             (
-                Speaker::Chatterbox(cloning.engine, cloning.conditioning),
+                Speaker::Chatterbox {
+                    engine: cloning.engine,
+                    conditioning: cloning.conditioning,
+                    job,
+                },
                 cloning.slot,
             )
         }
     };
-    let (speaker, slot) = speaker;
     let header = sink.start()?;
     let (sender, receiver) = mpsc::channel(CHANNEL_BLOCKS);
     let input_chars = request.text.chars().count();
-    let piper_options = engines.settings().piper_options();
-    let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
     // The work hands back the stream's last message (and the channel) instead of sending
     // it, so the slot is free before the client sees the end: a client that asks again at
     // once must not find its own finished request still holding the slot.
@@ -191,15 +203,12 @@ pub async fn start(
                 let bytes = sink.push(&block)?;
                 Ok(bytes.is_empty() || sender.blocking_send(Ok(Bytes::from(bytes))).is_ok())
             };
-        let outcome = speak(
-            &speaker,
-            &chunks,
-            &piper_options,
-            &request.params,
-            max_new_tokens,
-            stop,
-            &mut |samples, rate| emit(samples, rate, &mut sink),
-        );
+        let rate = speaker.sample_rate();
+        let outcome = speaker
+            .speak(&script, stop, &mut |block| {
+                emit(block.samples, rate, &mut sink)
+            })
+            .map(|spoken| spoken.finished);
         let (finished, last): (bool, Vec<Result<Bytes>>) = match outcome {
             // Letters of a script the voice has no sounds for: the client's to fix, and
             // said before any audio (the dialects answer with the first audio).
@@ -294,87 +303,6 @@ pub fn normalized(text: &str, normalize: bool) -> String {
         ..Default::default()
     };
     models::text::normalize::normalize(text, &options)
-}
-
-/// A loaded engine ready to speak.
-enum Speaker {
-    Piper(Arc<models::piper::PiperVoice>),
-    Chatterbox(
-        Arc<models::chatterbox::Chatterbox>,
-        Arc<models::chatterbox::VoiceConditioning>,
-    ),
-}
-
-/// Speaks every chunk, sentence by sentence, handing each block to `emit` (which returns
-/// false when the client is gone). Returns whether the whole text was spoken.
-fn speak(
-    speaker: &Speaker,
-    chunks: &[String],
-    piper_options: &PiperOptions,
-    params: &GenerationParams,
-    max_new_tokens: usize,
-    stop: &StopSignal,
-    emit: &mut dyn FnMut(Vec<f32>, u32) -> Result<bool>,
-) -> Result<bool> {
-    for chunk in chunks {
-        stop.check()?;
-        match speaker {
-            Speaker::Piper(voice) => {
-                let mut listening = true;
-                let mut failure = None;
-                let rate = voice.sample_rate();
-                voice
-                    .synthesize_each_sentence(chunk, piper_options, &mut |waveform| match emit(
-                        waveform.samples,
-                        rate,
-                    ) {
-                        Ok(true) => Ok(()),
-                        Ok(false) => {
-                            listening = false;
-                            Err(models::ModelError::InvalidInput(
-                                "client disconnected".into(),
-                            ))
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            Err(models::ModelError::InvalidInput("stream failed".into()))
-                        }
-                    })
-                    .or_else(|e| {
-                        if listening && failure.is_none() {
-                            Err(e)
-                        } else {
-                            Ok(())
-                        }
-                    })?;
-                if let Some(e) = failure {
-                    return Err(e);
-                }
-                if !listening {
-                    return Ok(false);
-                }
-            }
-            Speaker::Chatterbox(engine, conditioning) => {
-                let job = ChatterboxJob {
-                    params: params.clone(),
-                    max_new_tokens_cap: max_new_tokens,
-                    candidates: 1,
-                    attempts: 2,
-                };
-                let (samples, _) = synthesis::chatterbox_speak(
-                    engine,
-                    conditioning,
-                    std::slice::from_ref(chunk),
-                    &job,
-                    stop,
-                )?;
-                if !emit(samples, models::chatterbox::SAMPLE_RATE)? {
-                    return Ok(false);
-                }
-            }
-        }
-    }
-    Ok(true)
 }
 
 /// One sentence's audio at the stream's rate and tempo.

@@ -198,6 +198,7 @@ async fn start(
             // Home Assistant speaks sensor values, times and units.
             normalize_text: true,
             lexicons: Vec::new(),
+            ssml: None,
         },
         Box::new(RawSink::encoding(
             state.encoders(),

@@ -205,6 +205,36 @@ impl PiperVoice {
         Ok(())
     }
 
+    /// The model ids of phonemes written in IPA (`<phoneme alphabet="ipa" ph="…">`): the
+    /// same symbols espeak-ng gives this voice, so the graph reads them directly. Symbols
+    /// the voice has no id for are refused by name rather than skipped, so a typo in `ph`
+    /// is not silently dropped.
+    pub fn ipa_phoneme_ids(&self, ipa: &str) -> Result<Vec<i64>, ModelError> {
+        use unicode_normalization::UnicodeNormalization;
+        let ipa: String = ipa.trim().nfd().collect();
+        let phonemes = split_phonemes(&ipa, &self.config.vowel_clusters);
+        let mut unknown: Vec<&str> = phonemes
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !self.config.phoneme_id_map.contains_key(*p))
+            .collect();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            return Err(ModelError::InvalidInput(format!(
+                "the voice has no phoneme for {} in the IPA {ipa:?}",
+                unknown
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if phonemes.iter().all(|p| p.trim().is_empty()) {
+            return Err(ModelError::InvalidInput("the IPA string is empty".into()));
+        }
+        Ok(phoneme_ids(&phonemes, &self.config.phoneme_id_map))
+    }
+
     /// Runs the graph on one sentence's ids; samples are clipped to [-1, 1] as piper does.
     pub fn synthesize_ids(
         &self,

@@ -4,6 +4,7 @@
 //! removes whatever was written.
 
 pub mod request;
+pub mod speaker;
 pub mod synthesis;
 
 use std::time::Instant;
@@ -17,12 +18,14 @@ use super::engines::EngineKind;
 use super::generation::{self, abandoned, encode};
 use super::outputs::OutputSidecar;
 use super::publish::{self, OutputFile};
+use super::script::Script;
 use super::voice_use::{self, ConditioningSource};
 use super::work;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::state::AppState;
 pub use request::{ModelChoice, TtsPlan, TtsRequest};
+use speaker::Speaker;
 use synthesis::{ChatterboxJob, ChunkReport};
 
 /// What a TTS request produced.
@@ -80,37 +83,42 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     };
     let lexicons =
         super::lexicons::load(state.store().as_ref(), "lexicons", &request.lexicons).await?;
-    let spoken_text = super::speech_stream::normalized(
-        &super::lexicons::apply(&plan.text, &lexicons),
-        request.normalize_text,
-    );
-    let text = models::text::preprocess(
-        &spoken_text,
-        &TextOptions {
-            to_lowercase: request.to_lowercase,
-            normalize_spacing: request.normalize_spacing,
-            fix_dot_letters: request.fix_dot_letters,
-            remove_reference_numbers: request.remove_reference_numbers,
+    let script = super::script::prepare(
+        &plan.text,
+        &super::script::ScriptOptions {
+            ssml: request.ssml,
+            normalize: request.normalize_text,
+            text: TextOptions {
+                to_lowercase: request.to_lowercase,
+                normalize_spacing: request.normalize_spacing,
+                fix_dot_letters: request.fix_dot_letters,
+                remove_reference_numbers: request.remove_reference_numbers,
+            },
+            chunks: ChunkOptions {
+                enable_batching: request.enable_batching,
+                smart_batch_short_sentences: request.smart_batch_short_sentences,
+                max_chunk_chars: generation::MAX_CHUNK_CHARS,
+            },
+            lexicons: &lexicons,
+            field: "text",
         },
-    );
-    let chunks = models::text::chunk_text(
-        &text,
-        &ChunkOptions {
-            enable_batching: request.enable_batching,
-            smart_batch_short_sentences: request.smart_batch_short_sentences,
-            max_chunk_chars: generation::MAX_CHUNK_CHARS,
-        },
-    );
-    if chunks.is_empty() {
-        return Err(Error::invalid(
-            "text",
-            "the text has nothing to speak once reference numbers and spacing are removed",
-        ));
+    )?;
+    warnings.extend(script.warnings.iter().cloned());
+    if engine == EngineKind::Chatterbox
+        && script
+            .parts
+            .iter()
+            .any(|part| matches!(part, super::script::Part::Phonemes { .. }))
+    {
+        warnings
+            .push("chatterbox cannot read IPA: each <phoneme> was spoken as its text".to_owned());
     }
+    let processed_text_length: usize = script.chunks().map(|c| c.chars().count()).sum();
 
+    let script_is_ssml = script.ssml;
     let spoken = match engine {
-        EngineKind::Piper => speak_piper(state, chunks).await?,
-        EngineKind::Chatterbox => speak_chatterbox(state, &plan, &request, seed, chunks).await?,
+        EngineKind::Piper => speak_piper(state, script).await?,
+        EngineKind::Chatterbox => speak_chatterbox(state, &plan, &request, seed, script).await?,
     };
     let sample_rate = spoken.sample_rate;
     let post = plan.post.clone();
@@ -141,7 +149,8 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         "seed_used": reported_seed,
         "chunks_processed": spoken.chunks.len().max(1),
         "text_length": plan.text.chars().count(),
-        "processed_text_length": text.chars().count(),
+        "processed_text_length": processed_text_length,
+        "ssml": script_is_ssml,
         "sample_rate": sample_rate,
         "duration_seconds": report.output_duration_seconds,
         "chunks": spoken.chunks,
@@ -213,14 +222,15 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     })
 }
 
-async fn speak_piper(state: &AppState, chunks: Vec<String>) -> Result<Spoken> {
+async fn speak_piper(state: &AppState, script: Script) -> Result<Spoken> {
     let engines = state.engines();
     let voice = engines.piper().await?;
     let options = engines.settings().piper_options();
     let slot = engines.admit(EngineKind::Piper).await?;
     let sample_rate = voice.sample_rate();
-    let samples = work::run(slot, abandoned(state), move |stop| {
-        synthesis::piper_speak(&voice, &chunks, &options, stop)
+    let speaker = Speaker::Piper { voice, options };
+    let (samples, _) = work::run(slot, abandoned(state), move |stop| {
+        collect(&speaker, &script, stop)
     })
     .await?;
     Ok(Spoken {
@@ -231,12 +241,26 @@ async fn speak_piper(state: &AppState, chunks: Vec<String>) -> Result<Spoken> {
     })
 }
 
+/// Speaks a whole script into one buffer.
+fn collect(
+    speaker: &Speaker,
+    script: &Script,
+    stop: &work::StopSignal,
+) -> Result<(Vec<f32>, Vec<ChunkReport>)> {
+    let mut samples = Vec::new();
+    let spoken = speaker.speak(script, stop, &mut |block| {
+        samples.extend_from_slice(&block.samples);
+        Ok(true)
+    })?;
+    Ok((samples, spoken.reports))
+}
+
 async fn speak_chatterbox(
     state: &AppState,
     plan: &TtsPlan,
     request: &TtsRequest,
     seed: u64,
-    chunks: Vec<String>,
+    script: Script,
 ) -> Result<Spoken> {
     let engines = state.engines();
     let store = state.store().as_ref();
@@ -270,8 +294,13 @@ async fn speak_chatterbox(
         candidates: request.num_candidates_per_chunk,
         attempts: request.max_attempts_per_candidate,
     };
+    let speaker = Speaker::Chatterbox {
+        engine,
+        conditioning,
+        job,
+    };
     let (samples, reports) = work::run(slot, abandoned(state), move |stop| {
-        synthesis::chatterbox_speak(&engine, &conditioning, &chunks, &job, stop)
+        collect(&speaker, &script, stop)
     })
     .await?;
     Ok(Spoken {

@@ -85,6 +85,11 @@ pub struct TtsRequest {
     /// Pronunciation lexicons to apply, by name (`GET /api/v1/lexicons`), at most 8;
     /// earlier ones win.
     pub lexicons: Vec<String>,
+    /// Read `text` as SSML: `true` requires a `<speak>` document, `false` reads markup as
+    /// plain text, omitted or null detects a text that starts with `<speak` (see
+    /// `docs/api.md`, "SSML").
+    #[schema(nullable = true)]
+    pub ssml: Option<bool>,
     /// Accepted for compatibility; auto-editor is not built (reported in `warnings`).
     pub use_auto_editor: Option<bool>,
     /// Accepted for compatibility; reported in `warnings`.
@@ -161,6 +166,7 @@ impl Default for TtsRequest {
             remove_reference_numbers: true,
             normalize_text: true,
             lexicons: Vec::new(),
+            ssml: None,
             use_auto_editor: None,
             keep_original_wav_ae: None,
             ae_threshold: None,
@@ -206,6 +212,7 @@ pub fn defaults_json() -> serde_json::Value {
         "remove_reference_numbers": d.remove_reference_numbers,
         "normalize_text": d.normalize_text,
         "lexicons": d.lexicons,
+        "ssml": "auto",
         "normalize_audio": d.normalize_audio,
         "normalize_method": d.normalize_method,
         "normalize_level": d.normalize_level,

@@ -1,13 +1,10 @@
-//! Turning text chunks into one waveform with each engine. Chatterbox generates
+//! One chunk with Chatterbox: it generates
 //! `num_candidates_per_chunk` candidates per chunk and keeps the best by a stated rule:
 //! a candidate that ended on the stop token beats one cut off at the token cap (which
 //! is usually babble), and among those the shortest wins (the original's rule when
 //! Whisper checking is bypassed). Failed tries are retried up to `max_attempts_per_candidate`.
 
-use std::sync::Arc;
-
 use models::chatterbox::{Chatterbox, GenerationParams, VoiceConditioning};
-use models::piper::{PiperOptions, PiperVoice};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -49,29 +46,6 @@ pub struct ChunkReport {
     pub failed_attempts: u32,
 }
 
-/// Speaks every chunk with the Piper voice and joins them, stopping between sentences
-/// once `stop` is raised.
-pub fn piper_speak(
-    voice: &PiperVoice,
-    chunks: &[String],
-    options: &PiperOptions,
-    stop: &StopSignal,
-) -> Result<Vec<f32>> {
-    let mut samples = Vec::new();
-    for chunk in chunks {
-        stop.check()?;
-        voice.synthesize_each_sentence(chunk, options, &mut |sentence| {
-            samples.extend_from_slice(&sentence.samples);
-            if stop.is_raised() {
-                Err(models::ModelError::Stopped)
-            } else {
-                Ok(())
-            }
-        })?;
-    }
-    Ok(samples)
-}
-
 /// The seed of one candidate: a stream drawn from the request seed, so a request is
 /// reproducible as a whole and candidates differ from each other.
 fn candidate_seed(request_seed: u64, chunk: usize, candidate: u32, attempt: u32) -> u64 {
@@ -85,81 +59,78 @@ fn candidate_seed(request_seed: u64, chunk: usize, candidate: u32, attempt: u32)
     value
 }
 
-/// Generates every chunk with Chatterbox and joins them; returns the samples (24 kHz)
-/// and a report per chunk. Any chunk without a single successful candidate fails the request.
-pub fn chatterbox_speak(
-    engine: &Arc<Chatterbox>,
+/// Generates one chunk with Chatterbox (`index` is its place in the request, which picks
+/// its candidates' seeds): the best of the job's candidates and how it was chosen. A chunk
+/// without a single successful candidate fails the request.
+pub fn chatterbox_chunk(
+    engine: &Chatterbox,
     voice: &VoiceConditioning,
-    chunks: &[String],
+    index: usize,
+    chunk: &str,
     job: &ChatterboxJob,
     stop: &StopSignal,
-) -> Result<(Vec<f32>, Vec<ChunkReport>)> {
-    let mut samples = Vec::new();
-    let mut reports = Vec::with_capacity(chunks.len());
+) -> Result<(Vec<f32>, ChunkReport)> {
     // Greedy decoding is deterministic: extra candidates would be identical copies.
     let candidates = if job.params.temperature <= 0.0 {
         1
     } else {
         job.candidates
     };
-    for (index, chunk) in chunks.iter().enumerate() {
-        let chars = chunk.chars().count();
-        let cap = job.max_new_tokens_cap.min(100 + 8 * chars).max(1);
-        let mut best: Option<(u32, u64, models::chatterbox::Generation)> = None;
-        let mut generated = 0;
-        let mut failed = 0;
-        let mut last_error = None;
-        for candidate in 0..candidates {
-            for attempt in 0..job.attempts {
-                let seed = candidate_seed(job.params.seed, index, candidate, attempt);
-                let params = GenerationParams {
-                    seed,
-                    max_new_tokens: cap,
-                    ..job.params.clone()
-                };
-                stop.check()?;
-                match engine.generate_until(chunk, voice, &params, stop.flag()) {
-                    Ok(generation) => {
-                        generated += 1;
-                        let better = best.as_ref().is_none_or(|(_, _, kept)| {
-                            (
-                                generation.stopped,
-                                std::cmp::Reverse(generation.waveform.samples.len()),
-                            ) > (kept.stopped, std::cmp::Reverse(kept.waveform.samples.len()))
-                        });
-                        if better {
-                            best = Some((candidate, seed, generation));
-                        }
-                        break;
+    let chars = chunk.chars().count();
+    let cap = job.max_new_tokens_cap.min(100 + 8 * chars).max(1);
+    let mut best: Option<(u32, u64, models::chatterbox::Generation)> = None;
+    let mut generated = 0;
+    let mut failed = 0;
+    let mut last_error = None;
+    for candidate in 0..candidates {
+        for attempt in 0..job.attempts {
+            let seed = candidate_seed(job.params.seed, index, candidate, attempt);
+            let params = GenerationParams {
+                seed,
+                max_new_tokens: cap,
+                ..job.params.clone()
+            };
+            stop.check()?;
+            match engine.generate_until(chunk, voice, &params, stop.flag()) {
+                Ok(generation) => {
+                    generated += 1;
+                    let better = best.as_ref().is_none_or(|(_, _, kept)| {
+                        (
+                            generation.stopped,
+                            std::cmp::Reverse(generation.waveform.samples.len()),
+                        ) > (kept.stopped, std::cmp::Reverse(kept.waveform.samples.len()))
+                    });
+                    if better {
+                        best = Some((candidate, seed, generation));
                     }
-                    Err(models::ModelError::Stopped) => return Err(Error::Abandoned),
-                    Err(e) => {
-                        failed += 1;
-                        tracing::warn!(chunk = index, candidate, attempt, error = %e, "generation attempt failed");
-                        last_error = Some(e);
-                    }
+                    break;
+                }
+                Err(models::ModelError::Stopped) => return Err(Error::Abandoned),
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(chunk = index, candidate, attempt, error = %e, "generation attempt failed");
+                    last_error = Some(e);
                 }
             }
         }
-        let Some((chosen, seed, generation)) = best else {
-            let reason = last_error.map(|e| e.to_string()).unwrap_or_default();
-            return Err(Error::Generation(format!(
-                "no candidate could be generated for chunk {} ({:?}): {reason}",
-                index + 1,
-                chunk
-            )));
-        };
-        reports.push(ChunkReport {
-            text: chunk.clone(),
-            candidates_generated: generated,
-            chosen_candidate: chosen,
-            seed,
-            speech_tokens: generation.speech_tokens.len(),
-            stopped: generation.stopped,
-            duration_seconds: generation.waveform.duration_seconds(),
-            failed_attempts: failed,
-        });
-        samples.extend_from_slice(&generation.waveform.samples);
     }
-    Ok((samples, reports))
+    let Some((chosen, seed, generation)) = best else {
+        let reason = last_error.map(|e| e.to_string()).unwrap_or_default();
+        return Err(Error::Generation(format!(
+            "no candidate could be generated for chunk {} ({:?}): {reason}",
+            index + 1,
+            chunk
+        )));
+    };
+    let report = ChunkReport {
+        text: chunk.to_owned(),
+        candidates_generated: generated,
+        chosen_candidate: chosen,
+        seed,
+        speech_tokens: generation.speech_tokens.len(),
+        stopped: generation.stopped,
+        duration_seconds: generation.waveform.duration_seconds(),
+        failed_attempts: failed,
+    };
+    Ok((generation.waveform.samples, report))
 }
