@@ -94,6 +94,7 @@ pub fn cors_layer(policy: &OriginPolicy) -> CorsLayer {
         HeaderName::from_static("content-location"),
         HeaderName::from_static(crate::notices::HEADER),
         HeaderName::from_static("x-generation-seed"),
+        HeaderName::from_static("x-captions-url"),
         HeaderName::from_static("x-speech-engine"),
         HeaderName::from_static("openai-processing-ms"),
         HeaderName::from_static("x-should-retry"),

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::audio_response::{self, GenerationQuery};
 use crate::error::{ErrorBody, Result};
 use crate::extract::{self, Query};
+use crate::service::captions::Captions;
 use crate::service::generation;
 use crate::service::publish::OutputFile;
 use crate::service::tts::{self, TtsRequest};
@@ -44,6 +45,10 @@ pub struct TtsResponse {
     pub model: String,
     /// Requested features this server does not provide, in words (empty when none).
     pub warnings: Vec<String>,
+    /// Where each sentence is in the audio, when the request set `captions: true` (also
+    /// served by `GET /api/v1/output/{filename}/captions`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captions: Option<Captions>,
 }
 
 /// Synthesise speech from text.
@@ -82,6 +87,7 @@ async fn text_to_speech(
             sample_rate: outcome.sample_rate,
             model: outcome.engine.name().into(),
             warnings: outcome.warnings,
+            captions: outcome.captions,
             output_files: outcome.files,
         })
         .into_response());
@@ -93,5 +99,14 @@ async fn text_to_speech(
             .insert("x-generation-seed", HeaderValue::from(seed));
     }
     audio_response::add_warnings(&mut response, &outcome.warnings);
+    if outcome.captions.is_some()
+        && let Some(file) = outcome.files.first()
+        && let Ok(url) = HeaderValue::from_str(&format!(
+            "/api/v1/output/{}/captions",
+            file.path.replace('/', "%2F")
+        ))
+    {
+        response.headers_mut().insert("x-captions-url", url);
+    }
     Ok(response)
 }

@@ -2,6 +2,7 @@
 
 pub mod area;
 pub mod backup;
+pub mod captions;
 pub mod concat;
 pub mod engines;
 pub mod folders;

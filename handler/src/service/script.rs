@@ -4,6 +4,7 @@
 //! flagged) becomes as many as its markup asks for. Every dialect builds its script here
 //! and every engine speaks one, so SSML and lexicons mean the same thing everywhere.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use models::text::ssml::{self, Emphasis, Segment};
@@ -49,6 +50,10 @@ pub struct Script {
     pub ssml: bool,
     /// SSML features accepted but ignored or adjusted (pitch, volume, a clamped rate).
     pub warnings: Vec<String>,
+    /// For each chunk (in [`Script::chunks`] order), the characters of the request text it
+    /// was made from (Unicode scalar offsets, end exclusive); `None` for SSML, whose markup
+    /// has no one-to-one place in the text.
+    pub sources: Vec<Option<Range<usize>>>,
 }
 
 /// How to read a request's text.
@@ -68,6 +73,17 @@ pub struct ScriptOptions<'a> {
     pub lexicons: &'a [Arc<Lexicon>],
     /// The request field the text came in (named in errors).
     pub field: &'static str,
+}
+
+impl Part {
+    /// How many chunks of text it holds.
+    fn chunk_count(&self) -> usize {
+        match self {
+            Part::Speech { chunks, .. } => chunks.len(),
+            Part::Phonemes { fallback, .. } => fallback.len(),
+            Part::Pause { .. } => 0,
+        }
+    }
 }
 
 impl Script {
@@ -104,6 +120,29 @@ impl Script {
 /// clean-up and chunking, in that order.
 pub fn prepare(text: &str, options: &ScriptOptions<'_>) -> Result<Script> {
     let is_ssml = options.ssml.unwrap_or_else(|| ssml::is_ssml(text));
+    if !is_ssml {
+        let chunks = prepare_with_sources(text, options);
+        let sources = chunks
+            .iter()
+            .map(|(_, range)| Some(range.clone()))
+            .collect();
+        let chunks: Vec<String> = chunks.into_iter().map(|(chunk, _)| chunk).collect();
+        let script = Script {
+            parts: if chunks.is_empty() {
+                Vec::new()
+            } else {
+                vec![Part::Speech {
+                    chunks,
+                    rate: 1.0,
+                    emphasis: Emphasis::None,
+                }]
+            },
+            ssml: false,
+            warnings: Vec::new(),
+            sources,
+        };
+        return checked(script, options);
+    }
     let (segments, warnings) = if is_ssml {
         let document =
             ssml::parse(text).map_err(|e| Error::invalid(options.field, e.to_string()))?;
@@ -151,11 +190,20 @@ pub fn prepare(text: &str, options: &ScriptOptions<'_>) -> Result<Script> {
             }),
         }
     }
-    let script = Script {
-        parts,
-        ssml: is_ssml,
-        warnings,
-    };
+    let sources = vec![None; parts.iter().map(Part::chunk_count).sum()];
+    checked(
+        Script {
+            parts,
+            ssml: is_ssml,
+            warnings,
+            sources,
+        },
+        options,
+    )
+}
+
+/// The script, or a 422 when nothing in it makes a sound.
+fn checked(script: Script, options: &ScriptOptions<'_>) -> Result<Script> {
     if !script.speaks() {
         return Err(Error::invalid(
             options.field,
@@ -163,6 +211,56 @@ pub fn prepare(text: &str, options: &ScriptOptions<'_>) -> Result<Script> {
         ));
     }
     Ok(script)
+}
+
+/// Plain text as the engines will read it, each chunk with the characters of `text` it
+/// came from: sentences are found in the text as written, then each goes through the
+/// lexicons, normalisation and clean-up on its own and the results are grouped as
+/// [`models::text::chunk_text`] groups them.
+fn prepare_with_sources(text: &str, options: &ScriptOptions<'_>) -> Vec<(String, Range<usize>)> {
+    let cap = options.chunks.max_chunk_chars.max(1);
+    let mut pieces = Vec::new();
+    for (sentence, range) in locate_sentences(text) {
+        let spoken = super::speech_stream::normalized(
+            &super::lexicons::apply(&sentence, options.lexicons),
+            options.normalize,
+        );
+        let cleaned = models::text::preprocess(&spoken, &options.text);
+        if !models::text::is_speakable(&cleaned) {
+            continue;
+        }
+        for piece in models::text::split_long(cleaned.trim(), cap) {
+            pieces.push((piece, range.clone()));
+        }
+    }
+    models::text::group_pieces(pieces, &options.chunks)
+}
+
+/// The sentences of `text` with where each stands in it (character offsets). A sentence
+/// the splitter rebuilt (pieces without letters joined to a neighbour) spans from its
+/// first word to its last.
+fn locate_sentences(text: &str) -> Vec<(String, Range<usize>)> {
+    let mut located = Vec::new();
+    let mut cursor = 0; // bytes
+    for sentence in models::text::split_sentences(text) {
+        let rest = &text[cursor..];
+        let (start, end) = match rest.find(sentence.as_str()) {
+            Some(at) => (cursor + at, cursor + at + sentence.len()),
+            None => {
+                let first = sentence.split_whitespace().next().unwrap_or_default();
+                let last = sentence.split_whitespace().last().unwrap_or_default();
+                let start = rest.find(first).map_or(cursor, |at| cursor + at);
+                let end = text[start..]
+                    .find(last)
+                    .map_or(text.len(), |at| start + at + last.len());
+                (start, end)
+            }
+        };
+        cursor = end;
+        let chars = |byte: usize| text[..byte].chars().count();
+        located.push((sentence, chars(start)..chars(end)));
+    }
+    located
 }
 
 /// One run of text as the engines will read it.
@@ -230,6 +328,31 @@ mod tests {
         };
         assert_eq!(*rate, 1.0);
         assert!(chunks.join(" ").contains("five dollars"), "{chunks:?}");
+    }
+
+    #[test]
+    fn chunks_know_where_they_came_from() {
+        let text = "Dr. Who paid $5. Then   he left!  Bye.";
+        let script = prepare(text, &options(None)).expect("script");
+        let chunks: Vec<&String> = script.chunks().collect();
+        assert_eq!(chunks.len(), 3, "{chunks:?}");
+        assert!(chunks[0].contains("five dollars"), "{chunks:?}");
+        let source = |i: usize| {
+            let range = script.sources[i].clone().expect("plain text has sources");
+            text.chars()
+                .skip(range.start)
+                .take(range.len())
+                .collect::<String>()
+        };
+        assert_eq!(source(0), "Dr. Who paid $5.");
+        assert_eq!(source(1), "Then   he left!");
+        assert_eq!(source(2), "Bye.");
+        // Grouped sentences span both.
+        let mut batching = options(None);
+        batching.chunks.smart_batch_short_sentences = true;
+        let grouped = prepare(text, &batching).expect("script");
+        assert_eq!(grouped.chunks().count(), 1);
+        assert_eq!(grouped.sources, vec![Some(0..text.chars().count())]);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! plus a hard length cap that splits long sentences instead of skipping them (the original
 //! silently skipped groups over 500 characters).
 
+use std::ops::Range;
+
 use super::sentences::split_sentences;
 
 /// Longest group when batching is on (the original's value).
@@ -38,10 +40,26 @@ pub fn chunk_text(text: &str, options: &ChunkOptions) -> Vec<String> {
     let cap = options.max_chunk_chars.max(1);
     let pieces = split_sentences(text)
         .into_iter()
-        .flat_map(|sentence| split_long(&sentence, cap));
+        .flat_map(|sentence| split_long(&sentence, cap))
+        .map(|piece| (piece, 0..0));
+    group_pieces(pieces, options)
+        .into_iter()
+        .map(|(chunk, _)| chunk)
+        .collect()
+}
+
+/// Groups pieces (sentences, or parts of long ones, each with the range of the source text
+/// it came from) into chunks per the options; a chunk's range spans its pieces' ranges.
+/// Pieces must already be within the cap (see [`split_long`]).
+pub fn group_pieces(
+    pieces: impl IntoIterator<Item = (String, Range<usize>)>,
+    options: &ChunkOptions,
+) -> Vec<(String, Range<usize>)> {
+    let cap = options.max_chunk_chars.max(1);
     let mut chunks = Vec::new();
     let mut current = String::new();
-    for piece in pieces {
+    let mut source = 0..0;
+    for (piece, range) in pieces {
         if options.enable_batching || options.smart_batch_short_sentences {
             let limit = if options.enable_batching {
                 BATCH_LIMIT_CHARS.min(cap)
@@ -49,21 +67,24 @@ pub fn chunk_text(text: &str, options: &ChunkOptions) -> Vec<String> {
                 cap
             };
             if !current.is_empty() && char_len(&current) + 1 + char_len(&piece) > limit {
-                chunks.push(std::mem::take(&mut current));
+                chunks.push((std::mem::take(&mut current), source.clone()));
             }
-            if !current.is_empty() {
+            if current.is_empty() {
+                source = range;
+            } else {
                 current.push(' ');
+                source = source.start.min(range.start)..source.end.max(range.end);
             }
             current.push_str(&piece);
             if !options.enable_batching && char_len(&current) >= SMART_BATCH_MIN_CHARS {
-                chunks.push(std::mem::take(&mut current));
+                chunks.push((std::mem::take(&mut current), source.clone()));
             }
         } else {
-            chunks.push(piece);
+            chunks.push((piece, range));
         }
     }
     if !current.is_empty() {
-        chunks.push(current);
+        chunks.push((current, source));
     }
     chunks
 }

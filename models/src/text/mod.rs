@@ -11,6 +11,6 @@ mod preprocess;
 mod sentences;
 pub mod ssml;
 
-pub use chunk::{ChunkOptions, chunk_text, split_long};
+pub use chunk::{ChunkOptions, chunk_text, group_pieces, split_long};
 pub use preprocess::{TextOptions, is_speakable, preprocess, strip_invisible};
 pub use sentences::split_sentences;

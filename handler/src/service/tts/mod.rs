@@ -14,6 +14,7 @@ use models::text::{ChunkOptions, TextOptions};
 use serde_json::{Map, Value, json};
 
 use super::area::Entry;
+use super::captions::{self, Captions, Span};
 use super::engines::EngineKind;
 use super::generation::{self, abandoned, encode};
 use super::outputs::OutputSidecar;
@@ -46,6 +47,8 @@ pub struct TtsOutcome {
     pub processing_time_seconds: f64,
     /// Requested features that are not built.
     pub warnings: Vec<String>,
+    /// Where each sentence is in the audio, when the request asked for captions.
+    pub captions: Option<Captions>,
 }
 
 /// The audio and what generating it reported.
@@ -53,6 +56,7 @@ struct Spoken {
     samples: Vec<f32>,
     sample_rate: u32,
     chunks: Vec<ChunkReport>,
+    spans: Vec<Span>,
     voice: Option<(Entry, ConditioningSource)>,
 }
 
@@ -116,11 +120,12 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     let processed_text_length: usize = script.chunks().map(|c| c.chars().count()).sum();
 
     let script_is_ssml = script.ssml;
-    let spoken = match engine {
-        EngineKind::Piper => speak_piper(state, script).await?,
-        EngineKind::Chatterbox => speak_chatterbox(state, &plan, &request, seed, script).await?,
+    let mut spoken = match engine {
+        EngineKind::Piper => speak_piper(state, &script).await?,
+        EngineKind::Chatterbox => speak_chatterbox(state, &plan, &request, seed, &script).await?,
     };
     let sample_rate = spoken.sample_rate;
+    let spans = std::mem::take(&mut spoken.spans);
     let post = plan.post.clone();
     if spoken.samples.is_empty() {
         // Text of characters the voice has no sounds for (letters of scripts it does not
@@ -139,6 +144,9 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
     )
     .await?;
 
+    let captions = request
+        .captions
+        .then(|| captions::build(&script, &plan.text, &spans, sample_rate, &report));
     let now = chrono::Utc::now();
     let params = name_params(&request, engine);
     let names = publish::names_per_format("tts", &params, &plan.formats, now);
@@ -163,7 +171,12 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         .voice
         .as_ref()
         .map(|(entry, _)| entry.relative.clone());
+    let mut extra = Map::new();
+    if let Some(captions) = &captions {
+        extra.insert("captions".into(), json!(captions));
+    }
     let sidecar = OutputSidecar {
+        extra,
         generation_type: Some("tts".into()),
         timestamp: Some(timestamp),
         duration_seconds: Some(report.output_duration_seconds),
@@ -219,17 +232,19 @@ pub async fn run(state: &AppState, request: TtsRequest) -> Result<TtsOutcome> {
         sample_rate,
         processing_time_seconds: started.elapsed().as_secs_f64(),
         warnings,
+        captions,
     })
 }
 
-async fn speak_piper(state: &AppState, script: Script) -> Result<Spoken> {
+async fn speak_piper(state: &AppState, script: &Script) -> Result<Spoken> {
     let engines = state.engines();
     let voice = engines.piper().await?;
     let options = engines.settings().piper_options();
     let slot = engines.admit(EngineKind::Piper).await?;
     let sample_rate = voice.sample_rate();
     let speaker = Speaker::Piper { voice, options };
-    let (samples, _) = work::run(slot, abandoned(state), move |stop| {
+    let script = script.clone();
+    let (samples, _, spans) = work::run(slot, abandoned(state), move |stop| {
         collect(&speaker, &script, stop)
     })
     .await?;
@@ -237,22 +252,32 @@ async fn speak_piper(state: &AppState, script: Script) -> Result<Spoken> {
         samples,
         sample_rate,
         chunks: Vec::new(),
+        spans,
         voice: None,
     })
 }
 
-/// Speaks a whole script into one buffer.
+/// Speaks a whole script into one buffer, noting where each chunk's audio went.
 fn collect(
     speaker: &Speaker,
     script: &Script,
     stop: &work::StopSignal,
-) -> Result<(Vec<f32>, Vec<ChunkReport>)> {
+) -> Result<(Vec<f32>, Vec<ChunkReport>, Vec<Span>)> {
     let mut samples = Vec::new();
+    let mut spans = Vec::new();
     let spoken = speaker.speak(script, stop, &mut |block| {
+        let start = samples.len();
         samples.extend_from_slice(&block.samples);
+        if let Some(chunk) = block.chunk {
+            spans.push(Span {
+                chunk,
+                start,
+                end: samples.len(),
+            });
+        }
         Ok(true)
     })?;
-    Ok((samples, spoken.reports))
+    Ok((samples, spoken.reports, spans))
 }
 
 async fn speak_chatterbox(
@@ -260,7 +285,7 @@ async fn speak_chatterbox(
     plan: &TtsPlan,
     request: &TtsRequest,
     seed: u64,
-    script: Script,
+    script: &Script,
 ) -> Result<Spoken> {
     let engines = state.engines();
     let store = state.store().as_ref();
@@ -299,7 +324,8 @@ async fn speak_chatterbox(
         conditioning,
         job,
     };
-    let (samples, reports) = work::run(slot, abandoned(state), move |stop| {
+    let script = script.clone();
+    let (samples, reports, spans) = work::run(slot, abandoned(state), move |stop| {
         collect(&speaker, &script, stop)
     })
     .await?;
@@ -307,6 +333,7 @@ async fn speak_chatterbox(
         samples,
         sample_rate: models::chatterbox::SAMPLE_RATE,
         chunks: reports,
+        spans,
         voice: Some((entry, source)),
     })
 }

@@ -90,6 +90,10 @@ pub struct TtsRequest {
     /// `docs/api.md`, "SSML").
     #[schema(nullable = true)]
     pub ssml: Option<bool>,
+    /// Store captions with the output (where each sentence is in the final audio, with its
+    /// words as written): returned in the JSON answer and served as SRT, WebVTT or JSON by
+    /// `GET /api/v1/output/{filename}/captions`.
+    pub captions: bool,
     /// Accepted for compatibility; auto-editor is not built (reported in `warnings`).
     pub use_auto_editor: Option<bool>,
     /// Accepted for compatibility; reported in `warnings`.
@@ -167,6 +171,7 @@ impl Default for TtsRequest {
             normalize_text: true,
             lexicons: Vec::new(),
             ssml: None,
+            captions: false,
             use_auto_editor: None,
             keep_original_wav_ae: None,
             ae_threshold: None,
@@ -213,6 +218,7 @@ pub fn defaults_json() -> serde_json::Value {
         "normalize_text": d.normalize_text,
         "lexicons": d.lexicons,
         "ssml": "auto",
+        "captions": d.captions,
         "normalize_audio": d.normalize_audio,
         "normalize_method": d.normalize_method,
         "normalize_level": d.normalize_level,

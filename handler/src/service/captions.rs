@@ -1,0 +1,363 @@
+//! Captions for generated speech: where each chunk of text sits in the final audio (after
+//! speed and trim), with the words as the request wrote them and their character offsets,
+//! stored in the output's sidecar and rendered as SRT, WebVTT or JSON on request.
+//!
+//! Timings are exact at the level the engines report: each chunk (a sentence, or
+//! sentences grouped by the batching options) starts where its first sample was made and
+//! ends after its last, so they hold for both engines. They are marked `level: "sentence"`.
+
+use audio::postprocess::PostProcessReport;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::script::Script;
+use crate::error::{Error, Result};
+
+/// The granularity of a set of captions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptionLevel {
+    /// One segment per chunk of text (a sentence, or sentences grouped by batching).
+    Sentence,
+}
+
+/// Captions of one output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Captions {
+    /// How fine the segments are.
+    pub level: CaptionLevel,
+    /// The segments, in order, not overlapping.
+    pub segments: Vec<CaptionSegment>,
+}
+
+/// One caption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaptionSegment {
+    /// Start in the final audio, seconds.
+    pub start: f64,
+    /// End in the final audio, seconds.
+    pub end: f64,
+    /// The words as the request wrote them (whitespace collapsed); for SSML, as spoken.
+    pub text: String,
+    /// The words as the engine was given them (after lexicons and normalisation).
+    pub spoken: String,
+    /// Character offset of `text` in the request text (Unicode scalars); null for SSML.
+    pub source_start: Option<usize>,
+    /// Character offset just past `text` in the request text; null for SSML.
+    pub source_end: Option<usize>,
+}
+
+/// Where one block of a chunk's audio was put, in samples of the engine's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// The chunk (index into [`Script::chunks`]).
+    pub chunk: usize,
+    /// First sample.
+    pub start: usize,
+    /// One past the last sample.
+    pub end: usize,
+}
+
+/// A caption format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptionFormat {
+    /// SubRip.
+    Srt,
+    /// WebVTT.
+    Vtt,
+    /// The stored [`Captions`] object.
+    Json,
+}
+
+impl CaptionFormat {
+    /// The media type of the rendered captions.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Srt => "application/x-subrip; charset=utf-8",
+            Self::Vtt => "text/vtt; charset=utf-8",
+            Self::Json => "application/json",
+        }
+    }
+
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Srt => "srt",
+            Self::Vtt => "vtt",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// Builds the captions of an output from where its chunks were put in the engine's audio
+/// (`spans`, at `sample_rate`) and what post-processing did to the time line (speed, then
+/// trim of leading silence).
+pub fn build(
+    script: &Script,
+    request_text: &str,
+    spans: &[Span],
+    sample_rate: u32,
+    report: &PostProcessReport,
+) -> Captions {
+    let speed = report.speed_factor_applied.unwrap_or(1.0);
+    let lead = report
+        .trim_info
+        .as_ref()
+        .map_or(0.0, |trim| trim.leading_silence_removed_ms / 1000.0);
+    let duration = report.output_duration_seconds;
+    let to_final = |sample: usize| {
+        let seconds = sample as f64 / f64::from(sample_rate.max(1)) / speed - lead;
+        (seconds.clamp(0.0, duration) * 1000.0).round() / 1000.0
+    };
+    let chunks: Vec<&String> = script.chunks().collect();
+    let characters: Vec<char> = request_text.chars().collect();
+    let mut segments: Vec<CaptionSegment> = Vec::new();
+    let mut current: Option<Span> = None;
+    let finish = |span: Span, segments: &mut Vec<CaptionSegment>| {
+        let (start, end) = (to_final(span.start), to_final(span.end));
+        if end <= start {
+            return;
+        }
+        let spoken = chunks
+            .get(span.chunk)
+            .map_or_else(String::new, |c| (*c).clone());
+        let source = script.sources.get(span.chunk).cloned().flatten();
+        let text = match &source {
+            Some(range) => collapse(
+                &characters
+                    .get(range.start.min(characters.len())..range.end.min(characters.len()))
+                    .map(|chars| chars.iter().collect::<String>())
+                    .unwrap_or_default(),
+            ),
+            None => spoken.clone(),
+        };
+        segments.push(CaptionSegment {
+            start,
+            end,
+            text,
+            spoken,
+            source_start: source.as_ref().map(|r| r.start),
+            source_end: source.as_ref().map(|r| r.end),
+        });
+    };
+    for span in spans {
+        match current.as_mut() {
+            Some(open) if open.chunk == span.chunk => open.end = span.end,
+            _ => {
+                if let Some(done) = current.take() {
+                    finish(done, &mut segments);
+                }
+                current = Some(*span);
+            }
+        }
+    }
+    if let Some(done) = current {
+        finish(done, &mut segments);
+    }
+    Captions {
+        level: CaptionLevel::Sentence,
+        segments,
+    }
+}
+
+/// Whitespace runs as one space, trimmed (a caption line never holds a blank line, which
+/// would end an SRT or WebVTT cue).
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `seconds` as `HH:MM:SS` + `separator` + milliseconds.
+fn timestamp(seconds: f64, separator: char) -> String {
+    let millis = (seconds.max(0.0) * 1000.0).round() as u64;
+    let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    format!(
+        "{hours:02}:{minutes:02}:{:02}{separator}{:03}",
+        rest / 1000,
+        rest % 1000
+    )
+}
+
+/// Renders captions in `format`.
+pub fn render(captions: &Captions, format: CaptionFormat) -> Result<String> {
+    Ok(match format {
+        CaptionFormat::Srt => captions
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(n, s)| {
+                format!(
+                    "{}\n{} --> {}\n{}\n\n",
+                    n + 1,
+                    timestamp(s.start, ','),
+                    timestamp(s.end, ','),
+                    collapse(&s.text)
+                )
+            })
+            .collect(),
+        CaptionFormat::Vtt => {
+            let mut out = String::from("WEBVTT\n\n");
+            for s in &captions.segments {
+                // A cue's text may not hold "-->", and & and < start markup in WebVTT.
+                let text = collapse(&s.text)
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace("-->", "--&gt;");
+                out.push_str(&format!(
+                    "{} --> {}\n{text}\n\n",
+                    timestamp(s.start, '.'),
+                    timestamp(s.end, '.')
+                ));
+            }
+            out
+        }
+        CaptionFormat::Json => serde_json::to_string_pretty(captions)
+            .map_err(|e| Error::Internal(format!("captions do not serialise: {e}")))?,
+    })
+}
+
+/// The captions stored with an output (any of its formats' files): 404 when there is no
+/// such output or it was made without captions.
+pub async fn for_output(store: &dyn storage::ObjectStore, filename: &str) -> Result<Captions> {
+    let entry =
+        super::area::lookup(store, super::area::Area::Outputs, "filename", filename).await?;
+    let sidecar: Option<serde_json::Value> = super::area::read_sidecar(store, &entry).await;
+    sidecar
+        .and_then(|mut sidecar| sidecar.get_mut("captions").map(serde_json::Value::take))
+        .and_then(|captions| serde_json::from_value(captions).ok())
+        .ok_or_else(|| Error::NotFound {
+            what: "Captions (generate with \"captions\": true)",
+            name: entry.relative.clone(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::script::Part;
+    use audio::trim::TrimInfo;
+
+    fn script() -> Script {
+        Script {
+            parts: vec![Part::Speech {
+                chunks: vec!["hello there.".into(), "five dollars.".into()],
+                rate: 1.0,
+                emphasis: Default::default(),
+            }],
+            ssml: false,
+            warnings: Vec::new(),
+            sources: vec![Some(0..12), Some(13..18)],
+        }
+    }
+
+    fn report(speed: Option<f64>, lead_ms: f64, duration: f64) -> PostProcessReport {
+        PostProcessReport {
+            input_duration_seconds: 3.0,
+            output_duration_seconds: duration,
+            speed_factor_applied: speed,
+            trim_info: (lead_ms > 0.0).then_some(TrimInfo {
+                trimmed: true,
+                original_duration_ms: 3000.0,
+                trimmed_duration_ms: 3000.0 - lead_ms,
+                leading_silence_removed_ms: lead_ms,
+                trailing_silence_removed_ms: 0.0,
+            }),
+            normalization: None,
+        }
+    }
+
+    #[test]
+    fn blocks_of_a_chunk_merge_and_keep_the_written_words() {
+        let spans = [
+            Span {
+                chunk: 0,
+                start: 0,
+                end: 1000,
+            },
+            Span {
+                chunk: 0,
+                start: 1000,
+                end: 1500,
+            },
+            Span {
+                chunk: 1,
+                start: 1500,
+                end: 3000,
+            },
+        ];
+        let captions = build(
+            &script(),
+            "Hello there. $5.",
+            &spans,
+            1000,
+            &report(None, 0.0, 3.0),
+        );
+        assert_eq!(captions.segments.len(), 2);
+        assert_eq!(captions.segments[0].text, "Hello there.");
+        assert_eq!(
+            (captions.segments[0].start, captions.segments[0].end),
+            (0.0, 1.5)
+        );
+        assert_eq!(captions.segments[1].text, "$5.");
+        assert_eq!(captions.segments[1].spoken, "five dollars.");
+        assert_eq!(captions.segments[1].source_start, Some(13));
+    }
+
+    #[test]
+    fn speed_and_trim_move_the_time_line() {
+        let spans = [
+            Span {
+                chunk: 0,
+                start: 0,
+                end: 1000,
+            },
+            Span {
+                chunk: 1,
+                start: 1000,
+                end: 3000,
+            },
+        ];
+        // Twice as fast, then 100 ms of leading silence trimmed.
+        let captions = build(
+            &script(),
+            "Hello there. $5.",
+            &spans,
+            1000,
+            &report(Some(2.0), 100.0, 1.4),
+        );
+        assert_eq!(
+            (captions.segments[0].start, captions.segments[0].end),
+            (0.0, 0.4)
+        );
+        assert_eq!(
+            (captions.segments[1].start, captions.segments[1].end),
+            (0.4, 1.4)
+        );
+    }
+
+    #[test]
+    fn renders_srt_and_vtt() {
+        let captions = Captions {
+            level: CaptionLevel::Sentence,
+            segments: vec![CaptionSegment {
+                start: 3661.5,
+                end: 3662.25,
+                text: "A <b> & C --> D".into(),
+                spoken: String::new(),
+                source_start: None,
+                source_end: None,
+            }],
+        };
+        let srt = render(&captions, CaptionFormat::Srt).unwrap();
+        assert_eq!(srt, "1\n01:01:01,500 --> 01:01:02,250\nA <b> & C --> D\n\n");
+        let vtt = render(&captions, CaptionFormat::Vtt).unwrap();
+        assert_eq!(
+            vtt,
+            "WEBVTT\n\n01:01:01.500 --> 01:01:02.250\nA &lt;b> &amp; C --&gt; D\n\n"
+        );
+        let json: Captions =
+            serde_json::from_str(&render(&captions, CaptionFormat::Json).unwrap()).unwrap();
+        assert_eq!(json, captions);
+    }
+}

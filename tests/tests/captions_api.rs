@@ -1,0 +1,208 @@
+//! Captions over HTTP on the filesystem store and a real S3 server: `captions: true` on
+//! `/api/v1/tts` returns sentence timings in the final audio (after speed and trim) with the
+//! words as the request wrote them, stores them in the sidecar and serves them as SRT,
+//! WebVTT and JSON; an SSML pause lies exactly between its neighbours' captions.
+
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use tests::engines::{chatterbox_standins, standin_audio};
+use tests::fixtures::decode;
+use tests::multipart::Form;
+use tests::{Backend, TestApp, for_each_persistent_backend};
+
+const TEXT: &str = "The meeting starts at 3:30pm.  It costs $5 per person! Please bring a pen.";
+
+/// The JSON answer of a TTS request with captions.
+async fn captioned(app: &TestApp, extra: Value) -> Value {
+    let mut body = json!({"text": TEXT, "captions": true, "smart_batch_short_sentences": false,
+                          "export_formats": ["wav"]});
+    for (key, value) in extra.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    let response = app.post_json("/api/v1/tts?response_mode=url", &body).await;
+    response.ok_json()
+}
+
+fn segments(answer: &Value) -> Vec<Value> {
+    answer["captions"]["segments"].as_array().unwrap().clone()
+}
+
+async fn tts_captions_follow_the_audio(b: Backend) {
+    let app = TestApp::new(&b);
+    let answer = captioned(&app, json!({})).await;
+    assert_eq!(answer["captions"]["level"], "sentence");
+    let segments = segments(&answer);
+    let written: Vec<&str> = segments
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        written,
+        [
+            "The meeting starts at 3:30pm.",
+            "It costs $5 per person!",
+            "Please bring a pen."
+        ]
+    );
+    assert!(
+        segments[1]["spoken"]
+            .as_str()
+            .unwrap()
+            .contains("five dollars")
+    );
+    for segment in &segments {
+        let (start, end) = (
+            segment["source_start"].as_u64().unwrap() as usize,
+            segment["source_end"].as_u64().unwrap() as usize,
+        );
+        let slice: String = TEXT.chars().skip(start).take(end - start).collect();
+        assert_eq!(slice, segment["text"].as_str().unwrap());
+    }
+    let duration = answer["duration_seconds"].as_f64().unwrap();
+    let mut previous_end = 0.0;
+    for segment in &segments {
+        let (start, end) = (
+            segment["start"].as_f64().unwrap(),
+            segment["end"].as_f64().unwrap(),
+        );
+        assert!(start >= previous_end - 1e-9 && end > start, "{segments:?}");
+        previous_end = end;
+    }
+    assert_eq!(segments[0]["start"], 0.0);
+    assert!(
+        (previous_end - duration).abs() < 0.002,
+        "{previous_end} vs {duration}"
+    );
+
+    // Twice as fast: every time halves (within a millisecond of rounding).
+    let fast = captioned(&app, json!({"speed_factor": 2.0})).await;
+    let fast_end = segments_end(&fast);
+    let fast_duration = fast["duration_seconds"].as_f64().unwrap();
+    assert!((fast_end - fast_duration).abs() < 0.002);
+    assert!(
+        (fast_duration / duration - 0.5).abs() < 0.1,
+        "{fast_duration} vs {duration}"
+    );
+
+    // Stored: each format rendered from the sidecar.
+    let name = answer["output_files"][0]["filename"].as_str().unwrap();
+    let vtt = app.get(&format!("/api/v1/output/{name}/captions")).await;
+    assert_eq!(vtt.status, 200, "{}", vtt.text());
+    assert_eq!(vtt.header("content-type"), Some("text/vtt; charset=utf-8"));
+    let vtt = vtt.text();
+    assert!(
+        vtt.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:0"),
+        "{vtt}"
+    );
+    assert!(vtt.contains("It costs $5 per person!"), "{vtt}");
+    let srt = app
+        .get(&format!("/api/v1/output/{name}/captions?format=srt"))
+        .await;
+    assert_eq!(
+        srt.header("content-type"),
+        Some("application/x-subrip; charset=utf-8")
+    );
+    let srt = srt.text();
+    assert!(srt.starts_with("1\n00:00:00,000 --> "), "{srt}");
+    assert_eq!(srt.matches(" --> ").count(), 3, "{srt}");
+    let stored = app
+        .get(&format!("/api/v1/output/{name}/captions?format=json"))
+        .await
+        .ok_json();
+    assert_eq!(stored, answer["captions"]);
+    let bad = app
+        .get(&format!("/api/v1/output/{name}/captions?format=ass"))
+        .await;
+    bad.assert_error(422, "VALIDATION_ERROR");
+    let typo = app
+        .get(&format!("/api/v1/output/{name}/captions?fromat=srt"))
+        .await;
+    typo.assert_error(422, "VALIDATION_ERROR");
+
+    // An output made without captions has none; an unknown one is not there at all.
+    let plain = app
+        .post_json(
+            "/api/v1/tts?response_mode=url",
+            &json!({"text": "No captions here.", "export_formats": ["wav"]}),
+        )
+        .await
+        .ok_json();
+    assert!(plain.get("captions").is_none(), "{plain}");
+    let plain_name = plain["output_files"][0]["filename"].as_str().unwrap();
+    let none = app
+        .get(&format!("/api/v1/output/{plain_name}/captions"))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    assert!(
+        none["error"].as_str().unwrap().starts_with("Captions"),
+        "{none}"
+    );
+    let missing = app
+        .get("/api/v1/output/nope.wav/captions")
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Output file"),
+        "{missing}"
+    );
+}
+
+fn segments_end(answer: &Value) -> f64 {
+    segments(answer).last().unwrap()["end"].as_f64().unwrap()
+}
+
+async fn an_ssml_pause_lies_between_captions(b: Backend) {
+    let app = TestApp::new(&b);
+    let response = app
+        .post_json(
+            "/api/v1/tts?response_mode=url",
+            &json!({"text": r#"<speak>First comes this. <break time="2s"/> Then that.</speak>"#,
+                    "captions": true, "export_formats": ["wav"]}),
+        )
+        .await
+        .ok_json();
+    let segments = segments(&response);
+    assert_eq!(segments.len(), 2, "{segments:?}");
+    assert_eq!(segments[0]["source_start"], Value::Null);
+    let gap_start = segments[0]["end"].as_f64().unwrap();
+    let gap_end = segments[1]["start"].as_f64().unwrap();
+    assert!((gap_end - gap_start - 2.0).abs() < 0.01, "{segments:?}");
+    // The audio between the two captions is the break's exact silence.
+    let name = response["output_files"][0]["path"].as_str().unwrap();
+    let wav = app.get(&format!("/outputs/{name}")).await;
+    assert_eq!(wav.status, 200);
+    let pcm = decode(&wav.body, "wav");
+    let rate = f64::from(pcm.sample_rate);
+    let inside =
+        &pcm.samples[((gap_start + 0.005) * rate) as usize..((gap_end - 0.005) * rate) as usize];
+    assert!(inside.iter().all(|s| *s == 0.0));
+}
+
+async fn chatterbox_captions_per_chunk(b: Backend) {
+    let app = TestApp::with_config(&b, |c| {
+        c.engines.chatterbox_dir = Some(chatterbox_standins("original"));
+    });
+    let voice = Form::new().file("voice_file", "anna.wav", standin_audio("ref_7s.wav"));
+    app.post_form("/api/v1/voice", &voice).await.assert_ok();
+    let answer = captioned(
+        &app,
+        json!({"reference_audio_filename": "anna", "temperature": 0, "trim": true}),
+    )
+    .await;
+    let segments = segments(&answer);
+    assert_eq!(segments.len(), 3, "{segments:?}");
+    assert_eq!(segments[2]["text"], "Please bring a pen.");
+    let duration = answer["duration_seconds"].as_f64().unwrap();
+    assert!(segments_end(&answer) <= duration + 1e-9);
+}
+
+for_each_persistent_backend!(
+    tts_captions_follow_the_audio,
+    an_ssml_pause_lies_between_captions,
+    chatterbox_captions_per_chunk,
+);
