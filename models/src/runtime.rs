@@ -171,6 +171,22 @@ impl OnnxRuntime {
         self.build_session(path, threads, spinning)
     }
 
+    /// Like [`Self::request_session`], for a graph held in memory (`path` names it in
+    /// errors): a model rewritten at load, such as a Piper voice with its phoneme
+    /// durations exposed. The bytes are copied by ONNX Runtime and may be dropped after.
+    pub fn request_session_from_memory(
+        &self,
+        path: &Path,
+        model: &[u8],
+        threads: usize,
+        spinning: bool,
+    ) -> Result<Session, ModelError> {
+        let bad = |e: ort::Error| ModelError::bad_model(path, e.to_string());
+        self.builder(path, threads, spinning)?
+            .commit_from_memory(model)
+            .map_err(bad)
+    }
+
     fn build_session(
         &self,
         path: &Path,
@@ -180,6 +196,19 @@ impl OnnxRuntime {
         if !path.is_file() {
             return Err(ModelError::MissingFile(path.to_path_buf()));
         }
+        let bad = |e: ort::Error| ModelError::bad_model(path, e.to_string());
+        self.builder(path, threads, spinning)?
+            .commit_from_file(path)
+            .map_err(bad)
+    }
+
+    /// A session builder with this runtime's settings (`path` names the model in errors).
+    fn builder(
+        &self,
+        path: &Path,
+        threads: usize,
+        spinning: bool,
+    ) -> Result<ort::session::builder::SessionBuilder, ModelError> {
         let bad = |e: ort::Error| ModelError::bad_model(path, e.to_string());
         let mut builder = Session::builder(&self.environment).map_err(bad)?;
         builder = builder
@@ -198,6 +227,6 @@ impl OnnxRuntime {
                 .with_execution_providers([ort::ep::CUDA::default().build()])
                 .map_err(|e| bad(e.into()))?;
         }
-        builder.commit_from_file(path).map_err(bad)
+        Ok(builder)
     }
 }

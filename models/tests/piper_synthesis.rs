@@ -84,9 +84,9 @@ fn sentences_are_delivered_one_by_one() {
         .synthesize_each_sentence(
             "Hi. How are you? Fine, thanks!",
             &PiperOptions::default(),
-            &mut |w| {
-                assert_eq!(w.sample_rate, 22050);
-                lengths.push(w.samples.len());
+            &mut |sentence| {
+                assert_eq!(sentence.waveform.sample_rate, 22050);
+                lengths.push(sentence.waveform.samples.len());
                 Ok(())
             },
         )
@@ -102,6 +102,41 @@ fn sentences_are_delivered_one_by_one() {
         });
     assert!(result.is_err());
     assert_eq!(calls, 1);
+}
+
+#[test]
+fn phonemes_are_placed_in_the_audio() {
+    let voice = piper_support::joe();
+    assert!(
+        voice.has_phoneme_timings(),
+        "the joe voice's durations are exposed at load"
+    );
+    let mut sentences = Vec::new();
+    voice
+        .synthesize_each_sentence(
+            "Out of the house, it is kind of nice.",
+            &PiperOptions::default(),
+            &mut |sentence| {
+                sentences.push(sentence);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let sentence = &sentences[0];
+    let phonemes = &sentence.phonemes;
+    assert!(phonemes.len() > 20, "{phonemes:?}");
+    // Contiguous, in order, inside the audio, ending before its trailing `$`.
+    for pair in phonemes.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start);
+    }
+    let len = sentence.waveform.samples.len();
+    assert!(phonemes.last().unwrap().end <= len);
+    assert!(phonemes[0].start < len / 4);
+    // Word boundaries are spaces; the comma's pause is silence in the audio.
+    let comma = phonemes.iter().find(|p| p.phoneme == ",").unwrap();
+    let pause = &sentence.waveform.samples[comma.start..comma.end];
+    let rms = (pause.iter().map(|s| s * s).sum::<f32>() / pause.len().max(1) as f32).sqrt();
+    assert!(rms < 0.02, "comma pause rms {rms}");
 }
 
 #[test]

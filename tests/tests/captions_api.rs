@@ -32,7 +32,7 @@ fn segments(answer: &Value) -> Vec<Value> {
 async fn tts_captions_follow_the_audio(b: Backend) {
     let app = TestApp::new(&b);
     let answer = captioned(&app, json!({})).await;
-    assert_eq!(answer["captions"]["level"], "sentence");
+    assert_eq!(answer["captions"]["level"], "word");
     let segments = segments(&answer);
     let written: Vec<&str> = segments
         .iter()
@@ -194,14 +194,86 @@ async fn chatterbox_captions_per_chunk(b: Backend) {
         json!({"reference_audio_filename": "anna", "temperature": 0, "trim": true}),
     )
     .await;
+    assert_eq!(answer["captions"]["level"], "sentence");
     let segments = segments(&answer);
     assert_eq!(segments.len(), 3, "{segments:?}");
     assert_eq!(segments[2]["text"], "Please bring a pen.");
+    assert!(segments[0].get("words").is_none(), "{segments:?}");
     let duration = answer["duration_seconds"].as_f64().unwrap();
     assert!(segments_end(&answer) <= duration + 1e-9);
 }
 
+/// Onsets of sound after at least 60 ms of quiet, in seconds: 10 ms frames, quiet below
+/// -30 dB of the loudest frame. An estimate that knows nothing of the engine's timings.
+fn energy_onsets(samples: &[f32], rate: u32) -> Vec<f64> {
+    let frame = (rate / 100) as usize;
+    let levels: Vec<f32> = samples
+        .chunks(frame)
+        .map(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt())
+        .collect();
+    let loudest = levels.iter().copied().fold(0.0, f32::max);
+    let threshold = loudest * 0.0316;
+    let mut onsets = Vec::new();
+    let mut quiet = 0;
+    for (n, level) in levels.iter().enumerate() {
+        if *level < threshold {
+            quiet += 1;
+        } else {
+            if quiet >= 6 {
+                onsets.push(n as f64 * 0.01);
+            }
+            quiet = 0;
+        }
+    }
+    onsets
+}
+
+async fn word_onsets_match_the_audio(b: Backend) {
+    let app = TestApp::new(&b);
+    for speed in [1.0, 1.5] {
+        let answer = app
+            .post_json(
+                "/api/v1/tts?response_mode=url",
+                &json!({"text": "Alpha, bravo, charlie, delta, echo, foxtrot, golf, hotel, india.",
+                        "captions": true, "speed_factor": speed, "export_formats": ["wav"]}),
+            )
+            .await
+            .ok_json();
+        let path = answer["output_files"][0]["path"].as_str().unwrap();
+        let wav = app.get(&format!("/outputs/{path}")).await;
+        let pcm = decode(&wav.body, "wav");
+        let onsets = energy_onsets(&pcm.samples, pcm.sample_rate);
+        let words = answer["captions"]["segments"][0]["words"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(words.len(), 9, "{words:?}");
+        // Every word after a comma starts after a pause: the estimate has an onset there.
+        let mut errors: Vec<f64> = words[1..]
+            .iter()
+            .map(|w| {
+                let start = w["start"].as_f64().unwrap();
+                onsets
+                    .iter()
+                    .map(|o| (o - start).abs())
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .collect();
+        errors.sort_by(f64::total_cmp);
+        let median = errors[errors.len() / 2];
+        eprintln!(
+            "speed {speed}: median word-onset error {median:.3} s (max {:.3} s)",
+            errors[errors.len() - 1]
+        );
+        assert!(
+            median < 0.060,
+            "speed {speed}: median onset error {median} s; errors {errors:?}, onsets {onsets:?}, words {words:?}"
+        );
+    }
+}
+
 for_each_persistent_backend!(
+    word_onsets_match_the_audio,
     tts_captions_follow_the_audio,
     an_ssml_pause_lies_between_captions,
     chatterbox_captions_per_chunk,

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::script::Script;
+use super::word_timing;
 use crate::error::{Error, Result};
+use models::piper::alignment::TimedPhoneme;
 
 /// The granularity of a set of captions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -19,6 +21,8 @@ use crate::error::{Error, Result};
 pub enum CaptionLevel {
     /// One segment per chunk of text (a sentence, or sentences grouped by batching).
     Sentence,
+    /// Segments as for `sentence`, each with its words timed (the built-in voice).
+    Word,
 }
 
 /// Captions of one output.
@@ -45,10 +49,25 @@ pub struct CaptionSegment {
     pub source_start: Option<usize>,
     /// Character offset just past `text` in the request text; null for SSML.
     pub source_end: Option<usize>,
+    /// The spoken words with their times, when the engine reports phoneme timings (the
+    /// built-in voice); absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<CaptionWord>,
+}
+
+/// One timed word of a caption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaptionWord {
+    /// The word as spoken (after normalisation: "five", not "5"), punctuation trimmed.
+    pub word: String,
+    /// Start in the final audio, seconds.
+    pub start: f64,
+    /// End in the final audio, seconds.
+    pub end: f64,
 }
 
 /// Where one block of a chunk's audio was put, in samples of the engine's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     /// The chunk (index into [`Script::chunks`]).
     pub chunk: usize,
@@ -56,6 +75,9 @@ pub struct Span {
     pub start: usize,
     /// One past the last sample.
     pub end: usize,
+    /// Where the block's phonemes lie, in the same samples (empty when the engine does
+    /// not say).
+    pub phonemes: Vec<TimedPhoneme>,
 }
 
 /// A caption format.
@@ -122,6 +144,15 @@ pub fn build(
         let spoken = chunks
             .get(span.chunk)
             .map_or_else(String::new, |c| (*c).clone());
+        let words = word_timing::time_words(&spoken, &span.phonemes)
+            .into_iter()
+            .map(|w| CaptionWord {
+                word: w.word,
+                start: to_final(w.start),
+                end: to_final(w.end),
+            })
+            .filter(|w| w.end > w.start)
+            .collect();
         let source = script.sources.get(span.chunk).cloned().flatten();
         let text = match &source {
             Some(range) => collapse(
@@ -139,26 +170,32 @@ pub fn build(
             spoken,
             source_start: source.as_ref().map(|r| r.start),
             source_end: source.as_ref().map(|r| r.end),
+            words,
         });
     };
     for span in spans {
         match current.as_mut() {
-            Some(open) if open.chunk == span.chunk => open.end = span.end,
+            Some(open) if open.chunk == span.chunk => {
+                open.end = span.end;
+                open.phonemes.extend_from_slice(&span.phonemes);
+            }
             _ => {
                 if let Some(done) = current.take() {
                     finish(done, &mut segments);
                 }
-                current = Some(*span);
+                current = Some(span.clone());
             }
         }
     }
     if let Some(done) = current {
         finish(done, &mut segments);
     }
-    Captions {
-        level: CaptionLevel::Sentence,
-        segments,
-    }
+    let level = if !segments.is_empty() && segments.iter().all(|s| !s.words.is_empty()) {
+        CaptionLevel::Word
+    } else {
+        CaptionLevel::Sentence
+    };
+    Captions { level, segments }
 }
 
 /// Whitespace runs as one space, trimmed (a caption line never holds a blank line, which
@@ -251,6 +288,15 @@ mod tests {
         }
     }
 
+    fn span(chunk: usize, start: usize, end: usize) -> Span {
+        Span {
+            chunk,
+            start,
+            end,
+            phonemes: Vec::new(),
+        }
+    }
+
     fn report(speed: Option<f64>, lead_ms: f64, duration: f64) -> PostProcessReport {
         PostProcessReport {
             input_duration_seconds: 3.0,
@@ -269,23 +315,7 @@ mod tests {
 
     #[test]
     fn blocks_of_a_chunk_merge_and_keep_the_written_words() {
-        let spans = [
-            Span {
-                chunk: 0,
-                start: 0,
-                end: 1000,
-            },
-            Span {
-                chunk: 0,
-                start: 1000,
-                end: 1500,
-            },
-            Span {
-                chunk: 1,
-                start: 1500,
-                end: 3000,
-            },
-        ];
+        let spans = [span(0, 0, 1000), span(0, 1000, 1500), span(1, 1500, 3000)];
         let captions = build(
             &script(),
             "Hello there. $5.",
@@ -306,18 +336,7 @@ mod tests {
 
     #[test]
     fn speed_and_trim_move_the_time_line() {
-        let spans = [
-            Span {
-                chunk: 0,
-                start: 0,
-                end: 1000,
-            },
-            Span {
-                chunk: 1,
-                start: 1000,
-                end: 3000,
-            },
-        ];
+        let spans = [span(0, 0, 1000), span(1, 1000, 3000)];
         // Twice as fast, then 100 ms of leading silence trimmed.
         let captions = build(
             &script(),
@@ -347,6 +366,7 @@ mod tests {
                 spoken: String::new(),
                 source_start: None,
                 source_end: None,
+                words: Vec::new(),
             }],
         };
         let srt = render(&captions, CaptionFormat::Srt).unwrap();

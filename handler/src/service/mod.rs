@@ -24,6 +24,7 @@ pub mod vc;
 pub mod vc_inputs;
 pub mod voice_use;
 pub mod voices;
+pub mod word_timing;
 pub mod work;
 
 use chrono::{DateTime, SecondsFormat, Utc};

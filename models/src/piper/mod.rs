@@ -4,6 +4,7 @@
 //! kept as piper keeps it), mapped to ids with the voice's `phoneme_id_map`, and each
 //! sentence runs through the ONNX graph once (spec: `chatterbox-onnx.md` §D).
 
+pub mod alignment;
 mod clauses;
 mod config;
 mod espeak;
@@ -13,4 +14,4 @@ mod voice;
 pub use config::{AudioConfig, EspeakConfig, InferenceConfig, PiperConfig};
 pub use espeak::{EspeakPhonemizer, Phonemizer};
 pub use ids::{phoneme_ids, split_phonemes};
-pub use voice::{PiperOptions, PiperVoice};
+pub use voice::{PiperOptions, PiperVoice, Sentence};

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use ort::session::Session;
 use ort::value::TensorRef;
 
+use super::alignment::{TimedPhoneme, timed_phonemes};
 use super::config::PiperConfig;
 use super::espeak::{EspeakPhonemizer, Phonemizer};
 use super::ids::{phoneme_ids, split_phonemes};
@@ -60,6 +61,9 @@ struct Sessions {
     policy: Spinning,
     spinning: Option<Session>,
     sleeping: Option<Session>,
+    /// Whether sessions are built from the model with its phoneme durations exposed
+    /// (see [`super::alignment`]).
+    aligned: bool,
 }
 
 impl Sessions {
@@ -74,9 +78,50 @@ impl Sessions {
         };
         match slot {
             Some(session) => Ok(session),
-            None => Ok(slot.insert(self.runtime.request_session(model, self.threads, spin)?)),
+            None => {
+                let session = if self.aligned {
+                    aligned_session(&self.runtime, model, self.threads, spin)?
+                } else {
+                    None
+                };
+                let session = match session {
+                    Some(session) => session,
+                    None => self.runtime.request_session(model, self.threads, spin)?,
+                };
+                Ok(slot.insert(session))
+            }
         }
     }
+}
+
+/// A session on the model with its duration tensor exposed, or `None` when the graph has
+/// no such tensor. The file is read and rewritten in memory each time a session is built
+/// (once or twice per process), so no second copy of the weights stays resident.
+fn aligned_session(
+    runtime: &OnnxRuntime,
+    model: &Path,
+    threads: usize,
+    spin: bool,
+) -> Result<Option<Session>, ModelError> {
+    let bytes = std::fs::read(model).map_err(|_| ModelError::MissingFile(model.to_path_buf()))?;
+    match super::alignment::with_duration_output(&bytes) {
+        Some((patched, _)) => {
+            drop(bytes);
+            runtime
+                .request_session_from_memory(model, &patched, threads, spin)
+                .map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// One sentence's audio and where its phonemes lie in it.
+#[derive(Debug, Clone)]
+pub struct Sentence {
+    /// The audio (with the requested trailing silence, except after the last sentence).
+    pub waveform: Waveform,
+    /// Each spoken phoneme's samples; empty when the voice's graph gives no durations.
+    pub phonemes: Vec<TimedPhoneme>,
 }
 
 impl PiperVoice {
@@ -107,9 +152,25 @@ impl PiperVoice {
             policy: runtime.settings().spinning,
             spinning: None,
             sleeping: None,
+            aligned: true,
         };
+        if let Err(e) = sessions.for_run(model) {
+            if !model.is_file() {
+                return Err(e);
+            }
+            // ONNX Runtime refused the rewritten graph: speak without word timings.
+            tracing::warn!(model = %model.display(), error = %e, "phoneme durations unavailable; loading the voice as it is");
+            sessions.aligned = false;
+        }
         let session = sessions.for_run(model)?;
-        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        let has_durations = session.outputs().len() > 1;
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_owned())
+            .collect();
+        sessions.aligned = has_durations;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         for required in ["input", "input_lengths", "scales"] {
             if !names.contains(&required) {
                 return Err(ModelError::bad_model(
@@ -172,9 +233,9 @@ impl PiperVoice {
         let mut samples = Vec::new();
         self.synthesize_each_sentence(text, options, &mut |sentence| {
             if samples.is_empty() {
-                samples = sentence.samples;
+                samples = sentence.waveform.samples;
             } else {
-                samples.extend_from_slice(&sentence.samples);
+                samples.extend_from_slice(&sentence.waveform.samples);
             }
             Ok(())
         })?;
@@ -188,21 +249,34 @@ impl PiperVoice {
         &self,
         text: &str,
         options: &PiperOptions,
-        on_sentence: &mut dyn FnMut(Waveform) -> Result<(), ModelError>,
+        on_sentence: &mut dyn FnMut(Sentence) -> Result<(), ModelError>,
     ) -> Result<(), ModelError> {
         let sentences = self.sentence_phonemes(text)?;
         let silence =
             (options.sentence_silence_seconds.max(0.0) * self.sample_rate() as f32) as usize;
         let count = sentences.len();
         for (n, sentence) in sentences.iter().enumerate() {
-            let ids = self.ids(sentence);
-            let mut samples = self.synthesize_ids(&ids, options)?;
+            let phonemes = split_phonemes(sentence, &self.config.vowel_clusters);
+            let ids = phoneme_ids(&phonemes, &self.config.phoneme_id_map);
+            let (mut samples, id_samples) = self.synthesize_ids_aligned(&ids, options)?;
+            let phonemes = id_samples.map_or_else(Vec::new, |id_samples| {
+                timed_phonemes(&phonemes, &self.config.phoneme_id_map, &id_samples)
+            });
             if n + 1 < count {
                 samples.resize(samples.len() + silence, 0.0);
             }
-            on_sentence(Waveform::new(samples, self.sample_rate()))?;
+            on_sentence(Sentence {
+                waveform: Waveform::new(samples, self.sample_rate()),
+                phonemes,
+            })?;
         }
         Ok(())
+    }
+
+    /// Whether the voice reports where each phoneme lies in its audio (its graph exposes
+    /// the rounded durations; every stock Piper voice does once rewritten at load).
+    pub fn has_phoneme_timings(&self) -> bool {
+        self.sessions.lock().is_ok_and(|sessions| sessions.aligned)
     }
 
     /// The model ids of phonemes written in IPA (`<phoneme alphabet="ipa" ph="…">`): the
@@ -241,6 +315,17 @@ impl PiperVoice {
         ids: &[i64],
         options: &PiperOptions,
     ) -> Result<Vec<f32>, ModelError> {
+        Ok(self.synthesize_ids_aligned(ids, options)?.0)
+    }
+
+    /// Like [`Self::synthesize_ids`], with the samples each id was given when the graph
+    /// exposes its durations (frame counts times the frames' hop, which the audio's length
+    /// over the frame total gives exactly).
+    pub fn synthesize_ids_aligned(
+        &self,
+        ids: &[i64],
+        options: &PiperOptions,
+    ) -> Result<(Vec<f32>, Option<Vec<usize>>), ModelError> {
         if ids.is_empty() {
             return Err(ModelError::InvalidInput(
                 "no phoneme ids to synthesise".into(),
@@ -282,7 +367,16 @@ impl PiperVoice {
         let (_, audio) = outputs[0]
             .try_extract_tensor::<f32>()
             .map_err(tensor_error)?;
-        Ok(audio.iter().map(|s| s.clamp(-1.0, 1.0)).collect())
+        let samples: Vec<f32> = audio.iter().map(|s| s.clamp(-1.0, 1.0)).collect();
+        let id_samples = if outputs.len() > 1 {
+            outputs[1]
+                .try_extract_tensor::<f32>()
+                .ok()
+                .and_then(|(_, frames)| samples_per_id(frames, samples.len()))
+        } else {
+            None
+        };
+        Ok((samples, id_samples))
     }
 
     /// The `sid` to feed: the requested one (checked against the speaker count) or 0.
@@ -299,4 +393,20 @@ impl PiperVoice {
             _ => Ok(0),
         }
     }
+}
+
+/// Frame counts per id as sample counts: the audio is the frames times a fixed hop, so the
+/// hop is the audio's length over the frame total. `None` when they do not divide (not a
+/// duration tensor after all).
+fn samples_per_id(frames: &[f32], audio_len: usize) -> Option<Vec<usize>> {
+    if frames.iter().any(|f| !f.is_finite() || *f < 0.0) {
+        return None;
+    }
+    let counts: Vec<usize> = frames.iter().map(|f| *f as usize).collect();
+    let total: usize = counts.iter().sum();
+    if total == 0 || !audio_len.is_multiple_of(total) {
+        return None;
+    }
+    let hop = audio_len / total;
+    Some(counts.into_iter().map(|c| c * hop).collect())
 }

@@ -25,6 +25,7 @@ use super::work;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::state::AppState;
+use models::piper::alignment::TimedPhoneme;
 pub use request::{ModelChoice, TtsPlan, TtsRequest};
 use speaker::Speaker;
 use synthesis::{ChatterboxJob, ChunkReport};
@@ -273,6 +274,15 @@ fn collect(
                 chunk,
                 start,
                 end: samples.len(),
+                phonemes: block
+                    .phonemes
+                    .into_iter()
+                    .map(|p| TimedPhoneme {
+                        start: p.start + start,
+                        end: p.end + start,
+                        ..p
+                    })
+                    .collect(),
             });
         }
         Ok(true)

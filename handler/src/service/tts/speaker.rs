@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use models::chatterbox::{Chatterbox, VoiceConditioning};
+use models::piper::alignment::TimedPhoneme;
 use models::piper::{PiperOptions, PiperVoice};
 
 use super::synthesis::{self, ChatterboxJob, ChunkReport};
@@ -42,6 +43,8 @@ pub struct Block {
     pub samples: Vec<f32>,
     /// The chunk of text it speaks (index into [`Script::chunks`]), `None` for a pause.
     pub chunk: Option<usize>,
+    /// Where each phoneme lies in `samples`, when the engine says (the built-in voice).
+    pub phonemes: Vec<TimedPhoneme>,
 }
 
 /// What speaking a script reported.
@@ -82,6 +85,7 @@ impl Speaker {
                     emit(Block {
                         samples: vec![0.0; frames],
                         chunk: None,
+                        phonemes: Vec::new(),
                     })?
                 }
                 Part::Speech {
@@ -114,6 +118,7 @@ impl Speaker {
                             emit(Block {
                                 samples,
                                 chunk: Some(chunk_index),
+                                phonemes: Vec::new(),
                             })?
                         }
                         Self::Chatterbox { .. } => self.speak_chunks(
@@ -184,6 +189,7 @@ impl Speaker {
                     if !emit(Block {
                         samples,
                         chunk: Some(index),
+                        phonemes: Vec::new(),
                     })? {
                         return Ok(false);
                     }
@@ -225,10 +231,11 @@ fn piper_sentences(
 ) -> Result<bool> {
     let mut listening = true;
     let mut failure = None;
-    let outcome = voice.synthesize_each_sentence(chunk, options, &mut |waveform| {
+    let outcome = voice.synthesize_each_sentence(chunk, options, &mut |sentence| {
         let block = Block {
-            samples: waveform.samples,
+            samples: sentence.waveform.samples,
             chunk: Some(index),
+            phonemes: sentence.phonemes,
         };
         match emit(block) {
             Ok(true) if !stop.is_raised() => Ok(()),
