@@ -32,6 +32,7 @@ use crate::openai::schema::BearerKeys;
     ),
     paths(
         crate::openai::speech::create_speech,
+        crate::openai::captioned::create_captioned_speech,
         crate::openai::models::list_models,
         crate::openai::models::get_model,
         crate::openai::models::list_audio_models,

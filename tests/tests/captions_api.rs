@@ -272,7 +272,70 @@ async fn word_onsets_match_the_audio(b: Backend) {
     }
 }
 
+async fn openai_captioned_speech_gives_audio_and_word_timestamps(b: Backend) {
+    use base64::Engine as _;
+    let app = TestApp::new(&b);
+    for path in ["/v1/audio/speech/captioned", "/dev/captioned_speech"] {
+        let answer = app
+            .post_json(
+                path,
+                &json!({"model": "tts-1", "voice": "alloy", "input": "Hello there, it costs $5.",
+                        "response_format": "wav", "speed": 1.25}),
+            )
+            .await
+            .ok_json();
+        assert_eq!(answer["audio_format"], "wav");
+        assert_eq!(answer["engine"], "piper");
+        let wav = base64::engine::general_purpose::STANDARD
+            .decode(answer["audio"].as_str().unwrap())
+            .unwrap();
+        let pcm = decode(&wav, "wav");
+        assert_eq!(pcm.sample_rate, 24_000);
+        let seconds = pcm.frames() as f64 / 24_000.0;
+        let timestamps = answer["timestamps"].as_array().unwrap();
+        let words: Vec<&str> = timestamps
+            .iter()
+            .map(|t| t["word"].as_str().unwrap())
+            .collect();
+        assert_eq!(words, ["hello", "there", "it", "costs", "five", "dollars"]);
+        let last_end = timestamps.last().unwrap()["end_time"].as_f64().unwrap();
+        assert!(
+            last_end <= seconds + 1e-6 && last_end > seconds - 0.5,
+            "{last_end} of {seconds}"
+        );
+        assert_eq!(
+            answer["captions"]["segments"][0]["text"],
+            "Hello there, it costs $5."
+        );
+    }
+    // The speech route's own errors, in OpenAI's envelope; SSE makes no sense here.
+    let sse = app
+        .post_json(
+            "/v1/audio/speech/captioned",
+            &json!({"model": "gpt-4o-mini-tts", "voice": "alloy", "input": "Hi.", "stream_format": "sse"}),
+        )
+        .await;
+    assert_eq!(sse.status, 400, "{}", sse.text());
+    assert_eq!(sse.json()["error"]["param"], "stream_format");
+    let empty = app
+        .post_json(
+            "/v1/audio/speech/captioned",
+            &json!({"model": "tts-1", "voice": "alloy", "input": ""}),
+        )
+        .await;
+    assert_eq!(empty.status, 400, "{}", empty.text());
+    assert!(stored_nothing(&b).await);
+}
+
+/// Nothing was written to the outputs area (the OpenAI dialect stores nothing).
+async fn stored_nothing(b: &Backend) -> bool {
+    tests::stored_keys(b.store.as_ref(), "outputs/")
+        .await
+        .is_empty()
+}
+
 for_each_persistent_backend!(
+    openai_captioned_speech_gives_audio_and_word_timestamps,
     word_onsets_match_the_audio,
     tts_captions_follow_the_audio,
     an_ssml_pause_lies_between_captions,

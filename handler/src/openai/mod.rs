@@ -2,6 +2,7 @@
 //! (each also without `/v1`), `/v1/models`, with OpenAI's wire types and error envelope, calling the same
 //! services as the native API.
 
+pub mod captioned;
 pub mod catalog;
 pub mod error;
 pub mod models;
@@ -35,6 +36,10 @@ pub fn router() -> Router<AppState> {
             "/audio/speech",
             post(speech::create_speech).route_layer(guard()),
         )
+        .route(
+            "/audio/speech/captioned",
+            post(captioned::create_captioned_speech).route_layer(guard()),
+        )
         .route("/audio/voices", voices)
         .route(
             "/audio/voices/{model}",
@@ -59,6 +64,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/audio/speech",
             post(speech::create_speech).route_layer(guard()),
+        )
+        // Kokoro-FastAPI's path for the same thing, so its clients work unchanged.
+        .route(
+            "/dev/captioned_speech",
+            post(captioned::create_captioned_speech).route_layer(guard()),
         )
         // Clients configured with a base URL without `/v1` (Open WebUI accepts either).
         .route(

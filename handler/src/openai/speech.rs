@@ -28,7 +28,7 @@ pub const MAX_INPUT_CHARS: usize = 4096;
 /// Sample rate of every OpenAI-endpoint response (OpenAI's `pcm` is 24 kHz).
 pub const SAMPLE_RATE: u32 = 24_000;
 /// Largest request body accepted.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A validated speech request.
 #[derive(Debug, Clone)]

@@ -15,7 +15,9 @@ use models::text::{ChunkOptions, TextOptions};
 use tokio::sync::mpsc;
 
 use super::area::Entry;
+use super::captions::{self, Captions, Span};
 use super::engines::EngineKind;
+use super::script::Script;
 use super::tts::speaker::Speaker;
 use super::tts::synthesis::ChatterboxJob;
 use super::voice_use;
@@ -121,55 +123,7 @@ pub async fn start(
     request: StreamRequest,
     mut sink: Box<dyn AudioSink>,
 ) -> Result<mpsc::Receiver<Result<Bytes>>> {
-    let script = super::script::prepare(
-        &request.text,
-        &super::script::ScriptOptions {
-            ssml: request.ssml,
-            normalize: request.normalize_text,
-            text: TextOptions::default(),
-            // One sentence per block, so the first bytes wait for one sentence only.
-            chunks: ChunkOptions {
-                enable_batching: false,
-                smart_batch_short_sentences: false,
-                max_chunk_chars: super::generation::MAX_CHUNK_CHARS,
-            },
-            lexicons: &request.lexicons,
-            field: "input",
-        },
-    )?;
-    let engines = state.engines();
-    // Load first (a missing model is a quick 503), then wait for a slot, then run the
-    // speech encoder inside it, so the gate bounds every inference.
-    let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
-    let (speaker, slot) = match request.engine {
-        EngineKind::Piper => {
-            let voice = engines.piper().await?;
-            let options = engines.settings().piper_options();
-            let slot = engines.admit(request.engine).await?;
-            (Speaker::Piper { voice, options }, slot)
-        }
-        EngineKind::Chatterbox => {
-            let voice = request
-                .voice
-                .clone()
-                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
-            let cloning = voice_use::prepare_cloning(state, &voice, "voice").await?;
-            let job = ChatterboxJob {
-                params: request.params.clone(),
-                max_new_tokens_cap: max_new_tokens,
-                candidates: 1,
-                attempts: 2,
-            };
-            (
-                Speaker::Chatterbox {
-                    engine: cloning.engine,
-                    conditioning: cloning.conditioning,
-                    job,
-                },
-                cloning.slot,
-            )
-        }
-    };
+    let (script, speaker, slot) = ready(state, &request).await?;
     let header = sink.start()?;
     let (sender, receiver) = mpsc::channel(CHANNEL_BLOCKS);
     let input_chars = request.text.chars().count();
@@ -292,6 +246,158 @@ pub async fn start(
         }
     });
     Ok(receiver)
+}
+
+/// Speech with its captions, whole: what the captioned-speech routes answer.
+#[derive(Debug)]
+pub struct CaptionedSpeech {
+    /// Mono samples at the request's rate and tempo.
+    pub samples: Vec<f32>,
+    /// Where each sentence (and, for the built-in voice, each word) is in `samples`.
+    pub captions: Captions,
+}
+
+/// Speaks a request whole (no streaming) and times its sentences and words in the audio
+/// as delivered: each block is resampled and time-stretched on its own, so its times are
+/// scaled by the same ratio.
+pub async fn captioned(state: &AppState, request: StreamRequest) -> Result<CaptionedSpeech> {
+    let started = std::time::Instant::now();
+    let (script, speaker, slot) = ready(state, &request).await?;
+    let rate = speaker.sample_rate();
+    let script_for_work = script.clone();
+    let work_request = request.clone();
+    let (samples, spans) = work::run(slot, super::generation::abandoned(state), move |stop| {
+        let request = work_request;
+        let mut samples: Vec<f32> = Vec::new();
+        let mut spans = Vec::new();
+        speaker.speak(&script_for_work, stop, &mut |block| {
+            let raw = block.samples.len();
+            let shaped = shape(block.samples, rate, request.sample_rate, request.speed)?;
+            let start = samples.len();
+            let scale = |n: usize| {
+                if raw == 0 {
+                    0
+                } else {
+                    (n as f64 * shaped.len() as f64 / raw as f64).round() as usize
+                }
+            };
+            samples.extend_from_slice(&shaped);
+            if let Some(chunk) = block.chunk {
+                spans.push(Span {
+                    chunk,
+                    start,
+                    end: samples.len(),
+                    phonemes: block
+                        .phonemes
+                        .into_iter()
+                        .map(|p| models::piper::alignment::TimedPhoneme {
+                            start: start + scale(p.start),
+                            end: start + scale(p.end),
+                            ..p
+                        })
+                        .collect(),
+                });
+            }
+            Ok(true)
+        })?;
+        Ok((samples, spans))
+    })
+    .await?;
+    if samples.is_empty() {
+        return Err(Error::invalid(
+            "input",
+            "nothing in the input could be spoken by this voice: it produced no audio",
+        ));
+    }
+    let report = audio::postprocess::PostProcessReport {
+        input_duration_seconds: samples.len() as f64 / f64::from(request.sample_rate),
+        output_duration_seconds: samples.len() as f64 / f64::from(request.sample_rate),
+        speed_factor_applied: None,
+        trim_info: None,
+        normalization: None,
+    };
+    let captions = captions::build(&script, &request.text, &spans, request.sample_rate, &report);
+    if let Some(voice) = &request.voice {
+        voice_use::record_use(
+            state.store().as_ref(),
+            state.voice_use(),
+            voice,
+            request.engine.name(),
+        )
+        .await;
+    }
+    let processing_seconds = started.elapsed().as_secs_f64();
+    super::usage::record(
+        state,
+        super::usage::Generated {
+            timing: crate::monitoring::GenerationTiming {
+                kind: "speech",
+                engine: request.engine.name(),
+                audio_seconds: report.output_duration_seconds,
+                processing_seconds,
+                first_audio: Some((processing_seconds, false)),
+            },
+            project: None,
+            bytes: 0,
+            voice: request.voice.as_ref().map(|v| v.relative.clone()),
+        },
+    )
+    .await;
+    Ok(CaptionedSpeech { samples, captions })
+}
+
+/// Everything a synthesis needs before it starts: the script (refusals are 4xx), the
+/// engine loaded (a missing model is a quick 503) and a generation slot, so the gate
+/// bounds every inference.
+async fn ready(state: &AppState, request: &StreamRequest) -> Result<(Script, Speaker, work::Slot)> {
+    let script = super::script::prepare(
+        &request.text,
+        &super::script::ScriptOptions {
+            ssml: request.ssml,
+            normalize: request.normalize_text,
+            text: TextOptions::default(),
+            // One sentence per block, so the first bytes wait for one sentence only.
+            chunks: ChunkOptions {
+                enable_batching: false,
+                smart_batch_short_sentences: false,
+                max_chunk_chars: super::generation::MAX_CHUNK_CHARS,
+            },
+            lexicons: &request.lexicons,
+            field: "input",
+        },
+    )?;
+    let engines = state.engines();
+    let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
+    let (speaker, slot) = match request.engine {
+        EngineKind::Piper => {
+            let voice = engines.piper().await?;
+            let options = engines.settings().piper_options();
+            let slot = engines.admit(request.engine).await?;
+            (Speaker::Piper { voice, options }, slot)
+        }
+        EngineKind::Chatterbox => {
+            let voice = request
+                .voice
+                .clone()
+                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
+            let cloning = voice_use::prepare_cloning(state, &voice, "voice").await?;
+            let job = ChatterboxJob {
+                params: request.params.clone(),
+                max_new_tokens_cap: max_new_tokens,
+                candidates: 1,
+                attempts: 2,
+            };
+            (
+                Speaker::Chatterbox {
+                    engine: cloning.engine,
+                    conditioning: cloning.conditioning,
+                    job,
+                },
+                cloning.slot,
+            )
+        }
+    };
+    Ok((script, speaker, slot))
 }
 
 /// `text` as it should be spoken (`normalize`: numbers, dates, money, units, abbreviations,
