@@ -327,6 +327,95 @@ async fn openai_captioned_speech_gives_audio_and_word_timestamps(b: Backend) {
     assert!(stored_nothing(&b).await);
 }
 
+async fn concat_moves_each_clips_captions(b: Backend) {
+    let app = TestApp::new(&b);
+    let make = |text: &str| json!({"text": text, "captions": true, "export_formats": ["wav"], "project": "book"});
+    let first = app
+        .post_json(
+            "/api/v1/tts?response_mode=url",
+            &make("Chapter one. It begins."),
+        )
+        .await
+        .ok_json();
+    let second = app
+        .post_json(
+            "/api/v1/tts?response_mode=url",
+            &make("Chapter two. It ends."),
+        )
+        .await
+        .ok_json();
+    let path = |answer: &Value| {
+        answer["output_files"][0]["path"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first_seconds = first["duration_seconds"].as_f64().unwrap();
+    let joined = app
+        .post_json(
+            "/api/v1/concat?response_mode=url",
+            &json!({"files": [path(&first), "(1s)", path(&second)], "captions": true,
+                    "normalize_levels": false}),
+        )
+        .await
+        .ok_json();
+    let captions = &joined["captions"];
+    assert_eq!(captions["level"], "word");
+    let segments = captions["segments"].as_array().unwrap();
+    let texts: Vec<&str> = segments
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Chapter one. It begins."]
+            .iter()
+            .chain(["Chapter two. It ends."].iter())
+            .copied()
+            .collect::<Vec<_>>()
+    );
+    let own = second["captions"]["segments"][0]["start"].as_f64().unwrap();
+    let moved = segments[1]["start"].as_f64().unwrap();
+    assert!(
+        (moved - (first_seconds + 1.0 + own)).abs() < 0.002,
+        "{moved} vs {first_seconds} + 1 + {own}"
+    );
+    let own_word = second["captions"]["segments"][0]["words"][1]["start"]
+        .as_f64()
+        .unwrap();
+    let moved_word = segments[1]["words"][1]["start"].as_f64().unwrap();
+    assert!((moved_word - (first_seconds + 1.0 + own_word)).abs() < 0.002);
+    assert_eq!(segments[1]["source_start"], Value::Null);
+    // Stored with the result, and named in the streamed answer.
+    let name = joined["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .replace('/', "%2F");
+    let vtt = app.get(&format!("/api/v1/output/{name}/captions")).await;
+    assert_eq!(vtt.status, 200, "{}", vtt.text());
+    assert_eq!(vtt.text().matches(" --> ").count(), 2);
+    let streamed = app
+        .post_json(
+            "/api/v1/concat",
+            &json!({"files": [path(&first), path(&second)], "captions": true, "crossfade_ms": 200}),
+        )
+        .await;
+    assert_eq!(streamed.status, 200);
+    let url = streamed.header("x-captions-url").unwrap().to_owned();
+    let stored = app.get(&format!("{url}?format=json")).await.ok_json();
+    let starts: Vec<f64> = stored["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_f64().unwrap())
+        .collect();
+    // The second clip starts 200 ms before the first ends.
+    assert!(
+        (starts[1] - (first_seconds - 0.2 + own)).abs() < 0.002,
+        "{starts:?}"
+    );
+}
+
 /// Nothing was written to the outputs area (the OpenAI dialect stores nothing).
 async fn stored_nothing(b: &Backend) -> bool {
     tests::stored_keys(b.store.as_ref(), "outputs/")
@@ -335,6 +424,7 @@ async fn stored_nothing(b: &Backend) -> bool {
 }
 
 for_each_persistent_backend!(
+    concat_moves_each_clips_captions,
     openai_captioned_speech_gives_audio_and_word_timestamps,
     word_onsets_match_the_audio,
     tts_captions_follow_the_audio,

@@ -363,6 +363,7 @@ impl<'a> Joiner<'a> {
             clip.label.clone(),
             clip.frames(),
             clip.pcm.sample_rate,
+            (tail_start / ch) as f64 / f64::from(self.rate),
             clip.trim_info.clone(),
         );
     }
@@ -424,6 +425,7 @@ fn record_clip(
     label: String,
     frames: usize,
     rate: u32,
+    start_seconds: f64,
     trim_info: Option<TrimInfo>,
 ) {
     report.file_count += 1;
@@ -440,6 +442,7 @@ fn record_clip(
     report.processing_details.push(ProcessingDetail::File {
         filename: label,
         duration_seconds: frames as f64 / f64::from(rate),
+        start_seconds,
         trim_info,
     });
 }

@@ -23,6 +23,9 @@ pub enum ProcessingDetail {
         filename: String,
         /// The clip's duration after trimming, in seconds.
         duration_seconds: f64,
+        /// Where the clip's first kept sample is in the result, in seconds (a crossfade
+        /// starts it before the previous clip ends).
+        start_seconds: f64,
         /// What trimming did, when trimming was requested.
         trim_info: Option<TrimInfo>,
     },

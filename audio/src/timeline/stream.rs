@@ -292,6 +292,10 @@ struct StreamJoiner<'a, 'l> {
     keep: usize,
     /// Frames of the previous item when it was a clip directly before (crossfade candidate).
     previous_clip_frames: Option<usize>,
+    /// Frames of the result so far (handed to the sink or pending).
+    position: usize,
+    /// Where the clip joined last starts in the result, in frames.
+    clip_start: usize,
     report: ConcatReport,
 }
 
@@ -319,6 +323,8 @@ impl<'a, 'l> StreamJoiner<'a, 'l> {
             scratch,
             keep: 0,
             previous_clip_frames: None,
+            position: 0,
+            clip_start: 0,
             report: new_report(options),
         })
     }
@@ -350,6 +356,7 @@ impl<'a, 'l> StreamJoiner<'a, 'l> {
         sink: &mut dyn FnMut(&[f32]) -> Result<(), AudioError>,
     ) -> Result<(), AudioError> {
         self.keep = 0;
+        self.position += ms_to_frames(f64::from(ms), self.rate);
         let mut left = ms_to_frames(f64::from(ms), self.rate) * self.channels;
         while left > 0 {
             let n = left.min(COPY_CHUNK);
@@ -414,7 +421,15 @@ impl<'a, 'l> StreamJoiner<'a, 'l> {
             drop(resampled);
             drop(reservation);
         }
-        record_clip(&mut self.report, label, frames, rate, trim_info);
+        let start_seconds = self.clip_start as f64 / f64::from(self.rate);
+        record_clip(
+            &mut self.report,
+            label,
+            frames,
+            rate,
+            start_seconds,
+            trim_info,
+        );
         Ok(())
     }
 
@@ -429,6 +444,8 @@ impl<'a, 'l> StreamJoiner<'a, 'l> {
         let ch = self.channels;
         let frames = source.frames(ch);
         let overlap = overlap_frames(self.previous_clip_frames, self.options, self.rate, frames);
+        self.clip_start = self.position - overlap;
+        self.position = self.clip_start + frames;
         let mut head = LeasedVec::new(self.lease);
         head.reserve_exact(overlap * ch)?;
         source.convert_into(0..overlap, ch, head.vec_mut());

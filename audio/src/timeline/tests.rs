@@ -438,3 +438,34 @@ fn report_serialises_with_the_original_keys() {
     assert_eq!(details[3]["base_duration_ms"], 300);
     assert!(details[3].get("variation_applied_ms").is_some());
 }
+
+#[test]
+fn clip_starts_follow_silences_and_crossfades() {
+    let starts = |report: &ConcatReport| -> Vec<f64> {
+        report
+            .processing_details
+            .iter()
+            .filter_map(|d| match d {
+                ProcessingDetail::File { start_seconds, .. } => Some(*start_seconds),
+                _ => None,
+            })
+            .collect()
+    };
+    let items = || {
+        vec![
+            tone("a.wav", 1000, 0.5),
+            tone("b.wav", 700, 0.5),
+            silence("(500ms)"),
+            tone("c.wav", 300, 0.5),
+        ]
+    };
+    let faded = ConcatOptions {
+        crossfade_ms: 100,
+        ..plain()
+    };
+    let (_, report) = concat(items(), &faded).unwrap();
+    assert_eq!(starts(&report), [0.0, 0.9, 2.1]);
+    let lease = crate::memory::Lease::unlimited();
+    let (_, streamed) = concat_streaming(items(), &faded, &lease, &mut |_| Ok(())).unwrap();
+    assert_eq!(starts(&streamed), [0.0, 0.9, 2.1]);
+}

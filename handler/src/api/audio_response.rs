@@ -109,3 +109,16 @@ pub fn add_warnings(response: &mut Response, warnings: &[String]) {
         response.headers_mut().insert(crate::notices::HEADER, value);
     }
 }
+
+/// Names where an answer's captions are served (`X-Captions-Url`), for a streamed answer
+/// whose JSON would have carried them.
+pub fn add_captions_url(response: &mut Response, files: &[OutputFile]) {
+    if let Some(file) = files.first()
+        && let Ok(url) = HeaderValue::from_str(&format!(
+            "/api/v1/output/{}/captions",
+            file.path.replace('/', "%2F")
+        ))
+    {
+        response.headers_mut().insert("x-captions-url", url);
+    }
+}

@@ -50,6 +50,10 @@ pub struct ConcatResponse {
     /// The timeline report: `processing_details`, pauses, trim summary, seed.
     #[schema(value_type = Object)]
     pub metadata: Value,
+    /// The clips' captions joined, when the request set `captions: true` and some clip
+    /// had captions (also served by `GET /api/v1/output/{filename}/captions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captions: Option<crate::service::captions::Captions>,
 }
 
 /// Concatenate outputs with silences, pauses, crossfades, trimming and levelling.
@@ -197,9 +201,14 @@ fn respond(outcome: Outcome, mode: Option<&str>, return_format: Option<&str>) ->
             file_count: outcome.file_count,
             processing_time_seconds: outcome.processing_time_seconds,
             metadata: outcome.metadata,
+            captions: outcome.captions,
             files: outcome.files,
         })
         .into_response());
     }
-    audio_response::stream_file(&outcome.files, return_format)
+    let mut response = audio_response::stream_file(&outcome.files, return_format)?;
+    if outcome.captions.is_some() {
+        audio_response::add_captions_url(&mut response, &outcome.files);
+    }
+    Ok(response)
 }

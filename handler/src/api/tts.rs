@@ -99,14 +99,8 @@ async fn text_to_speech(
             .insert("x-generation-seed", HeaderValue::from(seed));
     }
     audio_response::add_warnings(&mut response, &outcome.warnings);
-    if outcome.captions.is_some()
-        && let Some(file) = outcome.files.first()
-        && let Ok(url) = HeaderValue::from_str(&format!(
-            "/api/v1/output/{}/captions",
-            file.path.replace('/', "%2F")
-        ))
-    {
-        response.headers_mut().insert("x-captions-url", url);
+    if outcome.captions.is_some() {
+        audio_response::add_captions_url(&mut response, &outcome.files);
     }
     Ok(response)
 }

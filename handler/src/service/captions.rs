@@ -254,6 +254,81 @@ pub fn render(captions: &Captions, format: CaptionFormat) -> Result<String> {
     })
 }
 
+/// One clip of a concatenation, for [`joined`]: its own captions and where it went.
+#[derive(Debug, Clone)]
+pub struct PlacedClip {
+    /// The clip's captions (from its sidecar), if it has any.
+    pub captions: Option<Captions>,
+    /// Where its first kept sample is in the result, seconds.
+    pub start: f64,
+    /// Leading silence trimmed off it, seconds.
+    pub trimmed_lead: f64,
+    /// Its length in the result (after trimming), seconds.
+    pub duration: f64,
+}
+
+/// The captions of a concatenation: each clip's own captions moved to where the clip
+/// lies in the result (after trimming and crossfades), cut to the part of the clip that
+/// was kept. Offsets into a clip's request text mean nothing in the joined result, so
+/// they are dropped. `None` when no clip had captions.
+pub fn joined(clips: &[PlacedClip]) -> Option<Captions> {
+    if clips.iter().all(|clip| clip.captions.is_none()) {
+        return None;
+    }
+    let round = |t: f64| (t * 1000.0).round() / 1000.0;
+    let mut segments = Vec::new();
+    let mut words_everywhere = true;
+    for clip in clips {
+        let Some(captions) = &clip.captions else {
+            continue;
+        };
+        let end_of_clip = clip.start + clip.duration;
+        let place =
+            |t: f64| round((clip.start + t - clip.trimmed_lead).clamp(clip.start, end_of_clip));
+        for segment in &captions.segments {
+            let (start, end) = (place(segment.start), place(segment.end));
+            if end <= start {
+                continue;
+            }
+            let words: Vec<CaptionWord> = segment
+                .words
+                .iter()
+                .map(|w| CaptionWord {
+                    word: w.word.clone(),
+                    start: place(w.start),
+                    end: place(w.end),
+                })
+                .filter(|w| w.end > w.start)
+                .collect();
+            words_everywhere &= !words.is_empty();
+            segments.push(CaptionSegment {
+                start,
+                end,
+                text: segment.text.clone(),
+                spoken: segment.spoken.clone(),
+                source_start: None,
+                source_end: None,
+                words,
+            });
+        }
+    }
+    let level = if words_everywhere && !segments.is_empty() {
+        CaptionLevel::Word
+    } else {
+        CaptionLevel::Sentence
+    };
+    Some(Captions { level, segments })
+}
+
+/// The captions stored in the sidecar of the output at `relative` (a path under
+/// `outputs/`), if any.
+pub async fn stored(store: &dyn storage::ObjectStore, relative: &str) -> Option<Captions> {
+    let key = super::area::Area::Outputs.key(relative).ok()?;
+    let sidecar_key = super::area::sidecar_key(&key).ok()?;
+    let mut sidecar: serde_json::Value = super::area::read_json(store, &sidecar_key).await?;
+    serde_json::from_value(sidecar.get_mut("captions")?.take()).ok()
+}
+
 /// The captions stored with an output (any of its formats' files): 404 when there is no
 /// such output or it was made without captions.
 pub async fn for_output(store: &dyn storage::ObjectStore, filename: &str) -> Result<Captions> {
@@ -352,6 +427,64 @@ mod tests {
         assert_eq!(
             (captions.segments[1].start, captions.segments[1].end),
             (0.4, 1.4)
+        );
+    }
+
+    #[test]
+    fn joined_clips_move_their_captions() {
+        let clip = |start: f64, end: f64, word: bool| Captions {
+            level: CaptionLevel::Sentence,
+            segments: vec![CaptionSegment {
+                start,
+                end,
+                text: "Hi.".into(),
+                spoken: "hi.".into(),
+                source_start: Some(0),
+                source_end: Some(3),
+                words: if word {
+                    vec![CaptionWord {
+                        word: "hi".into(),
+                        start,
+                        end,
+                    }]
+                } else {
+                    Vec::new()
+                },
+            }],
+        };
+        let result = joined(&[
+            PlacedClip {
+                captions: Some(clip(0.2, 1.0, true)),
+                start: 0.0,
+                trimmed_lead: 0.1,
+                duration: 1.0,
+            },
+            PlacedClip {
+                captions: None,
+                start: 1.0,
+                trimmed_lead: 0.0,
+                duration: 0.5,
+            },
+            PlacedClip {
+                captions: Some(clip(0.0, 2.0, true)),
+                start: 1.4,
+                trimmed_lead: 0.0,
+                duration: 1.0,
+            },
+        ])
+        .unwrap();
+        let times: Vec<(f64, f64)> = result.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(times, [(0.1, 0.9), (1.4, 2.4)]);
+        assert_eq!(result.level, CaptionLevel::Word);
+        assert_eq!(result.segments[0].source_start, None);
+        assert!(
+            joined(&[PlacedClip {
+                captions: None,
+                start: 0.0,
+                trimmed_lead: 0.0,
+                duration: 1.0
+            }])
+            .is_none()
         );
     }
 

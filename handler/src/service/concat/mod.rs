@@ -78,6 +78,8 @@ pub struct Job {
     pub output_filename: Option<String>,
     /// The request's parameters as the sidecar records them.
     pub parameters: serde_json::Map<String, Value>,
+    /// Join the clips' captions into the result's.
+    pub captions: bool,
 }
 
 /// What a concatenation produced.
@@ -93,6 +95,8 @@ pub struct Outcome {
     pub file_count: usize,
     /// Wall time of the whole request.
     pub processing_time_seconds: f64,
+    /// The joined captions, when asked for and some clip had captions.
+    pub captions: Option<super::captions::Captions>,
 }
 
 /// A decoded clip with what the report needs about its source.
@@ -147,11 +151,17 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
     }
     let mut sizes = Vec::new();
     let mut source_names = Vec::new();
+    let mut clip_captions = Vec::new();
     let mut items = Vec::with_capacity(job.sources.len());
     for (source, loaded) in job.sources.iter().zip(loaded) {
         match (source, loaded) {
             (Source::Silence(token), _) => items.push(TimelineItem::Silence(token.clone())),
-            (_, Some(loaded)) => {
+            (source, Some(loaded)) => {
+                if job.captions {
+                    clip_captions.push(
+                        matches!(source, Source::Server(_)).then(|| loaded.source_name.clone()),
+                    );
+                }
                 sizes.push(loaded.size_bytes);
                 source_names.push(loaded.source_name);
                 items.push(TimelineItem::Clip(loaded.clip));
@@ -168,12 +178,31 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
         blocking(move || encode_timeline(items, &options, &formats, encoding_lease, &programs))
             .await?
     };
+    let captions = if job.captions {
+        use futures::StreamExt;
+        let reads: Vec<_> = clip_captions
+            .into_iter()
+            .map(|name| stored_captions(store, name))
+            .collect();
+        let stored: Vec<_> = futures::stream::iter(reads)
+            .buffered(FETCH_CONCURRENCY)
+            .collect()
+            .await;
+        super::captions::joined(&placed_clips(&report, stored))
+    } else {
+        None
+    };
     let names = output_names(&job, &report)?;
     let timestamp = super::now_iso();
     let processing_time = started.elapsed().as_secs_f64();
     let metadata = report_with_sizes(&report, &sizes, processing_time);
     let formats: Vec<_> = encoded.iter().map(|audio| audio.format).collect();
+    let mut extra = serde_json::Map::new();
+    if let Some(captions) = &captions {
+        extra.insert("captions".into(), json!(captions));
+    }
     let sidecar = OutputSidecar {
+        extra,
         generation_type: Some("concat".into()),
         timestamp: Some(timestamp),
         duration_seconds: Some(report.total_duration_seconds),
@@ -216,7 +245,45 @@ pub async fn run(state: &AppState, job: Job, lease: Arc<Lease>) -> Result<Outcom
         file_count: report.file_count,
         processing_time_seconds: started.elapsed().as_secs_f64(),
         metadata,
+        captions,
     })
+}
+
+/// The captions stored with a server clip (`None` for uploads and clips without any).
+async fn stored_captions(
+    store: &dyn ObjectStore,
+    name: Option<String>,
+) -> Option<super::captions::Captions> {
+    super::captions::stored(store, name.as_deref()?).await
+}
+
+/// Each clip's captions with where the timeline put it (clips in order, as reported).
+fn placed_clips(
+    report: &ConcatReport,
+    captions: Vec<Option<super::captions::Captions>>,
+) -> Vec<super::captions::PlacedClip> {
+    report
+        .processing_details
+        .iter()
+        .filter_map(|detail| match detail {
+            ProcessingDetail::File {
+                duration_seconds,
+                start_seconds,
+                trim_info,
+                ..
+            } => Some(super::captions::PlacedClip {
+                captions: None,
+                start: *start_seconds,
+                trimmed_lead: trim_info
+                    .as_ref()
+                    .map_or(0.0, |t| t.leading_silence_removed_ms / 1000.0),
+                duration: *duration_seconds,
+            }),
+            _ => None,
+        })
+        .zip(captions)
+        .map(|(placed, captions)| super::captions::PlacedClip { captions, ..placed })
+        .collect()
 }
 
 /// Joins the timeline and encodes it into every format as it is produced: only one clip and

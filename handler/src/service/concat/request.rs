@@ -68,6 +68,11 @@ pub struct ConcatSettings {
     pub mp3_bitrate_kbps: Option<u16>,
     /// Opus bitrate in kbit/s (default 48).
     pub opus_bitrate_kbps: Option<u16>,
+    /// Store captions with the result: each server clip's own captions (made with
+    /// `captions: true`) moved to where the clip lies after trimming, pauses and
+    /// crossfades (see `docs/api.md`, "Captions").
+    #[serde(default)]
+    pub captions: bool,
 }
 
 /// `POST /concat` body.
@@ -298,6 +303,7 @@ fn build_job(
     parameters.insert("project".into(), folder.clone().into());
     parameters.remove("folder");
     Ok(Job {
+        captions: settings.captions,
         kind,
         sources,
         options,
