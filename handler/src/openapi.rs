@@ -26,6 +26,7 @@ use crate::openai::schema::BearerKeys;
         (name = "service", description = "Health, configuration, storage usage and cleanup"),
         (name = "backup", description = "The library as a streamed tar archive, and restoring one (admin scope)"),
         (name = "lexicons", description = "Pronunciation lexicons applied by name to any request"),
+        (name = "jobs", description = "Long-form jobs: books spoken chapter by chapter in the background, resumable"),
         (name = "monitoring", description = "Per-process metrics and errors (JSON and Prometheus), and usage statistics from the store"),
         (name = "sillytavern", description = "The routes of devnen/Chatterbox-TTS-Server that SillyTavern's Chatterbox provider calls; nothing is stored"),
         (name = "openai", description = "The OpenAI-compatible dialect (also served without `/v1`); errors use OpenAI's envelope"),

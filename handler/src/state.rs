@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::monitoring::Monitor;
 use crate::monitoring::store::MeasuredStore;
 use crate::service::engines::Engines;
+use crate::service::jobs::queue::Jobs;
 use crate::service::maintenance::CleanupLog;
 use crate::service::voice_use::VoiceUse;
 
@@ -43,6 +44,8 @@ struct Inner {
     encoders: Encoders,
     /// Metrics, the error log and resource readings of this process.
     monitor: Monitor,
+    /// Long-form jobs: the queue and this process's worker.
+    jobs: Jobs,
 }
 
 impl AppState {
@@ -68,8 +71,14 @@ impl AppState {
                 metrics: Metrics::default(),
                 cleanup: CleanupLog::default(),
                 monitor,
+                jobs: Jobs::default(),
             }),
         }
+    }
+
+    /// Long-form jobs: their queue and this process's worker.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
     }
 
     /// The audio encoders with this service's programs (`--ffmpeg`): every encode goes

@@ -8,6 +8,7 @@ mod bulk;
 mod concat;
 mod download;
 pub(crate) mod form;
+mod jobs;
 mod lexicons;
 mod monitoring;
 mod outputs;
@@ -43,6 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(backup::router())
         .merge(bulk::router())
         .merge(lexicons::router())
+        .merge(jobs::router())
         .layer(guard())
         .merge(admin::open_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

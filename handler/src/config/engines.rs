@@ -90,6 +90,12 @@ pub struct EngineArgs {
     #[arg(long, env = "SPEECH_MAX_CONCURRENT_GENERATIONS", default_value_t = 1)]
     pub max_concurrent_generations: usize,
 
+    /// How long a worker's claim on a long-form job lasts without renewal, in seconds
+    /// (renewed at a third of it while the job runs). After a worker dies, another takes
+    /// the job over once its claim has lapsed.
+    #[arg(long, env = "SPEECH_JOB_LEASE_SECONDS", default_value_t = 30)]
+    pub job_lease_seconds: u64,
+
     /// Requests that may wait for a generation slot, per engine; more are answered 503 with
     /// `Retry-After`.
     #[arg(long, env = "SPEECH_MAX_QUEUED_GENERATIONS", default_value_t = 16)]

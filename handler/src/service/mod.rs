@@ -7,6 +7,7 @@ pub mod concat;
 pub mod engines;
 pub mod folders;
 pub mod generation;
+pub mod jobs;
 pub mod journal;
 pub mod lexicons;
 pub mod maintenance;

@@ -1,0 +1,634 @@
+//! Running a job: claim it, speak each chapter chunk by chunk (every finished chunk is an
+//! object in the store, so a worker that stops resumes after the last one), join each
+//! chapter into an output with its captions, join the chapters into the book with the
+//! concat engine, and mark the job done. Every chunk waits for a generation slot like any
+//! request, so a long job shares the engines fairly with interactive traffic.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use audio::encode::ExportFormat;
+use audio::postprocess::{PostProcess, PostProcessReport};
+use chrono::Utc;
+use serde_json::json;
+use storage::{Key, ObjectStore, Precondition};
+use tokio::sync::mpsc;
+
+use super::plan::{self, CheckedJob, JobRequest};
+use super::{JobOutput, JobRecord, JobStatus, record_key};
+use crate::error::{Error, Result};
+use crate::service::captions::{self, Captions, Span};
+use crate::service::engines::EngineKind;
+use crate::service::script::{self, Part, Script, ScriptOptions};
+use crate::service::tts::speaker::Speaker;
+use crate::service::tts::synthesis::ChatterboxJob;
+use crate::service::{
+    concat, generation, outputs::OutputSidecar, publish, sidecar_update, voice_use, work,
+};
+use crate::state::AppState;
+
+/// Takes job ids from the queue one at a time until the queue closes.
+pub async fn work_through(state: AppState, mut receiver: mpsc::UnboundedReceiver<String>) {
+    while let Some(id) = receiver.recv().await {
+        match run(&state, &id).await {
+            Ok(Ran::Finished(status)) => tracing::info!(job = %id, ?status, "job finished"),
+            Ok(Ran::HeldElsewhere(wait)) => {
+                // Another worker holds it: look again once its claim could have lapsed.
+                let state = state.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    state.jobs().submit(&state, &id).await;
+                });
+            }
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "job failed");
+                let message = e.to_string();
+                let _ = update(state.store().as_ref(), &id, |job| {
+                    if !job.status.is_final() {
+                        job.status = JobStatus::Failed;
+                        job.error = Some(message.clone());
+                        job.lease = None;
+                    }
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// How a run ended.
+enum Ran {
+    /// The job reached this final state (or already was in it).
+    Finished(JobStatus),
+    /// Another worker's claim is live; try again after this long.
+    HeldElsewhere(Duration),
+}
+
+/// The lease length (`--job-lease-seconds`).
+fn lease_length(state: &AppState) -> chrono::Duration {
+    chrono::Duration::seconds(state.config().engines.job_lease_seconds.max(1) as i64)
+}
+
+/// Updates a job's document on the version read, stamping `updated_at`.
+async fn update(
+    store: &dyn ObjectStore,
+    id: &str,
+    mut change: impl FnMut(&mut JobRecord),
+) -> Result<JobRecord> {
+    sidecar_update::update_json(store, &record_key(id)?, |job: &mut JobRecord| {
+        change(job);
+        job.updated_at = Some(Utc::now());
+    })
+    .await
+}
+
+/// Claims the job for this worker (or renews the claim); `None` when another worker's
+/// claim is live or the job is finished.
+async fn claim(state: &AppState, id: &str) -> Result<JobRecord> {
+    let me = state.jobs().worker_id().to_owned();
+    let length = lease_length(state);
+    update(state.store().as_ref(), id, |job| {
+        let now = Utc::now();
+        let free = job
+            .lease
+            .as_ref()
+            .is_none_or(|lease| lease.owner == me || lease.expires_at <= now);
+        if !job.status.is_final() && free {
+            job.status = JobStatus::Running;
+            job.started_at.get_or_insert(now);
+            job.lease = Some(super::JobLease {
+                owner: me.clone(),
+                expires_at: now + length,
+            });
+        }
+    })
+    .await
+}
+
+/// Whether the record is claimed by this worker.
+fn is_mine(state: &AppState, job: &JobRecord) -> bool {
+    job.lease
+        .as_ref()
+        .is_some_and(|lease| lease.owner == state.jobs().worker_id())
+}
+
+async fn run(state: &AppState, id: &str) -> Result<Ran> {
+    let store = state.store().as_ref();
+    let job = claim(state, id).await?;
+    if job.status.is_final() {
+        return Ok(Ran::Finished(job.status));
+    }
+    if !is_mine(state, &job) {
+        let wait = job
+            .lease
+            .as_ref()
+            .and_then(|lease| (lease.expires_at - Utc::now()).to_std().ok())
+            .unwrap_or_default();
+        return Ok(Ran::HeldElsewhere(wait + Duration::from_millis(200)));
+    }
+    let request: JobRequest = serde_json::from_value(job.request.clone())
+        .map_err(|e| Error::Internal(format!("the stored request is unreadable: {e}")))?;
+    let checked = request.check(state).await?;
+    let heartbeat = spawn_heartbeat(state.clone(), id.to_owned());
+    let outcome = speak_job(state, id, &request, &checked).await;
+    heartbeat.abort();
+    match outcome? {
+        JobStatus::Cancelled => {
+            remove_parts(store, id).await;
+            Ok(Ran::Finished(JobStatus::Cancelled))
+        }
+        status => {
+            update(store, id, |job| {
+                if !job.status.is_final() {
+                    job.status = status;
+                    job.lease = None;
+                }
+            })
+            .await?;
+            remove_parts(store, id).await;
+            Ok(Ran::Finished(status))
+        }
+    }
+}
+
+/// Renews the claim while the job runs, at a third of the lease length.
+fn spawn_heartbeat(state: AppState, id: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = (lease_length(&state) / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(10));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = claim(&state, &id).await {
+                tracing::warn!(job = %id, error = %e, "could not renew the job's claim");
+            }
+        }
+    })
+}
+
+/// A piece of a chapter: a chunk of text to speak (checkpointed), or a pause.
+enum Unit {
+    Chunk(Script),
+    Pause(f32),
+}
+
+/// The chapter's script cut into units, each chunk a script of its own keeping its
+/// offsets into the chapter's text.
+fn units(script: &Script) -> Vec<Unit> {
+    let mut units = Vec::new();
+    let mut index = 0;
+    let single = |part: Part, sources: Vec<Option<std::ops::Range<usize>>>| Script {
+        parts: vec![part],
+        ssml: script.ssml,
+        warnings: Vec::new(),
+        sources,
+    };
+    for part in &script.parts {
+        match part {
+            Part::Pause { seconds } => units.push(Unit::Pause(*seconds)),
+            Part::Speech {
+                chunks,
+                rate,
+                emphasis,
+            } => {
+                for chunk in chunks {
+                    let source = script.sources.get(index).cloned().flatten();
+                    units.push(Unit::Chunk(single(
+                        Part::Speech {
+                            chunks: vec![chunk.clone()],
+                            rate: *rate,
+                            emphasis: *emphasis,
+                        },
+                        vec![source],
+                    )));
+                    index += 1;
+                }
+            }
+            Part::Phonemes { fallback, .. } => {
+                let sources = script
+                    .sources
+                    .iter()
+                    .skip(index)
+                    .take(fallback.len())
+                    .cloned()
+                    .collect();
+                units.push(Unit::Chunk(single(part.clone(), sources)));
+                index += fallback.len();
+            }
+        }
+    }
+    units
+}
+
+/// A chapter's part key (`jobs/<id>/parts/<chapter>/<unit>.wav` and `.json`).
+fn part_key(id: &str, chapter: usize, unit: usize, extension: &str) -> Result<Key> {
+    Ok(Key::new(format!(
+        "jobs/{id}/parts/{chapter:04}/{unit:06}.{extension}"
+    ))?)
+}
+
+/// Speaks every chapter not yet written, then the book; the final status.
+async fn speak_job(
+    state: &AppState,
+    id: &str,
+    request: &JobRequest,
+    checked: &CheckedJob,
+) -> Result<JobStatus> {
+    let store = state.store().as_ref();
+    let lexicons = crate::service::lexicons::load(
+        store,
+        "lexicons",
+        request.lexicons.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let seed = request
+        .seed
+        .filter(|s| *s != 0)
+        .unwrap_or_else(|| uuid::Uuid::parse_str(id).map_or(1, |u| u.as_u64_pair().0 >> 32));
+    for (number, chapter) in checked.chapters.iter().enumerate() {
+        let record = super::get(store, id).await?;
+        if record.status == JobStatus::Cancelled {
+            return Ok(JobStatus::Cancelled);
+        }
+        if record
+            .chapters
+            .get(number)
+            .is_some_and(|c| c.output.is_some())
+        {
+            continue;
+        }
+        let script = script::prepare(
+            &chapter.text,
+            &ScriptOptions {
+                ssml: None,
+                normalize: request.normalize_text.unwrap_or(true),
+                text: models::text::TextOptions::default(),
+                chunks: models::text::ChunkOptions {
+                    max_chunk_chars: generation::MAX_CHUNK_CHARS,
+                    ..Default::default()
+                },
+                lexicons: &lexicons,
+                field: "text",
+            },
+        )?;
+        let units = units(&script);
+        let chunks_total = units.iter().filter(|u| matches!(u, Unit::Chunk(_))).count();
+        update(store, id, |job| {
+            if let Some(progress) = job.chapters.get_mut(number) {
+                progress.chunks_total = chunks_total;
+            }
+        })
+        .await?;
+        let mut done = 0;
+        for (index, unit) in units.iter().enumerate() {
+            let Unit::Chunk(unit_script) = unit else {
+                continue;
+            };
+            done += 1;
+            if crate::service::area::exists(store, &part_key(id, number, index, "wav")?).await? {
+                continue;
+            }
+            if super::get(store, id).await?.status == JobStatus::Cancelled {
+                return Ok(JobStatus::Cancelled);
+            }
+            let started = Instant::now();
+            let (samples, rate, unit_captions) =
+                speak_unit(state, request, checked, seed, unit_script, &chapter.text).await?;
+            let seconds = samples.len() as f64 / f64::from(rate);
+            let encoded = state
+                .encoders()
+                .encode(&audio::Pcm::mono(rate, samples), ExportFormat::WavFloat)?;
+            store
+                .put(
+                    &part_key(id, number, index, "json")?,
+                    crate::service::area::sidecar_bytes(&unit_captions)?,
+                )
+                .await?;
+            // The audio last: its presence is what marks the chunk finished.
+            match store
+                .put_if(
+                    &part_key(id, number, index, "wav")?,
+                    encoded.bytes.into(),
+                    Precondition::Absent,
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.is_precondition_failed() => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let work_seconds = started.elapsed().as_secs_f64();
+            update(store, id, |job| {
+                job.chunks_written += 1;
+                job.audio_seconds += seconds;
+                job.work_seconds += work_seconds;
+                if let Some(progress) = job.chapters.get_mut(number) {
+                    progress.chunks_done = progress.chunks_done.max(done);
+                }
+            })
+            .await?;
+        }
+        write_chapter(state, id, request, checked, number, &units).await?;
+    }
+    write_book(state, id, request, checked).await?;
+    Ok(JobStatus::Completed)
+}
+
+/// Speaks one chunk with a generation slot held, like any request.
+async fn speak_unit(
+    state: &AppState,
+    request: &JobRequest,
+    checked: &CheckedJob,
+    seed: u64,
+    script: &Script,
+    chapter_text: &str,
+) -> Result<(Vec<f32>, u32, Captions)> {
+    let engines = state.engines();
+    let (speaker, slot) = match checked.engine {
+        EngineKind::Piper => {
+            let voice = engines.piper().await?;
+            let options = engines.settings().piper_options();
+            (
+                Speaker::Piper { voice, options },
+                engines.admit(EngineKind::Piper).await?,
+            )
+        }
+        EngineKind::Chatterbox => {
+            let name = request
+                .reference_audio_filename
+                .as_deref()
+                .unwrap_or_default();
+            let entry =
+                voice_use::find_voice(state.store().as_ref(), "reference_audio_filename", name)
+                    .await?;
+            let cloning =
+                voice_use::prepare_cloning(state, &entry, "reference_audio_filename").await?;
+            let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
+            let defaults = crate::service::tts::TtsRequest::default();
+            let params = crate::service::speech_stream::chatterbox_params(
+                request.temperature.unwrap_or(defaults.temperature),
+                request.exaggeration.unwrap_or(defaults.exaggeration),
+                request.cfg_weight.unwrap_or(defaults.cfg_weight),
+                seed,
+                max_new_tokens,
+            );
+            let job = ChatterboxJob {
+                params,
+                max_new_tokens_cap: max_new_tokens,
+                candidates: 1,
+                attempts: 2,
+            };
+            (
+                Speaker::Chatterbox {
+                    engine: cloning.engine,
+                    conditioning: cloning.conditioning,
+                    job,
+                },
+                cloning.slot,
+            )
+        }
+    };
+    let rate = speaker.sample_rate();
+    let unit = script.clone();
+    // A job has no client to lose: it stops only when cancelled, between chunks.
+    let (samples, spans) = work::run(
+        slot,
+        || {},
+        move |stop| {
+            let mut samples = Vec::new();
+            let mut spans = Vec::new();
+            speaker.speak(&unit, stop, &mut |block| {
+                let start = samples.len();
+                samples.extend_from_slice(&block.samples);
+                if let Some(chunk) = block.chunk {
+                    spans.push(Span {
+                        chunk,
+                        start,
+                        end: samples.len(),
+                        phonemes: block
+                            .phonemes
+                            .into_iter()
+                            .map(|p| models::piper::alignment::TimedPhoneme {
+                                start: p.start + start,
+                                end: p.end + start,
+                                ..p
+                            })
+                            .collect(),
+                    });
+                }
+                Ok(true)
+            })?;
+            Ok((samples, spans))
+        },
+    )
+    .await?;
+    let seconds = samples.len() as f64 / f64::from(rate);
+    let report = PostProcessReport {
+        input_duration_seconds: seconds,
+        output_duration_seconds: seconds,
+        speed_factor_applied: None,
+        trim_info: None,
+        normalization: None,
+    };
+    let captions = captions::build(script, chapter_text, &spans, rate, &report);
+    Ok((samples, rate, captions))
+}
+
+/// Joins a chapter's parts, applies the tempo, writes its outputs and records them.
+async fn write_chapter(
+    state: &AppState,
+    id: &str,
+    request: &JobRequest,
+    checked: &CheckedJob,
+    number: usize,
+    units: &[Unit],
+) -> Result<()> {
+    let store = state.store().as_ref();
+    let limits = state.config().limits.decode_limits();
+    let mut samples: Vec<f32> = Vec::new();
+    let mut rate = 0u32;
+    let mut segments = Vec::new();
+    let mut words_everywhere = true;
+    for (index, unit) in units.iter().enumerate() {
+        match unit {
+            Unit::Pause(seconds) => {
+                let frames = (f64::from(*seconds) * f64::from(rate.max(1))) as usize;
+                samples.resize(samples.len() + frames, 0.0);
+            }
+            Unit::Chunk(_) => {
+                let bytes = store.get(&part_key(id, number, index, "wav")?).await?;
+                let (_, pcm) = audio::decode(bytes, Some("wav"), &limits)?;
+                rate = pcm.sample_rate;
+                let offset = samples.len() as f64 / f64::from(rate);
+                let unit_captions: Option<Captions> =
+                    crate::service::area::read_json(store, &part_key(id, number, index, "json")?)
+                        .await;
+                for mut segment in unit_captions.map(|c| c.segments).unwrap_or_default() {
+                    segment.start += offset;
+                    segment.end += offset;
+                    for word in &mut segment.words {
+                        word.start += offset;
+                        word.end += offset;
+                    }
+                    words_everywhere &= !segment.words.is_empty();
+                    segments.push(segment);
+                }
+                samples.extend_from_slice(&pcm.samples);
+            }
+        }
+    }
+    let speed = request.speed_factor.unwrap_or(1.0);
+    let post = PostProcess {
+        speed_factor: speed,
+        ..PostProcess::default()
+    };
+    let (encodings, report) =
+        generation::encode(state.encoders(), samples, rate, post, &checked.formats).await?;
+    let scale =
+        |t: f64| ((t / speed).min(report.output_duration_seconds) * 1000.0).round() / 1000.0;
+    for segment in &mut segments {
+        segment.start = scale(segment.start);
+        segment.end = scale(segment.end);
+        for word in &mut segment.words {
+            word.start = scale(word.start);
+            word.end = scale(word.end);
+        }
+    }
+    let chapter_captions = Captions {
+        level: if words_everywhere && !segments.is_empty() {
+            captions::CaptionLevel::Word
+        } else {
+            captions::CaptionLevel::Sentence
+        },
+        segments,
+    };
+    let title = &checked.chapters[number].title;
+    let book = plan::slug(request.title.as_deref().unwrap_or("book"));
+    let stem = format!("{book}-{:02}-{}", number + 1, plan::slug(title));
+    let names: Vec<String> = checked
+        .formats
+        .iter()
+        .map(|f| format!("{stem}.{}", f.extension()))
+        .collect();
+    let mut extra = serde_json::Map::new();
+    if request.captions.unwrap_or(true) {
+        extra.insert("captions".into(), json!(chapter_captions));
+    }
+    let sidecar = OutputSidecar {
+        extra,
+        generation_type: Some("job".into()),
+        timestamp: Some(crate::service::now_iso()),
+        duration_seconds: Some(report.output_duration_seconds),
+        parameters: match json!({"job_id": id, "chapter": number + 1, "title": title}) {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        },
+        generation_info: json!({"engine": checked.engine.name(), "postprocess": report}),
+        files: publish::name_map(&checked.formats, &names),
+        ..OutputSidecar::default()
+    };
+    let files = publish::store_outputs(
+        state.store(),
+        checked.folder.as_deref(),
+        encodings,
+        names,
+        &checked.formats,
+        sidecar,
+    )
+    .await?;
+    update(store, id, |job| {
+        if let Some(progress) = job.chapters.get_mut(number) {
+            progress.output = files.first().map(|f| f.path.clone());
+            progress.duration_seconds = Some(report.output_duration_seconds);
+        }
+        job.outputs.retain(|o| o.chapter != Some(number + 1));
+        job.outputs.extend(files.iter().map(|f| JobOutput {
+            kind: "chapter".into(),
+            chapter: Some(number + 1),
+            format: f.format.clone(),
+            path: f.path.clone(),
+            url: f.url.clone(),
+        }));
+    })
+    .await?;
+    Ok(())
+}
+
+/// Joins the chapters into the book with the concat engine (chapter pauses, captions);
+/// a book of one chapter is that chapter.
+async fn write_book(
+    state: &AppState,
+    id: &str,
+    request: &JobRequest,
+    checked: &CheckedJob,
+) -> Result<()> {
+    let store = state.store().as_ref();
+    let record = super::get(store, id).await?;
+    if record.chapters.len() < 2 || record.outputs.iter().any(|o| o.kind == "book") {
+        return Ok(());
+    }
+    let pause = request.chapter_pause_ms.unwrap_or(2000);
+    let mut sources = Vec::new();
+    for (n, chapter) in record.chapters.iter().enumerate() {
+        let path = chapter
+            .output
+            .clone()
+            .ok_or_else(|| Error::Internal(format!("chapter {} has no output to join", n + 1)))?;
+        if n > 0 && pause >= 50 {
+            let token = audio::timeline::SilenceToken::parse(&format!("({pause}ms)"))?;
+            sources.push(concat::Source::Silence(token));
+        }
+        sources.push(concat::Source::Server(path));
+    }
+    let book = plan::slug(request.title.as_deref().unwrap_or("book"));
+    let job = concat::Job {
+        kind: concat::Kind::Concat,
+        sources,
+        options: audio::timeline::ConcatOptions {
+            normalize_levels: false,
+            crossfade_ms: 0,
+            pause_duration_ms: 0,
+            pause_variation_ms: 0,
+            trim: false,
+            trim_threshold_ms: 200,
+            seed: 0,
+        },
+        formats: checked.formats.clone(),
+        folder: checked.folder.clone(),
+        output_filename: Some(format!("{book}.{}", checked.formats[0].extension())),
+        parameters: match json!({"job_id": id, "title": request.title, "chapter_pause_ms": pause}) {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        },
+        captions: request.captions.unwrap_or(true),
+    };
+    let outcome = concat::run(state, job, Arc::new(state.memory().lease())).await?;
+    update(store, id, |job| {
+        job.outputs.retain(|o| o.kind != "book");
+        job.outputs.extend(outcome.files.iter().map(|f| JobOutput {
+            kind: "book".into(),
+            chapter: None,
+            format: f.format.clone(),
+            path: f.path.clone(),
+            url: f.url.clone(),
+        }));
+    })
+    .await?;
+    Ok(())
+}
+
+/// Removes a job's finished chunks (once its outputs are written, or it was cancelled).
+pub async fn remove_parts(store: &dyn ObjectStore, id: &str) {
+    let Ok(prefix) = storage::KeyPrefix::new(format!("jobs/{id}/parts/")) else {
+        return;
+    };
+    match storage::list_all(store, &prefix, false).await {
+        Ok(listing) => {
+            let keys: Vec<Key> = listing.objects.into_iter().map(|o| o.key).collect();
+            if let Err(e) = store.delete_many(&keys).await {
+                tracing::warn!(job = %id, error = %e, "could not remove the job's parts");
+            }
+        }
+        Err(e) => tracing::warn!(job = %id, error = %e, "could not list the job's parts"),
+    }
+}

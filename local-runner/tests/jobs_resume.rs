@@ -1,0 +1,136 @@
+//! A long-form job survives its worker: a `local-runner` killed with SIGKILL in the middle
+//! of a job is restarted over the same store (the filesystem store and a real S3 server),
+//! takes the job over once the dead worker's claim lapses, skips every chunk already
+//! finished and completes the book.
+
+// Test helpers outside #[test] functions unwrap too: a failed step ends the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tests::processes::http_client as client;
+use tests::{Backend, LocalRunner};
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_local-runner");
+const CHAPTERS: usize = 16;
+
+fn runner(b: &Backend) -> LocalRunner {
+    let mut args = vec![
+        "--storage".to_owned(),
+        b.url.clone(),
+        "--cleanup-on-startup".to_owned(),
+        "false".to_owned(),
+        "--models-dir".to_owned(),
+        tests::engines::models_dir().display().to_string(),
+        "--job-lease-seconds".to_owned(),
+        "2".to_owned(),
+    ];
+    args.extend(b.runner_args.iter().cloned());
+    LocalRunner::start(RUNNER, &args)
+}
+
+async fn job(runner: &LocalRunner, id: &str) -> Value {
+    client()
+        .get(runner.url(&format!("/api/v1/jobs/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn chunks_done(job: &Value) -> u64 {
+    job["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["chunks_done"].as_u64().unwrap())
+        .sum()
+}
+
+async fn a_killed_worker_is_resumed_not_restarted(b: Backend) {
+    let first = runner(&b);
+    let chapters: Vec<Value> = (0..CHAPTERS)
+        .map(|n| {
+            json!({"title": format!("Part {n}"),
+                   "text": format!("This is part number {n} of the story. It has a second sentence that is a little longer than the first one.")})
+        })
+        .collect();
+    let accepted: Value = client()
+        .post(first.url("/api/v1/jobs"))
+        .json(&json!({"title": "Resumed", "chapters": chapters, "export_formats": ["wav"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let Some(id) = accepted["job_id"].as_str().map(str::to_owned) else {
+        panic!("not accepted: {accepted}");
+    };
+    // Kill it once a few chunks are done and the job is not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        let state = job(&first, &id).await;
+        assert_ne!(
+            state["status"], "completed",
+            "finished before the kill: make the job longer"
+        );
+        if chunks_done(&state) >= 4 {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "{state}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    drop(first); // SIGKILL
+    let done_before = chunks_done(&before);
+
+    let second = runner(&b);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let finished = loop {
+        let state = job(&second, &id).await;
+        if state["status"] == "completed" {
+            break state;
+        }
+        assert_ne!(state["status"], "failed", "{state}");
+        assert!(Instant::now() < deadline, "{state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let total: u64 = finished["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["chunks_total"].as_u64().unwrap())
+        .sum();
+    let written = finished["chunks_written"].as_u64().unwrap();
+    // Every finished chunk was kept: none was spoken and written again. (A chunk written
+    // in the instant before the kill, but not yet counted, is skipped and never counted.)
+    assert!(
+        written <= total && written + 1 >= total,
+        "{written} of {total}"
+    );
+    assert!(done_before >= 4 && done_before < total);
+    assert_eq!(
+        finished["outputs"].as_array().unwrap().len(),
+        CHAPTERS + 1,
+        "{finished}"
+    );
+    let book = client()
+        .get(second.url("/outputs/jobs/resumed/resumed.wav"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(book.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_killed_worker_is_resumed_not_restarted() {
+    a_killed_worker_is_resumed_not_restarted(Backend::fs().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_killed_worker_is_resumed_not_restarted() {
+    a_killed_worker_is_resumed_not_restarted(Backend::s3().await).await;
+}
