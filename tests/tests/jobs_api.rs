@@ -254,7 +254,60 @@ async fn bad_jobs_are_refused_with_nothing_stored(b: Backend) {
         .assert_error(404, "RESOURCE_NOT_FOUND");
 }
 
+async fn a_book_too_long_to_join_keeps_its_chapters(b: Backend) {
+    let app = TestApp::with_config(&b, |c| c.limits.max_audio_seconds = 4);
+    let id = app
+        .post_json(
+            "/api/v1/jobs",
+            &json!({"chapters": [{"text": "The first chapter is short."}, {"text": "So is the second."}],
+                    "export_formats": ["wav"], "chapter_pause_ms": 3000}),
+        )
+        .await
+        .json()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let job = finished(&app, &id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let kinds: Vec<&str> = job["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["chapter", "chapter"]);
+    assert!(
+        job["warnings"][0].as_str().unwrap().contains("not joined"),
+        "{job}"
+    );
+
+    // A chapter longer than any output may be fails the job, naming the chapter.
+    let long = app
+        .post_json(
+            "/api/v1/jobs",
+            &json!({"text": "This single chapter goes on and on for a good deal longer than four seconds of speech.",
+                    "export_formats": ["wav"]}),
+        )
+        .await
+        .json()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let job = finished(&app, &long).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["error"].as_str().unwrap().contains("chapter 1"),
+        "{job}"
+    );
+    assert!(
+        stored_keys(b.store.as_ref(), &format!("jobs/{long}/parts/"))
+            .await
+            .is_empty()
+    );
+}
+
 for_each_persistent_backend!(
+    a_book_too_long_to_join_keeps_its_chapters,
     a_markdown_book_becomes_chapters_and_a_book,
     progress_streams_as_events,
     a_cancelled_job_stops,

@@ -108,6 +108,9 @@ pub struct JobRecord {
     pub outputs: Vec<JobOutput>,
     /// Why it failed.
     pub error: Option<String>,
+    /// What it could not do, in words (a book too long to join).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// The worker holding it, while running.
     pub lease: Option<JobLease>,
     /// Chunks written since the job began, over every worker (equals the chunk total when

@@ -43,7 +43,11 @@ pub async fn work_through(state: AppState, mut receiver: mpsc::UnboundedReceiver
             Err(e) => {
                 tracing::error!(job = %id, error = %e, "job failed");
                 let message = e.to_string();
-                let _ = update(state.store().as_ref(), &id, |job| {
+                let store = state.store().as_ref();
+                // A failed job is final: its finished chunks will not be used again. Removed
+                // first, so a failed job never shows parts.
+                remove_parts(store, &id).await;
+                let _ = update(store, &id, |job| {
                     if !job.status.is_final() {
                         job.status = JobStatus::Failed;
                         job.error = Some(message.clone());
@@ -138,6 +142,9 @@ async fn run(state: &AppState, id: &str) -> Result<Ran> {
             Ok(Ran::Finished(JobStatus::Cancelled))
         }
         status => {
+            // Parts first: a completed job never shows any (a crash in between only means
+            // the job is taken up again and finds every output written).
+            remove_parts(store, id).await;
             update(store, id, |job| {
                 if !job.status.is_final() {
                     job.status = status;
@@ -145,7 +152,6 @@ async fn run(state: &AppState, id: &str) -> Result<Ran> {
                 }
             })
             .await?;
-            remove_parts(store, id).await;
             Ok(Ran::Finished(status))
         }
     }
@@ -445,6 +451,9 @@ async fn write_chapter(
 ) -> Result<()> {
     let store = state.store().as_ref();
     let limits = state.config().limits.decode_limits();
+    // The chapter is held whole while its tempo is changed and it is encoded: its samples
+    // (twice: the tempo change copies) are reserved on the process's memory budget first.
+    let lease = state.memory().lease();
     let mut samples: Vec<f32> = Vec::new();
     let mut rate = 0u32;
     let mut segments = Vec::new();
@@ -457,9 +466,24 @@ async fn write_chapter(
             }
             Unit::Chunk(_) => {
                 let bytes = store.get(&part_key(id, number, index, "wav")?).await?;
-                let (_, pcm) = audio::decode(bytes, Some("wav"), &limits)?;
+                let too_long = || {
+                    Error::TooLarge(format!(
+                        "chapter {} lasts more than the {:.0} s any output may last \
+                         (--max-audio-seconds): split it into shorter chapters",
+                        number + 1,
+                        limits.max_duration_seconds
+                    ))
+                };
+                let (_, pcm) = audio::decode(bytes, Some("wav"), &limits).map_err(|e| match e {
+                    audio::AudioError::TooLong { .. } => too_long(),
+                    other => other.into(),
+                })?;
                 rate = pcm.sample_rate;
                 let offset = samples.len() as f64 / f64::from(rate);
+                if offset + pcm.duration_seconds() > limits.max_duration_seconds {
+                    return Err(too_long());
+                }
+                reserve_waiting(&lease, pcm.samples.len() as u64 * 8).await?;
                 let unit_captions: Option<Captions> =
                     crate::service::area::read_json(store, &part_key(id, number, index, "json")?)
                         .await;
@@ -554,6 +578,23 @@ async fn write_chapter(
     Ok(())
 }
 
+/// Reserves `bytes` on `lease`, waiting (up to five minutes) while other work holds the
+/// budget: a job is not in a hurry, and failing it for a busy moment would waste it.
+async fn reserve_waiting(lease: &audio::memory::Lease, bytes: u64) -> Result<()> {
+    for _ in 0..300 {
+        match lease.reserve(bytes) {
+            Ok(()) => return Ok(()),
+            Err(audio::AudioError::MemoryBusy { .. }) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::MemoryBusy(
+        "the memory budget stayed full for five minutes while a job waited for it".into(),
+    ))
+}
+
 /// Joins the chapters into the book with the concat engine (chapter pauses, captions);
 /// a book of one chapter is that chapter.
 async fn write_book(
@@ -568,6 +609,26 @@ async fn write_book(
         return Ok(());
     }
     let pause = request.chapter_pause_ms.unwrap_or(2000);
+    let limit = state.config().limits.decode_limits().max_duration_seconds;
+    let length: f64 = record
+        .chapters
+        .iter()
+        .map(|c| c.duration_seconds.unwrap_or(0.0))
+        .sum::<f64>()
+        + f64::from(pause) / 1000.0 * (record.chapters.len() - 1) as f64;
+    if length > limit {
+        let warning = format!(
+            "the book was not joined: it would last {length:.0} s, over the {limit:.0} s any \
+             output may last (--max-audio-seconds); its chapters are complete"
+        );
+        update(store, id, |job| {
+            if !job.warnings.contains(&warning) {
+                job.warnings.push(warning.clone());
+            }
+        })
+        .await?;
+        return Ok(());
+    }
     let mut sources = Vec::new();
     for (n, chapter) in record.chapters.iter().enumerate() {
         let path = chapter
