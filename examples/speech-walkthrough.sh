@@ -38,6 +38,20 @@ say "Voice conversion of an uploaded recording into the stored voice"
 say "The voice's usage count went up with each use"
 "${CURL[@]}" "$BASE/api/v1/voices?project=cast" | python3 -c 'import json,sys; v=json.load(sys.stdin)["voices"][0]; print(v["name"], "used", v["usage_count"], "times")'
 
+say "SSML pauses and pace, with captions (WebVTT from the stored output)"
+name=$("${CURL[@]}" -X POST "$BASE/api/v1/tts?response_mode=url" -H 'content-type: application/json' \
+  -d '{"text":"<speak>Chapter one. <break time=\"1s\"/><prosody rate=\"slow\">It was a dark night.</prosody></speak>",
+       "captions":true,"export_formats":["wav"],"project":"demo"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["output_files"][0]["path"].replace("/","%2F"))')
+"${CURL[@]}" "$BASE/api/v1/output/$name/captions?format=vtt"
+
+say "A long-form job: a Markdown book becomes one output per chapter and the joined book"
+job=$("${CURL[@]}" -X POST "$BASE/api/v1/jobs" -H 'content-type: application/json' \
+  -d '{"title":"Demo Book","format":"markdown","text":"# One\nIt begins here.\n# Two\nAnd it ends here.","export_formats":["mp3"]}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+"${CURL[@]}" -N "$BASE/api/v1/jobs/$job/events" | grep '^event:' | sort | uniq -c
+"${CURL[@]}" "$BASE/api/v1/jobs/$job" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["status"], [o["path"] for o in j["outputs"]])'
+
 say "Bad input is a clear 4xx: an unknown voice is 404"
 status=$(curl --silent --output "$OUT/error.json" --write-out '%{http_code}' -X POST "$BASE/api/v1/tts" \
   -H 'content-type: application/json' -d '{"text":"Hi.","reference_audio_filename":"nobody"}')
