@@ -80,6 +80,40 @@ pub struct Span {
     pub phonemes: Vec<TimedPhoneme>,
 }
 
+impl Span {
+    /// The span of a block of `raw` engine samples that was put at `start..end` of the
+    /// output (resampled or time-stretched when the lengths differ): its phonemes move and
+    /// scale with it.
+    pub fn placed(
+        chunk: usize,
+        phonemes: Vec<TimedPhoneme>,
+        raw: usize,
+        start: usize,
+        end: usize,
+    ) -> Self {
+        let scale = |n: usize| {
+            if raw == 0 || raw == end - start {
+                n
+            } else {
+                (n as f64 * (end - start) as f64 / raw as f64).round() as usize
+            }
+        };
+        Self {
+            chunk,
+            start,
+            end,
+            phonemes: phonemes
+                .into_iter()
+                .map(|p| TimedPhoneme {
+                    start: start + scale(p.start),
+                    end: start + scale(p.end),
+                    ..p
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A caption format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

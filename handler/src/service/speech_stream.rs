@@ -274,29 +274,15 @@ pub async fn captioned(state: &AppState, request: StreamRequest) -> Result<Capti
             let raw = block.samples.len();
             let shaped = shape(block.samples, rate, request.sample_rate, request.speed)?;
             let start = samples.len();
-            let scale = |n: usize| {
-                if raw == 0 {
-                    0
-                } else {
-                    (n as f64 * shaped.len() as f64 / raw as f64).round() as usize
-                }
-            };
             samples.extend_from_slice(&shaped);
             if let Some(chunk) = block.chunk {
-                spans.push(Span {
+                spans.push(Span::placed(
                     chunk,
+                    block.phonemes,
+                    raw,
                     start,
-                    end: samples.len(),
-                    phonemes: block
-                        .phonemes
-                        .into_iter()
-                        .map(|p| models::piper::alignment::TimedPhoneme {
-                            start: start + scale(p.start),
-                            end: start + scale(p.end),
-                            ..p
-                        })
-                        .collect(),
-                });
+                    samples.len(),
+                ));
             }
             Ok(true)
         })?;

@@ -407,20 +407,14 @@ async fn speak_unit(
                 let start = samples.len();
                 samples.extend_from_slice(&block.samples);
                 if let Some(chunk) = block.chunk {
-                    spans.push(Span {
+                    let raw = block.samples.len();
+                    spans.push(Span::placed(
                         chunk,
+                        block.phonemes,
+                        raw,
                         start,
-                        end: samples.len(),
-                        phonemes: block
-                            .phonemes
-                            .into_iter()
-                            .map(|p| models::piper::alignment::TimedPhoneme {
-                                start: p.start + start,
-                                end: p.end + start,
-                                ..p
-                            })
-                            .collect(),
-                    });
+                        samples.len(),
+                    ));
                 }
                 Ok(true)
             })?;

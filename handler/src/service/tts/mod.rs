@@ -25,7 +25,6 @@ use super::work;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::state::AppState;
-use models::piper::alignment::TimedPhoneme;
 pub use request::{ModelChoice, TtsPlan, TtsRequest};
 use speaker::Speaker;
 use synthesis::{ChatterboxJob, ChunkReport};
@@ -270,20 +269,14 @@ fn collect(
         let start = samples.len();
         samples.extend_from_slice(&block.samples);
         if let Some(chunk) = block.chunk {
-            spans.push(Span {
+            let raw = block.samples.len();
+            spans.push(Span::placed(
                 chunk,
+                block.phonemes,
+                raw,
                 start,
-                end: samples.len(),
-                phonemes: block
-                    .phonemes
-                    .into_iter()
-                    .map(|p| TimedPhoneme {
-                        start: p.start + start,
-                        end: p.end + start,
-                        ..p
-                    })
-                    .collect(),
-            });
+                samples.len(),
+            ));
         }
         Ok(true)
     })?;
