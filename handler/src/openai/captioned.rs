@@ -18,7 +18,7 @@ use super::error::OpenAiError;
 use super::speech::{MAX_BODY_BYTES, SAMPLE_RATE, parse};
 use crate::error::Error;
 use crate::service::captions::Captions;
-use crate::service::speech_stream::{self, StreamRequest};
+use crate::service::speech_stream;
 use crate::state::AppState;
 
 /// One word's time in the audio, as Kokoro-FastAPI names it.
@@ -87,21 +87,8 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<CaptionedSpeechRespons
     let lexicons =
         crate::service::lexicons::load(state.store().as_ref(), "lexicons", &request.lexicons)
             .await?;
-    let spoken = speech_stream::captioned(
-        state,
-        StreamRequest {
-            engine: resolved.engine,
-            text: request.input.clone(),
-            voice: resolved.voice.clone(),
-            params: request.params.clone(),
-            speed: request.speed,
-            sample_rate: SAMPLE_RATE,
-            normalize_text: request.normalize_text,
-            lexicons,
-            ssml: request.ssml,
-        },
-    )
-    .await?;
+    let spoken =
+        speech_stream::captioned(state, request.stream_request(&resolved, lexicons)).await?;
     let format = request.format;
     let encoders = state.encoders().clone();
     let encoded = crate::service::work::blocking("encode", move || {

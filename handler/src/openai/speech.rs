@@ -57,6 +57,28 @@ pub struct SpeechRequest {
     pub ssml: Option<bool>,
 }
 
+impl SpeechRequest {
+    /// What the engines are asked for: this request, spoken by the resolved engine and
+    /// voice with the named lexicons, at the dialect's rate.
+    pub fn stream_request(
+        &self,
+        resolved: &catalog::Resolved,
+        lexicons: Vec<std::sync::Arc<crate::service::lexicons::Lexicon>>,
+    ) -> StreamRequest {
+        StreamRequest {
+            engine: resolved.engine,
+            text: self.input.clone(),
+            voice: resolved.voice.clone(),
+            params: self.params.clone(),
+            speed: self.speed,
+            sample_rate: SAMPLE_RATE,
+            normalize_text: self.normalize_text,
+            lexicons,
+            ssml: self.ssml,
+        }
+    }
+}
+
 /// Reads the JSON body into a [`SpeechBody`] and checks it; every problem is a 400 in
 /// OpenAI's envelope naming its field.
 pub fn parse(body: &[u8]) -> Result<SpeechRequest, OpenAiError> {
@@ -383,22 +405,8 @@ async fn respond(state: &AppState, body: &[u8]) -> Result<Response, OpenAiError>
     } else {
         request.format.content_type()
     };
-    let receiver = speech_stream::start(
-        state,
-        StreamRequest {
-            engine: resolved.engine,
-            text: request.input.clone(),
-            voice: resolved.voice.clone(),
-            params: request.params.clone(),
-            speed: request.speed,
-            sample_rate: SAMPLE_RATE,
-            normalize_text: request.normalize_text,
-            lexicons,
-            ssml: request.ssml,
-        },
-        sink,
-    )
-    .await?;
+    let receiver =
+        speech_stream::start(state, request.stream_request(&resolved, lexicons), sink).await?;
     // The answer starts with the first audio, not before: `openai-processing-ms` is then
     // the time to audio, and a failure before any audio is a real status, not a cut stream.
     let stream = speech_stream::from_first_audio(receiver, leading_messages).await?;

@@ -15,7 +15,7 @@ use models::text::{ChunkOptions, TextOptions};
 use tokio::sync::mpsc;
 
 use super::area::Entry;
-use super::captions::{self, Captions, Span};
+use super::captions::{self, Captions};
 use super::engines::EngineKind;
 use super::script::Script;
 use super::tts::speaker::Speaker;
@@ -268,25 +268,10 @@ pub async fn captioned(state: &AppState, request: StreamRequest) -> Result<Capti
     let work_request = request.clone();
     let (samples, spans) = work::run(slot, super::generation::abandoned(state), move |stop| {
         let request = work_request;
-        let mut samples: Vec<f32> = Vec::new();
-        let mut spans = Vec::new();
-        speaker.speak(&script_for_work, stop, &mut |block| {
-            let raw = block.samples.len();
-            let shaped = shape(block.samples, rate, request.sample_rate, request.speed)?;
-            let start = samples.len();
-            samples.extend_from_slice(&shaped);
-            if let Some(chunk) = block.chunk {
-                spans.push(Span::placed(
-                    chunk,
-                    block.phonemes,
-                    raw,
-                    start,
-                    samples.len(),
-                ));
-            }
-            Ok(true)
+        let collected = speaker.collect(&script_for_work, stop, &mut |samples| {
+            shape(samples, rate, request.sample_rate, request.speed)
         })?;
-        Ok((samples, spans))
+        Ok((collected.samples, collected.spans))
     })
     .await?;
     if samples.is_empty() {

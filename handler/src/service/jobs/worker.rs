@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::plan::{self, CheckedJob, JobRequest};
 use super::{JobOutput, JobRecord, JobStatus, record_key};
 use crate::error::{Error, Result};
-use crate::service::captions::{self, Captions, Span};
+use crate::service::captions::{self, Captions};
 use crate::service::engines::EngineKind;
 use crate::service::script::{self, Part, Script, ScriptOptions};
 use crate::service::tts::speaker::Speaker;
@@ -401,24 +401,8 @@ async fn speak_unit(
         slot,
         || {},
         move |stop| {
-            let mut samples = Vec::new();
-            let mut spans = Vec::new();
-            speaker.speak(&unit, stop, &mut |block| {
-                let start = samples.len();
-                samples.extend_from_slice(&block.samples);
-                if let Some(chunk) = block.chunk {
-                    let raw = block.samples.len();
-                    spans.push(Span::placed(
-                        chunk,
-                        block.phonemes,
-                        raw,
-                        start,
-                        samples.len(),
-                    ));
-                }
-                Ok(true)
-            })?;
-            Ok((samples, spans))
+            let collected = speaker.collect(&unit, stop, &mut |samples| Ok(samples))?;
+            Ok((collected.samples, collected.spans))
         },
     )
     .await?;

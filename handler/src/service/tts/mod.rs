@@ -257,30 +257,14 @@ async fn speak_piper(state: &AppState, script: &Script) -> Result<Spoken> {
     })
 }
 
-/// Speaks a whole script into one buffer, noting where each chunk's audio went.
+/// Speaks a whole script into one buffer at the engine's rate.
 fn collect(
     speaker: &Speaker,
     script: &Script,
     stop: &work::StopSignal,
 ) -> Result<(Vec<f32>, Vec<ChunkReport>, Vec<Span>)> {
-    let mut samples = Vec::new();
-    let mut spans = Vec::new();
-    let spoken = speaker.speak(script, stop, &mut |block| {
-        let start = samples.len();
-        samples.extend_from_slice(&block.samples);
-        if let Some(chunk) = block.chunk {
-            let raw = block.samples.len();
-            spans.push(Span::placed(
-                chunk,
-                block.phonemes,
-                raw,
-                start,
-                samples.len(),
-            ));
-        }
-        Ok(true)
-    })?;
-    Ok((samples, spoken.reports, spans))
+    let collected = speaker.collect(script, stop, &mut |samples| Ok(samples))?;
+    Ok((collected.samples, collected.reports, collected.spans))
 }
 
 async fn speak_chatterbox(

@@ -13,6 +13,7 @@ use models::piper::{PiperOptions, PiperVoice};
 
 use super::synthesis::{self, ChatterboxJob, ChunkReport};
 use crate::error::Result;
+use crate::service::captions::Span;
 use crate::service::script::{self, Part, Script};
 use crate::service::work::StopSignal;
 
@@ -54,6 +55,17 @@ pub struct Spoken {
     pub finished: bool,
     /// Chatterbox's report per chunk (empty for the built-in voice).
     pub reports: Vec<ChunkReport>,
+}
+
+/// A script spoken whole (see [`Speaker::collect`]).
+#[derive(Debug)]
+pub struct Collected {
+    /// The samples.
+    pub samples: Vec<f32>,
+    /// Chatterbox's report per chunk.
+    pub reports: Vec<ChunkReport>,
+    /// Where each chunk's audio went.
+    pub spans: Vec<Span>,
 }
 
 impl Speaker {
@@ -141,6 +153,40 @@ impl Speaker {
         }
         spoken.finished = true;
         Ok(spoken)
+    }
+
+    /// Speaks a whole script into one buffer, each block passed through `shape` first
+    /// (resampling, tempo; the identity for the engine's own audio), noting where each
+    /// chunk's audio and phonemes went.
+    pub fn collect(
+        &self,
+        script: &Script,
+        stop: &StopSignal,
+        shape: &mut dyn FnMut(Vec<f32>) -> Result<Vec<f32>>,
+    ) -> Result<Collected> {
+        let mut samples: Vec<f32> = Vec::new();
+        let mut spans = Vec::new();
+        let spoken = self.speak(script, stop, &mut |block| {
+            let raw = block.samples.len();
+            let shaped = shape(block.samples)?;
+            let start = samples.len();
+            samples.extend_from_slice(&shaped);
+            if let Some(chunk) = block.chunk {
+                spans.push(Span::placed(
+                    chunk,
+                    block.phonemes,
+                    raw,
+                    start,
+                    samples.len(),
+                ));
+            }
+            Ok(true)
+        })?;
+        Ok(Collected {
+            samples,
+            reports: spoken.reports,
+            spans,
+        })
     }
 
     /// Speaks a run of chunks at one rate and emphasis; false when nobody listens.
