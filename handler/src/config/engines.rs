@@ -90,6 +90,14 @@ pub struct EngineArgs {
     #[arg(long, env = "SPEECH_MAX_CONCURRENT_GENERATIONS", default_value_t = 1)]
     pub max_concurrent_generations: usize,
 
+    /// Threads one buffered request may use to speak the built-in voice's sentences side by
+    /// side (drawn from a pool of this size for the whole process, so requests that run at
+    /// once share them). 0: the CPUs this process may use, at most 4. 1: one sentence at a
+    /// time. Each thread past the first loads another copy of the voice (~60–100 MB) the
+    /// first time it is used. Streamed answers always speak one sentence at a time.
+    #[arg(long, env = "SPEECH_SYNTHESIS_THREADS", default_value_t = 0)]
+    pub synthesis_threads: usize,
+
     /// How long a worker's claim on a long-form job lasts without renewal, in seconds
     /// (renewed at a third of it while the job runs). After a worker dies, another takes
     /// the job over once its claim has lapsed.
@@ -128,6 +136,16 @@ impl EngineArgs {
         // Rust's count reads the cgroup CPU quota (v1 and v2) and the affinity mask.
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         (cpus / self.max_concurrent_generations.max(1)).max(1)
+    }
+
+    /// The threads a request may speak the built-in voice with (`--synthesis-threads`).
+    pub fn effective_synthesis_threads(&self) -> usize {
+        match self.synthesis_threads {
+            0 => std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get)
+                .min(4),
+            n => n,
+        }
     }
 
     /// The ONNX Runtime library to load.

@@ -39,6 +39,8 @@ impl EngineKind {
 #[derive(Debug)]
 pub struct Engines {
     settings: EngineArgs,
+    /// Extra threads requests may borrow to speak sentences side by side.
+    threads: Arc<ThreadBudget>,
     runtime: OnceCell<Arc<OnnxRuntime>>,
     piper: OnceCell<Arc<PiperVoice>>,
     chatterbox: OnceCell<(Arc<Chatterbox>, String)>,
@@ -71,6 +73,9 @@ impl Engines {
             )
         };
         Self {
+            threads: Arc::new(ThreadBudget::new(
+                settings.effective_synthesis_threads().saturating_sub(1),
+            )),
             piper_gate: gate(),
             chatterbox_gate: gate(),
             runtime: OnceCell::new(),
@@ -128,7 +133,12 @@ impl Engines {
                     ));
                 }
                 let started = std::time::Instant::now();
-                let loaded = blocking(move || PiperVoice::load(&runtime, &model, None)).await?;
+                let workers = self.settings.effective_synthesis_threads();
+                let loaded = blocking(move || {
+                    PiperVoice::load(&runtime, &model, None)
+                        .map(|voice| voice.with_parallel_sessions(workers))
+                })
+                .await?;
                 self.piper_load_micros
                     .store(micros_since(started), Ordering::Relaxed);
                 loaded.map(Arc::new).map_err(|e| {
@@ -201,6 +211,11 @@ impl Engines {
             })
             .await
             .cloned()
+    }
+
+    /// The process's pool of extra synthesis threads (see `--synthesis-threads`).
+    pub fn synthesis_threads(&self) -> &Arc<ThreadBudget> {
+        &self.threads
     }
 
     /// Waits for a generation slot of `engine` (503 `SERVER_BUSY` when the queue is full).
@@ -391,4 +406,63 @@ impl Drop for WaitingGuard<'_> {
 /// request's span.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     super::work::blocking("engine task", f).await
+}
+
+/// A count of threads requests may borrow for a while (sentences spoken side by side):
+/// a request takes what is free now and never waits for more, so under load each request
+/// speaks one sentence at a time and the gate alone decides who runs.
+#[derive(Debug)]
+pub struct ThreadBudget {
+    free: std::sync::atomic::AtomicUsize,
+}
+
+impl ThreadBudget {
+    /// A pool of `threads`.
+    pub fn new(threads: usize) -> Self {
+        Self {
+            free: std::sync::atomic::AtomicUsize::new(threads),
+        }
+    }
+
+    /// Takes up to `wanted` threads, as many as are free now; hand them back with
+    /// [`Self::give_back`].
+    pub fn take(&self, wanted: usize) -> usize {
+        let mut free = self.free.load(Ordering::Acquire);
+        loop {
+            let taken = free.min(wanted);
+            if taken == 0 {
+                return 0;
+            }
+            match self.free.compare_exchange_weak(
+                free,
+                free - taken,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return taken,
+                Err(now) => free = now,
+            }
+        }
+    }
+
+    /// Returns threads taken with [`Self::take`].
+    pub fn give_back(&self, threads: usize) {
+        self.free.fetch_add(threads, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod thread_budget_tests {
+    use super::ThreadBudget;
+
+    #[test]
+    fn takes_what_is_free_and_never_more() {
+        let budget = ThreadBudget::new(3);
+        assert_eq!(budget.take(2), 2);
+        assert_eq!(budget.take(5), 1);
+        assert_eq!(budget.take(1), 0);
+        budget.give_back(3);
+        assert_eq!(budget.take(10), 3);
+        assert_eq!(ThreadBudget::new(0).take(4), 0);
+    }
 }

@@ -344,7 +344,14 @@ async fn ready(state: &AppState, request: &StreamRequest) -> Result<(Script, Spe
             let voice = engines.piper().await?;
             let options = engines.settings().piper_options();
             let slot = engines.admit(request.engine).await?;
-            (Speaker::Piper { voice, options }, slot)
+            (
+                Speaker::Piper {
+                    voice,
+                    options,
+                    threads: None,
+                },
+                slot,
+            )
         }
         EngineKind::Chatterbox => {
             let voice = request

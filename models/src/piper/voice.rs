@@ -47,6 +47,9 @@ impl Default for PiperOptions {
 pub struct PiperVoice {
     config: PiperConfig,
     sessions: Mutex<Sessions>,
+    /// Sessions for sentences spoken beside the first (one intra-op thread each, built on
+    /// first use); see [`PiperVoice::with_parallel_sessions`].
+    helpers: Vec<Mutex<Sessions>>,
     phonemizer: Box<dyn Phonemizer>,
     model_path: PathBuf,
 }
@@ -188,9 +191,39 @@ impl PiperVoice {
         Ok(Self {
             config,
             sessions: Mutex::new(sessions),
+            helpers: Vec::new(),
             phonemizer: Box::new(EspeakPhonemizer::new()),
             model_path: model.to_path_buf(),
         })
+    }
+
+    /// Lets `workers` threads synthesise at once ([`Self::synthesize_each_sentence_on`]
+    /// with workers `0..workers`): worker 0 uses the voice's own session, each other one
+    /// a session of its own with one intra-op thread that never spins, built the first
+    /// time it is used (each holds another copy of the model, ~60–100 MB).
+    pub fn with_parallel_sessions(mut self, workers: usize) -> Self {
+        let (runtime, aligned) = match self.sessions.get_mut() {
+            Ok(sessions) => (sessions.runtime.clone(), sessions.aligned),
+            Err(_) => return self,
+        };
+        self.helpers = (1..workers.max(1))
+            .map(|_| {
+                Mutex::new(Sessions {
+                    runtime: runtime.clone(),
+                    threads: 1,
+                    policy: Spinning::Never,
+                    spinning: None,
+                    sleeping: None,
+                    aligned,
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// How many threads may synthesise at once (see [`Self::with_parallel_sessions`]).
+    pub fn parallel_workers(&self) -> usize {
+        1 + self.helpers.len()
     }
 
     /// Replaces the phonemizer (another espeak-ng path or timeout, or a stand-in).
@@ -251,6 +284,18 @@ impl PiperVoice {
         options: &PiperOptions,
         on_sentence: &mut dyn FnMut(Sentence) -> Result<(), ModelError>,
     ) -> Result<(), ModelError> {
+        self.synthesize_each_sentence_on(0, text, options, on_sentence)
+    }
+
+    /// Like [`Self::synthesize_each_sentence`] on worker `worker`'s session (see
+    /// [`Self::with_parallel_sessions`]; an unknown worker uses the voice's own session).
+    pub fn synthesize_each_sentence_on(
+        &self,
+        worker: usize,
+        text: &str,
+        options: &PiperOptions,
+        on_sentence: &mut dyn FnMut(Sentence) -> Result<(), ModelError>,
+    ) -> Result<(), ModelError> {
         let sentences = self.sentence_phonemes(text)?;
         let silence =
             (options.sentence_silence_seconds.max(0.0) * self.sample_rate() as f32) as usize;
@@ -258,7 +303,7 @@ impl PiperVoice {
         for (n, sentence) in sentences.iter().enumerate() {
             let phonemes = split_phonemes(sentence, &self.config.vowel_clusters);
             let ids = phoneme_ids(&phonemes, &self.config.phoneme_id_map);
-            let (mut samples, id_samples) = self.synthesize_ids_aligned(&ids, options)?;
+            let (mut samples, id_samples) = self.run_graph(worker, &ids, options)?;
             let phonemes = id_samples.map_or_else(Vec::new, |id_samples| {
                 timed_phonemes(&phonemes, &self.config.phoneme_id_map, &id_samples)
             });
@@ -326,6 +371,16 @@ impl PiperVoice {
         ids: &[i64],
         options: &PiperOptions,
     ) -> Result<(Vec<f32>, Option<Vec<usize>>), ModelError> {
+        self.run_graph(0, ids, options)
+    }
+
+    /// Runs the graph on worker `worker`'s session.
+    fn run_graph(
+        &self,
+        worker: usize,
+        ids: &[i64],
+        options: &PiperOptions,
+    ) -> Result<(Vec<f32>, Option<Vec<usize>>), ModelError> {
         if ids.is_empty() {
             return Err(ModelError::InvalidInput(
                 "no phoneme ids to synthesise".into(),
@@ -358,8 +413,11 @@ impl PiperVoice {
             let sid = TensorRef::from_array_view(([1usize], &speaker[..])).map_err(tensor_error)?;
             inputs.push(("sid".into(), sid.into()));
         }
-        let mut sessions = self
-            .sessions
+        let slot = worker
+            .checked_sub(1)
+            .and_then(|helper| self.helpers.get(helper))
+            .unwrap_or(&self.sessions);
+        let mut sessions = slot
             .lock()
             .map_err(|_| ModelError::inference(GRAPH, "session lock poisoned"))?;
         let session = sessions.for_run(&self.model_path)?;

@@ -355,7 +355,11 @@ async fn speak_unit(
             let voice = engines.piper().await?;
             let options = engines.settings().piper_options();
             (
-                Speaker::Piper { voice, options },
+                Speaker::Piper {
+                    voice,
+                    options,
+                    threads: None,
+                },
                 engines.admit(EngineKind::Piper).await?,
             )
         }

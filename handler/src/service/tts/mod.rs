@@ -242,7 +242,11 @@ async fn speak_piper(state: &AppState, script: &Script) -> Result<Spoken> {
     let options = engines.settings().piper_options();
     let slot = engines.admit(EngineKind::Piper).await?;
     let sample_rate = voice.sample_rate();
-    let speaker = Speaker::Piper { voice, options };
+    let speaker = Speaker::Piper {
+        voice,
+        options,
+        threads: Some(std::sync::Arc::clone(engines.synthesis_threads())),
+    };
     let script = script.clone();
     let (samples, _, spans) = work::run(slot, abandoned(state), move |stop| {
         collect(&speaker, &script, stop)

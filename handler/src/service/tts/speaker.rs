@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use models::chatterbox::{Chatterbox, VoiceConditioning};
 use models::piper::alignment::TimedPhoneme;
-use models::piper::{PiperOptions, PiperVoice};
+use models::piper::{PiperOptions, PiperVoice, Sentence};
 
 use super::synthesis::{self, ChatterboxJob, ChunkReport};
 use crate::error::Result;
 use crate::service::captions::Span;
+use crate::service::engines::ThreadBudget;
 use crate::service::script::{self, Part, Script};
 use crate::service::work::StopSignal;
 
@@ -25,6 +26,9 @@ pub enum Speaker {
         voice: Arc<PiperVoice>,
         /// Its synthesis settings.
         options: PiperOptions,
+        /// Threads to borrow for speaking a run's chunks side by side; `None` speaks one
+        /// at a time (streams, whose first audio must not wait for later chunks).
+        threads: Option<Arc<ThreadBudget>>,
     },
     /// A cloned voice.
     Chatterbox {
@@ -123,7 +127,7 @@ impl Speaker {
                     rate,
                 } => {
                     let listening = match self {
-                        Self::Piper { voice, options } => {
+                        Self::Piper { voice, options, .. } => {
                             let ids = voice.ipa_phoneme_ids(ipa)?;
                             let options = piper_options(voice, options, *rate, Default::default());
                             let samples = voice.synthesize_ids(&ids, &options)?;
@@ -205,8 +209,26 @@ impl Speaker {
             stop.check()?;
             let index = first_index + offset;
             match self {
-                Self::Piper { voice, options } => {
+                Self::Piper {
+                    voice,
+                    options,
+                    threads,
+                } => {
                     let options = piper_options(voice, options, rate, emphasis);
+                    if let Some(threads) = threads
+                        && chunks.len() - offset > 1
+                        && voice.parallel_workers() > 1
+                    {
+                        return piper_side_by_side(
+                            voice,
+                            &chunks[offset..],
+                            index,
+                            &options,
+                            threads,
+                            stop,
+                            emit,
+                        );
+                    }
                     if !piper_sentences(voice, chunk, index, &options, stop, emit)? {
                         return Ok(false);
                     }
@@ -264,6 +286,74 @@ fn piper_options(
         length_scale: Some(base * script::piper_emphasis_length(emphasis) / rate),
         ..*options
     }
+}
+
+/// Speaks chunks on as many threads as can be borrowed now (the calling thread and up to
+/// one per further chunk, each on its own session of the voice), then hands the blocks
+/// over in order; false when nobody listens. Without a free thread it is the sequential
+/// path.
+fn piper_side_by_side(
+    voice: &PiperVoice,
+    chunks: &[String],
+    first_index: usize,
+    options: &PiperOptions,
+    threads: &ThreadBudget,
+    stop: &StopSignal,
+    emit: &mut dyn FnMut(Block) -> Result<bool>,
+) -> Result<bool> {
+    let extra = threads.take((chunks.len() - 1).min(voice.parallel_workers() - 1));
+    let spoken: Vec<std::sync::Mutex<Option<Result<Vec<Sentence>>>>> =
+        chunks.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = |worker: usize| {
+        loop {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(chunk) = chunks.get(n) else { break };
+            let result = if stop.is_raised() {
+                Err(crate::error::Error::Abandoned)
+            } else {
+                let mut sentences = Vec::new();
+                voice
+                    .synthesize_each_sentence_on(worker, chunk, options, &mut |sentence| {
+                        sentences.push(sentence);
+                        Ok(())
+                    })
+                    .map(|()| sentences)
+                    .map_err(Into::into)
+            };
+            if let Ok(mut slot) = spoken[n].lock() {
+                *slot = Some(result);
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let work = &work;
+        for worker in 1..=extra {
+            scope.spawn(move || work(worker));
+        }
+        work(0);
+    });
+    threads.give_back(extra);
+    for (n, slot) in spoken.into_iter().enumerate() {
+        let sentences =
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or(Err(crate::error::Error::Internal(
+                    "a chunk was not spoken".into(),
+                )))?;
+        for sentence in sentences {
+            let block = Block {
+                samples: sentence.waveform.samples,
+                chunk: Some(first_index + n),
+                phonemes: sentence.phonemes,
+            };
+            if !emit(block)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Speaks one chunk sentence by sentence; false when nobody listens.
