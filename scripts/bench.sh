@@ -49,6 +49,9 @@ echo
 echo "## The Piper service over HTTP vs piper-tts's server; cold start"
 run piper_service env BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p tests --bench piper_service
 echo
+echo "## All cores for one request: sentences side by side vs piper-tts"
+run parallel env BENCH_PYTHON="$venv/bin/python" cargo bench --locked -q -p tests --bench parallel
+echo
 echo "## Cold start in Lambda mode, under the emulator"
 cargo_lambda="$(ensure_cargo_lambda "$PWD")"
 cargo build --locked -q --release -p handler

@@ -197,16 +197,19 @@ impl PiperVoice {
         })
     }
 
-    /// Lets `workers` threads synthesise at once ([`Self::synthesize_each_sentence_on`]
-    /// with workers `0..workers`): worker 0 uses the voice's own session, each other one
-    /// a session of its own with one intra-op thread that never spins, built the first
-    /// time it is used (each holds another copy of the model, ~60–100 MB).
+    /// Lets `workers` threads synthesise side by side ([`Self::synthesize_each_sentence_on`]
+    /// with workers `1..=workers`), each on a session of its own with one intra-op thread
+    /// that never spins, built the first time it is used (each holds another copy of the
+    /// model, ~60–100 MB). Worker 0 is the voice's own session, with the runtime's threads:
+    /// the fastest for one sentence at a time, but several of those side by side would
+    /// fight over the cores. One worker or fewer adds none.
     pub fn with_parallel_sessions(mut self, workers: usize) -> Self {
         let (runtime, aligned) = match self.sessions.get_mut() {
             Ok(sessions) => (sessions.runtime.clone(), sessions.aligned),
             Err(_) => return self,
         };
-        self.helpers = (1..workers.max(1))
+        let helpers = if workers > 1 { workers } else { 0 };
+        self.helpers = (0..helpers)
             .map(|_| {
                 Mutex::new(Sessions {
                     runtime: runtime.clone(),
@@ -221,9 +224,10 @@ impl PiperVoice {
         self
     }
 
-    /// How many threads may synthesise at once (see [`Self::with_parallel_sessions`]).
+    /// How many threads may synthesise side by side (see [`Self::with_parallel_sessions`]):
+    /// workers `1..=n`; 0 when only the voice's own session exists.
     pub fn parallel_workers(&self) -> usize {
-        1 + self.helpers.len()
+        self.helpers.len()
     }
 
     /// Replaces the phonemizer (another espeak-ng path or timeout, or a stand-in).

@@ -289,9 +289,9 @@ fn piper_options(
 }
 
 /// Speaks chunks on as many threads as can be borrowed now (the calling thread and up to
-/// one per further chunk, each on its own session of the voice), then hands the blocks
-/// over in order; false when nobody listens. Without a free thread it is the sequential
-/// path.
+/// one per further chunk, each on a one-thread helper session of the voice), then hands
+/// the blocks over in order; false when nobody listens. Without a free thread it speaks
+/// them one at a time on the voice's own session.
 fn piper_side_by_side(
     voice: &PiperVoice,
     chunks: &[String],
@@ -302,6 +302,16 @@ fn piper_side_by_side(
     emit: &mut dyn FnMut(Block) -> Result<bool>,
 ) -> Result<bool> {
     let extra = threads.take((chunks.len() - 1).min(voice.parallel_workers() - 1));
+    if extra == 0 {
+        // Nothing to borrow now: one at a time, on the voice's own (multi-threaded) session.
+        for (n, chunk) in chunks.iter().enumerate() {
+            stop.check()?;
+            if !piper_sentences(voice, chunk, first_index + n, options, stop, emit)? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
     let spoken: Vec<std::sync::Mutex<Option<Result<Vec<Sentence>>>>> =
         chunks.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -326,12 +336,13 @@ fn piper_side_by_side(
             }
         }
     };
+    // Workers 1..=extra+1: the helper sessions, one intra-op thread each.
     std::thread::scope(|scope| {
         let work = &work;
-        for worker in 1..=extra {
+        for worker in 2..=extra + 1 {
             scope.spawn(move || work(worker));
         }
-        work(0);
+        work(1);
     });
     threads.give_back(extra);
     for (n, slot) in spoken.into_iter().enumerate() {
