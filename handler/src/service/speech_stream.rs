@@ -337,45 +337,63 @@ async fn ready(state: &AppState, request: &StreamRequest) -> Result<(Script, Spe
             field: "input",
         },
     )?;
-    let engines = state.engines();
-    let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
-    let (speaker, slot) = match request.engine {
-        EngineKind::Piper => {
-            let voice = engines.piper().await?;
-            let options = engines.settings().piper_options();
-            let slot = engines.admit(request.engine).await?;
-            (
-                Speaker::Piper {
-                    voice,
-                    options,
-                    threads: None,
-                },
-                slot,
-            )
-        }
-        EngineKind::Chatterbox => {
-            let voice = request
+    let voice = match request.engine {
+        EngineKind::Piper => None,
+        EngineKind::Chatterbox => Some(
+            request
                 .voice
-                .clone()
-                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?;
-            let cloning = voice_use::prepare_cloning(state, &voice, "voice").await?;
+                .as_ref()
+                .ok_or_else(|| Error::invalid("voice", "voice cloning needs a stored voice"))?,
+        ),
+    };
+    let (speaker, slot) =
+        one_at_a_time(state, request.engine, voice, &request.params, "voice").await?;
+    Ok((script, speaker, slot))
+}
+
+/// An engine ready to speak one chunk at a time (one Chatterbox candidate per chunk, the
+/// built-in voice on its own session), loaded (a missing model is a quick 503) and holding a
+/// generation slot, so the gate bounds every inference. `voice` is the stored voice to clone
+/// (Chatterbox), named `param` in errors.
+pub async fn one_at_a_time(
+    state: &AppState,
+    engine: EngineKind,
+    voice: Option<&Entry>,
+    params: &GenerationParams,
+    param: &'static str,
+) -> Result<(Speaker, work::Slot)> {
+    let engines = state.engines();
+    match (engine, voice) {
+        (EngineKind::Chatterbox, Some(voice)) => {
+            let cloning = voice_use::prepare_cloning(state, voice, param).await?;
             let job = ChatterboxJob {
-                params: request.params.clone(),
-                max_new_tokens_cap: max_new_tokens,
+                params: params.clone(),
+                max_new_tokens_cap: engines.settings().chatterbox_max_new_tokens,
                 candidates: 1,
                 attempts: 2,
             };
-            (
-                Speaker::Chatterbox {
-                    engine: cloning.engine,
-                    conditioning: cloning.conditioning,
-                    job,
-                },
-                cloning.slot,
-            )
+            let speaker = Speaker::Chatterbox {
+                engine: cloning.engine,
+                conditioning: cloning.conditioning,
+                job,
+            };
+            Ok((speaker, cloning.slot))
         }
-    };
-    Ok((script, speaker, slot))
+        (EngineKind::Chatterbox, None) => {
+            Err(Error::invalid(param, "voice cloning needs a stored voice"))
+        }
+        (EngineKind::Piper, _) => {
+            let voice = engines.piper().await?;
+            let options = engines.settings().piper_options();
+            let slot = engines.admit(EngineKind::Piper).await?;
+            let speaker = Speaker::Piper {
+                voice,
+                options,
+                threads: None,
+            };
+            Ok((speaker, slot))
+        }
+    }
 }
 
 /// `text` as it should be spoken (`normalize`: numbers, dates, money, units, abbreviations,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use audio::encode::ExportFormat;
 use audio::postprocess::{PostProcess, PostProcessReport};
 use chrono::Utc;
+use models::chatterbox::GenerationParams;
 use serde_json::json;
 use storage::{Key, ObjectStore, Precondition};
 use tokio::sync::mpsc;
@@ -17,13 +18,12 @@ use tokio::sync::mpsc;
 use super::plan::{self, CheckedJob, JobRequest};
 use super::{JobOutput, JobRecord, JobStatus, record_key};
 use crate::error::{Error, Result};
+use crate::service::area::Entry;
 use crate::service::captions::{self, Captions};
-use crate::service::engines::EngineKind;
 use crate::service::script::{self, Part, Script, ScriptOptions};
-use crate::service::tts::speaker::Speaker;
-use crate::service::tts::synthesis::ChatterboxJob;
 use crate::service::{
-    concat, generation, outputs::OutputSidecar, publish, sidecar_update, voice_use, work,
+    concat, generation, outputs::OutputSidecar, publish, sidecar_update, speech_stream, voice_use,
+    work,
 };
 use crate::state::AppState;
 
@@ -251,6 +251,19 @@ async fn speak_job(
         .seed
         .filter(|s| *s != 0)
         .unwrap_or_else(|| uuid::Uuid::parse_str(id).map_or(1, |u| u.as_u64_pair().0 >> 32));
+    // The voice is found and the sampling settled once per job, not per chunk.
+    let voice = match &request.reference_audio_filename {
+        Some(name) => Some(voice_use::find_voice(store, "reference_audio_filename", name).await?),
+        None => None,
+    };
+    let defaults = crate::service::tts::TtsRequest::default();
+    let params = speech_stream::chatterbox_params(
+        request.temperature.unwrap_or(defaults.temperature),
+        request.exaggeration.unwrap_or(defaults.exaggeration),
+        request.cfg_weight.unwrap_or(defaults.cfg_weight),
+        seed,
+        state.engines().settings().chatterbox_max_new_tokens,
+    );
     for (number, chapter) in checked.chapters.iter().enumerate() {
         let record = super::get(store, id).await?;
         if record.status == JobStatus::Cancelled {
@@ -298,8 +311,15 @@ async fn speak_job(
                 return Ok(JobStatus::Cancelled);
             }
             let started = Instant::now();
-            let (samples, rate, unit_captions) =
-                speak_unit(state, request, checked, seed, unit_script, &chapter.text).await?;
+            let (samples, rate, unit_captions) = speak_unit(
+                state,
+                checked,
+                voice.as_ref(),
+                &params,
+                unit_script,
+                &chapter.text,
+            )
+            .await?;
             let seconds = samples.len() as f64 / f64::from(rate);
             let encoded = state
                 .encoders()
@@ -343,61 +363,20 @@ async fn speak_job(
 /// Speaks one chunk with a generation slot held, like any request.
 async fn speak_unit(
     state: &AppState,
-    request: &JobRequest,
     checked: &CheckedJob,
-    seed: u64,
+    voice: Option<&Entry>,
+    params: &GenerationParams,
     script: &Script,
     chapter_text: &str,
 ) -> Result<(Vec<f32>, u32, Captions)> {
-    let engines = state.engines();
-    let (speaker, slot) = match checked.engine {
-        EngineKind::Piper => {
-            let voice = engines.piper().await?;
-            let options = engines.settings().piper_options();
-            (
-                Speaker::Piper {
-                    voice,
-                    options,
-                    threads: None,
-                },
-                engines.admit(EngineKind::Piper).await?,
-            )
-        }
-        EngineKind::Chatterbox => {
-            let name = request
-                .reference_audio_filename
-                .as_deref()
-                .unwrap_or_default();
-            let entry =
-                voice_use::find_voice(state.store().as_ref(), "reference_audio_filename", name)
-                    .await?;
-            let cloning =
-                voice_use::prepare_cloning(state, &entry, "reference_audio_filename").await?;
-            let max_new_tokens = engines.settings().chatterbox_max_new_tokens;
-            let defaults = crate::service::tts::TtsRequest::default();
-            let params = crate::service::speech_stream::chatterbox_params(
-                request.temperature.unwrap_or(defaults.temperature),
-                request.exaggeration.unwrap_or(defaults.exaggeration),
-                request.cfg_weight.unwrap_or(defaults.cfg_weight),
-                seed,
-                max_new_tokens,
-            );
-            let job = ChatterboxJob {
-                params,
-                max_new_tokens_cap: max_new_tokens,
-                candidates: 1,
-                attempts: 2,
-            };
-            (
-                Speaker::Chatterbox {
-                    engine: cloning.engine,
-                    conditioning: cloning.conditioning,
-                    job,
-                },
-                cloning.slot,
-            )
-        }
-    };
+    let (speaker, slot) = speech_stream::one_at_a_time(
+        state,
+        checked.engine,
+        voice,
+        params,
+        "reference_audio_filename",
+    )
+    .await?;
     let rate = speaker.sample_rate();
     let unit = script.clone();
     // A job has no client to lose: it stops only when cancelled, between chunks.
