@@ -192,6 +192,12 @@ async fn a_cancelled_job_stops(b: Backend) {
             .await
             .is_empty()
     );
+    // A typo on a destructive call is refused, not ignored.
+    let typo = app
+        .post(&format!("/api/v1/jobs/{id}/cancel?confrim=true"))
+        .await;
+    let error = typo.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(error["detail"]["param"], "confrim");
     // Cancelling again changes nothing.
     let again = app
         .post(&format!("/api/v1/jobs/{id}/cancel"))

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ErrorBody, Result};
-use crate::extract::{self, Path};
+use crate::extract::{self, NoParams, Path, StrictQuery};
 use crate::service::jobs::{self, JobRequest, JobView};
 use crate::state::AppState;
 
@@ -95,11 +95,12 @@ async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Resul
 
 /// Cancel a job (the `admin` scope, like every `DELETE`; `POST …/cancel` needs `generate`).
 #[utoipa::path(delete, path = "/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "The job id")),
-    responses((status = 200, body = JobView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "The job id"), NoParams),
+    responses((status = 200, body = JobView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    StrictQuery(_no_params): StrictQuery<NoParams>,
 ) -> Result<Json<JobView>> {
     Ok(Json(
         jobs::cancel(state.store().as_ref(), &id).await?.view(),
@@ -108,11 +109,12 @@ async fn delete_job(
 
 /// Cancel a job: a queued one never starts, a running one stops after its current chunk.
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs",
-    params(("id" = String, Path, description = "The job id")),
-    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "The job id"), NoParams),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn cancel_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    StrictQuery(_no_params): StrictQuery<NoParams>,
 ) -> Result<Json<JobView>> {
     Ok(Json(
         jobs::cancel(state.store().as_ref(), &id).await?.view(),
