@@ -137,6 +137,10 @@ pub enum Error {
     #[error("storage is unavailable")]
     StorageUnavailable(#[source] storage::Error),
 
+    /// 503: the job queue (SQS) did not take the job; nothing was kept of it.
+    #[error("the job queue is unavailable: {0}")]
+    QueueUnavailable(String),
+
     /// 500: a storage fault that is not the client's doing.
     #[error("storage failure")]
     Storage(#[source] storage::Error),
@@ -209,6 +213,7 @@ impl Error {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::StorageUnavailable(_)
+            | Self::QueueUnavailable(_)
             | Self::ModelNotInstalled { .. }
             | Self::EncoderUnavailable { .. }
             | Self::Busy { .. }
@@ -244,6 +249,7 @@ impl Error {
             Self::InvalidParameter { .. } => "VALIDATION_ERROR",
             Self::InvalidPath { .. } => "INVALID_PATH",
             Self::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
+            Self::QueueUnavailable(_) => "QUEUE_UNAVAILABLE",
             Self::ModelNotInstalled { .. } => "MODEL_NOT_INSTALLED",
             Self::EncoderUnavailable { .. } => "ENCODER_UNAVAILABLE",
             Self::Busy { .. } | Self::MemoryBusy(_) => "SERVER_BUSY",
@@ -411,6 +417,10 @@ impl IntoResponse for Error {
                 Self::StorageUnavailable(_) => {
                     "Storage is unavailable; try again shortly".to_owned()
                 }
+                Self::QueueUnavailable(_) => {
+                    "The job queue is unavailable; the job was not accepted, try again shortly"
+                        .to_owned()
+                }
                 // Operational states the client should read, not faults to hide.
                 Self::ModelNotInstalled { .. }
                 | Self::EncoderUnavailable { .. }
@@ -438,7 +448,7 @@ impl IntoResponse for Error {
         let mut response = (status, axum::Json(body)).into_response();
         response.extensions_mut().insert(info);
         match &self {
-            Self::StorageUnavailable(_) => {
+            Self::StorageUnavailable(_) | Self::QueueUnavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

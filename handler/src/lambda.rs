@@ -6,6 +6,10 @@
 //!   cleanup; an EventBridge schedule invokes the function instead. `lambda_http`'s
 //!   pass-through turns any event that is not an HTTP request into `POST /events` marked
 //!   as pass-through; only those reach [`event`], never a client's request.
+//! - **Job messages.** With `SPEECH_JOB_QUEUE` set, an SQS event source invokes the
+//!   function with job messages (best as a second function from the same artefact, with a
+//!   longer timeout); each job runs until the invocation's deadline is near and the answer
+//!   lists the messages that must come back (`batchItemFailures`).
 //! - **The 6 MB buffered limit.** A buffered invocation's answer must fit Lambda's payload
 //!   limit (6 MB of JSON, so about 4.4 MB of binary after base64). A larger answer is not
 //!   left to fail opaquely: stored audio (generated files, downloads) becomes a
@@ -25,7 +29,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::error::{Error, respond_for_path};
-use crate::service::maintenance;
+use crate::service::{jobs, maintenance};
 use crate::state::AppState;
 
 /// Largest binary body a buffered answer can carry (base64 grows it by a third; the
@@ -109,9 +113,23 @@ fn without_stage(parts: &axum::http::request::Parts) -> Option<axum::http::Uri> 
     rebuilt.parse().ok()
 }
 
-/// A non-HTTP event: an EventBridge schedule runs the cleanup; anything else is refused.
+/// A non-HTTP event: an EventBridge schedule runs the cleanup, an SQS event source brings
+/// long-form jobs; anything else is refused.
 async fn event(state: &AppState, request: lambda_http::Request) -> Response {
     let payload: Value = serde_json::from_slice(request.body().as_ref()).unwrap_or(Value::Null);
+    if let Some(deliveries) = sqs_deliveries(&payload) {
+        let stop_at = request
+            .lambda_context_ref()
+            .and_then(|context| stop_jobs_at(context.deadline()));
+        // Boxed: a job run is a deep future, kept off the HTTP path's own.
+        let again = Box::pin(jobs::sqs::deliver_batch(state, &deliveries, stop_at)).await;
+        // The partial batch answer (ReportBatchItemFailures): only these messages return.
+        let failures: Vec<Value> = again
+            .iter()
+            .map(|id| json!({"itemIdentifier": id}))
+            .collect();
+        return axum::Json(json!({"batchItemFailures": failures})).into_response();
+    }
     let scheduled = payload.get("source").and_then(Value::as_str) == Some("aws.events")
         && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
     if scheduled {
@@ -126,6 +144,48 @@ async fn event(state: &AppState, request: lambda_http::Request) -> Response {
         })),
     )
         .into_response()
+}
+
+/// The messages of an SQS event (`Records` from `aws:sqs`), or `None` for other events.
+fn sqs_deliveries(payload: &Value) -> Option<Vec<jobs::sqs::Delivery>> {
+    let records = payload.get("Records")?.as_array()?;
+    let from_sqs =
+        |record: &Value| record.get("eventSource").and_then(Value::as_str) == Some("aws:sqs");
+    if records.is_empty() || !records.iter().all(from_sqs) {
+        return None;
+    }
+    let text = |record: &Value, field: &str| {
+        record
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some(
+        records
+            .iter()
+            .map(|record| jobs::sqs::Delivery {
+                message_id: text(record, "messageId"),
+                receipt_handle: text(record, "receiptHandle"),
+                body: text(record, "body"),
+            })
+            .collect(),
+    )
+}
+
+/// When jobs stop starting chunks in an invocation that ends at `deadline`: a fifth of the
+/// time left (10 s to 2 min) is kept for the chunk in progress, writing a chapter and
+/// answering. `None` when the runtime gave no deadline.
+fn stop_jobs_at(deadline: std::time::SystemTime) -> Option<std::time::Instant> {
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .ok()
+        .filter(|_| deadline > std::time::SystemTime::UNIX_EPOCH)?;
+    let reserve = (left / 5).clamp(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(120),
+    );
+    Some(std::time::Instant::now() + left.saturating_sub(reserve))
 }
 
 /// How long a presigned download URL handed out for an oversized answer stays valid.

@@ -14,8 +14,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, storage = %state.store().describe(), "listening on http://{addr}");
     let scheduler = maintenance::spawn_scheduler(state.clone());
-    // Jobs a stopped process left unfinished (or that were accepted just before it stopped).
-    state.jobs().resume_unfinished(&state).await;
+    // Jobs: this process's worker (resuming what a stopped process left) or the queue's
+    // consumer.
+    state.jobs().start(&state);
     let wyoming = match state.config().access.wyoming_port {
         Some(port) => {
             let wyoming = TcpListener::bind((addr.ip(), port)).await?;

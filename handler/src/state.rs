@@ -55,6 +55,7 @@ impl AppState {
     }
 
     fn build(config: Config, store: DynStore, monitor: Monitor) -> Self {
+        let jobs = Jobs::from_config(&config);
         Self {
             inner: Arc::new(Inner {
                 encoders: Encoders::with_ffmpeg(config.engines.ffmpeg()),
@@ -71,7 +72,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 cleanup: CleanupLog::default(),
                 monitor,
-                jobs: Jobs::default(),
+                jobs,
             }),
         }
     }

@@ -11,6 +11,7 @@ pub mod fuzz;
 pub mod multipart;
 pub mod process_memory;
 pub mod processes;
+pub mod sqs;
 
 use std::sync::Arc;
 

@@ -47,6 +47,26 @@ fn spawn_and_wait(mut command: Command, marker: &str) -> (Child, String) {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
     let stdout = child.stdout.take().expect("stdout");
+    wait_for_marker(command, child, stdout, marker)
+}
+
+/// [`spawn_and_wait`] for a program that reports its address on stderr.
+pub(crate) fn spawn_and_wait_stderr(mut command: Command, marker: &str) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let stderr = child.stderr.take().expect("stderr");
+    wait_for_marker(command, child, stderr, marker)
+}
+
+fn wait_for_marker(
+    command: Command,
+    mut child: Child,
+    stdout: impl std::io::Read + Send + 'static,
+    marker: &str,
+) -> (Child, String) {
     let (tx, rx) = mpsc::channel();
     let marker = marker.to_owned();
     std::thread::spawn(move || {

@@ -3,12 +3,14 @@
 
 mod access;
 mod engines;
+mod jobs;
 
 use clap::{Args, Parser};
 use storage::{S3Settings, StorageUrl};
 
 pub use access::AccessArgs;
 pub use engines::{EngineArgs, Precision};
+pub use jobs::JobQueueArgs;
 
 /// Settings shared by every way of running the handler.
 #[derive(Debug, Clone, Args)]
@@ -41,6 +43,10 @@ pub struct Config {
     /// API keys and the OpenAI endpoint's voice aliases.
     #[command(flatten)]
     pub access: AccessArgs,
+
+    /// Where long-form jobs are queued (this process, or SQS).
+    #[command(flatten)]
+    pub job_queue: JobQueueArgs,
 
     /// Seconds after which a cached listing of voices, VC inputs or outputs is refreshed in
     /// the background (it is never used past twelve times this); this process's own writes

@@ -182,6 +182,13 @@ impl From<Error> for OpenAiError {
             )
             .code("storage_unavailable")
             .retry_after(5),
+            Error::QueueUnavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "The job queue is unavailable; try again shortly",
+            )
+            .code("queue_unavailable")
+            .retry_after(5),
             Error::Generation(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)
                     .code("generation_failed")

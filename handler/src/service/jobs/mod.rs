@@ -4,12 +4,13 @@
 //! every finished chunk is an object (`jobs/<id>/parts/…`), so a worker that dies or is
 //! redeployed resumes from the last finished chunk instead of starting over.
 //!
-//! Work is claimed through a [`queue::JobQueue`]; a worker claims a job by writing a lease
+//! Work is offered through a [`queue::JobQueue`] (this process's, or SQS); a worker claims a job by writing a lease
 //! into its document on the version it read (compare-and-swap), renews it as it goes, and
 //! another worker may take the job over once the lease has expired.
 
 pub mod plan;
 pub mod queue;
+pub mod sqs;
 pub mod worker;
 
 use chrono::{DateTime, Utc};
@@ -237,13 +238,13 @@ pub async fn list(store: &dyn ObjectStore) -> Result<Vec<JobRecord>> {
 /// Accepts a job: checks the request (4xx before anything is stored), stores its document
 /// and hands it to the queue.
 pub async fn create(state: &crate::state::AppState, request: JobRequest) -> Result<JobRecord> {
-    if crate::lambda::detected() {
+    if crate::lambda::detected() && state.jobs().queue().sqs().is_none() {
         // A function is frozen between invocations: a worker inside it would stall.
         return Err(Error::ModelNotInstalled {
             engine: "jobs",
-            message: "long-form jobs need a worker that outlives the request; on AWS Lambda \
-                      they need a queue, which this deployment does not have: run jobs on the \
-                      container image or the local runner"
+            message: "long-form jobs on AWS Lambda need a job queue: set SPEECH_JOB_QUEUE to \
+                      an SQS queue whose event source invokes this function (docs/deployment.md), \
+                      or run jobs on the container image or the local runner"
                 .into(),
         });
     }
@@ -272,7 +273,13 @@ pub async fn create(state: &crate::state::AppState, request: JobRequest) -> Resu
         .store()
         .put_if(&record_key(&id)?, bytes, storage::Precondition::Absent)
         .await?;
-    state.jobs().submit(state, &id).await;
+    if let Err(e) = state.jobs().submit(state, &id).await {
+        // Not queued, so never to run: nothing is kept of it.
+        if let Err(removal) = state.store().delete(&record_key(&id)?).await {
+            tracing::warn!(job = %id, error = %removal, "could not remove an unqueued job");
+        }
+        return Err(e);
+    }
     Ok(record)
 }
 

@@ -13,7 +13,6 @@ use chrono::Utc;
 use models::chatterbox::GenerationParams;
 use serde_json::json;
 use storage::{Key, ObjectStore, Precondition};
-use tokio::sync::mpsc;
 
 use super::plan::{self, CheckedJob, JobRequest};
 use super::{JobOutput, JobRecord, JobStatus, record_key};
@@ -27,45 +26,70 @@ use crate::service::{
 };
 use crate::state::AppState;
 
-/// Takes job ids from the queue one at a time until the queue closes.
-pub async fn work_through(state: AppState, mut receiver: mpsc::UnboundedReceiver<String>) {
-    while let Some(id) = receiver.recv().await {
-        match run(&state, &id).await {
-            Ok(Ran::Finished(status)) => tracing::info!(job = %id, ?status, "job finished"),
-            Ok(Ran::HeldElsewhere(wait)) => {
-                // Another worker holds it: look again once its claim could have lapsed.
-                let state = state.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(wait).await;
-                    state.jobs().submit(&state, &id).await;
-                });
-            }
-            Err(e) => {
-                tracing::error!(job = %id, error = %e, "job failed");
-                let message = e.to_string();
-                let store = state.store().as_ref();
-                // A failed job is final: its finished chunks will not be used again. Removed
-                // first, so a failed job never shows parts.
-                remove_parts(store, &id).await;
-                let _ = update(store, &id, |job| {
-                    if !job.status.is_final() {
-                        job.status = JobStatus::Failed;
-                        job.error = Some(message.clone());
-                        job.lease = None;
-                    }
-                })
-                .await;
-            }
-        }
-    }
-}
-
 /// How a run ended.
-enum Ran {
+#[derive(Debug)]
+pub enum Ran {
     /// The job reached this final state (or already was in it).
     Finished(JobStatus),
     /// Another worker's claim is live; try again after this long.
     HeldElsewhere(Duration),
+    /// The time given ran out between chunks: every finished chunk is kept and the claim
+    /// released, so the next run (on any worker) goes on from there.
+    Paused,
+}
+
+/// Whether a failed run should be tried again later rather than fail the job: the store,
+/// the queue, the memory budget or the engines were unavailable for a while. The job's
+/// finished chunks are kept.
+pub fn is_transient(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::StorageUnavailable(_)
+            | Error::QueueUnavailable(_)
+            | Error::MemoryBusy(_)
+            | Error::Busy { .. }
+    )
+}
+
+/// Settles a run that ended in an error: a transient one releases the claim (the job
+/// waits for its next offer), any other fails the job for good and removes its chunks.
+/// Whether the job should be offered again.
+pub async fn settle_error(state: &AppState, id: &str, error: &Error) -> bool {
+    let store = state.store().as_ref();
+    if is_transient(error) {
+        tracing::warn!(job = %id, error = %error, "job interrupted; it will be tried again");
+        release(state, id).await;
+        return true;
+    }
+    tracing::error!(job = %id, error = %error, "job failed");
+    let message = error.to_string();
+    // A failed job is final: its finished chunks will not be used again. Removed first, so
+    // a failed job never shows parts.
+    remove_parts(store, id).await;
+    let _ = update(store, id, |job| {
+        if !job.status.is_final() {
+            job.status = JobStatus::Failed;
+            job.error = Some(message.clone());
+            job.lease = None;
+        }
+    })
+    .await;
+    false
+}
+
+/// Gives up this worker's claim on a job (when it pauses or is interrupted), so the next
+/// worker need not wait for the lease to lapse.
+async fn release(state: &AppState, id: &str) {
+    let me = state.jobs().worker_id().to_owned();
+    let released = update(state.store().as_ref(), id, |job| {
+        if job.lease.as_ref().is_some_and(|lease| lease.owner == me) {
+            job.lease = None;
+        }
+    })
+    .await;
+    if let Err(e) = released {
+        tracing::warn!(job = %id, error = %e, "could not release the job's claim; it lapses");
+    }
 }
 
 /// The lease length (`--job-lease-seconds`).
@@ -116,7 +140,9 @@ fn is_mine(state: &AppState, job: &JobRecord) -> bool {
         .is_some_and(|lease| lease.owner == state.jobs().worker_id())
 }
 
-async fn run(state: &AppState, id: &str) -> Result<Ran> {
+/// Runs a job as far as it goes: to its end, or until `stop_at` passes (checked between
+/// chunks; `None`: no limit).
+pub async fn run(state: &AppState, id: &str, stop_at: Option<Instant>) -> Result<Ran> {
     let store = state.store().as_ref();
     let job = claim(state, id).await?;
     if job.status.is_final() {
@@ -133,15 +159,21 @@ async fn run(state: &AppState, id: &str) -> Result<Ran> {
     let request: JobRequest = serde_json::from_value(job.request.clone())
         .map_err(|e| Error::Internal(format!("the stored request is unreadable: {e}")))?;
     let checked = request.check(state).await?;
-    let heartbeat = spawn_heartbeat(state.clone(), id.to_owned());
-    let outcome = speak_job(state, id, &request, &checked).await;
-    heartbeat.abort();
+    // Stopped however the run ends, even when its future is dropped mid-way (a Lambda
+    // invocation cut short): a dead worker must not keep renewing its claim.
+    let heartbeat = AbortOnDrop(Some(spawn_heartbeat(state.clone(), id.to_owned())));
+    let outcome = speak_job(state, id, &request, &checked, stop_at).await;
+    drop(heartbeat);
     match outcome? {
-        JobStatus::Cancelled => {
+        Spoken::Paused => {
+            release(state, id).await;
+            Ok(Ran::Paused)
+        }
+        Spoken::Ended(JobStatus::Cancelled) => {
             remove_parts(store, id).await;
             Ok(Ran::Finished(JobStatus::Cancelled))
         }
-        status => {
+        Spoken::Ended(status) => {
             // Parts first: a completed job never shows any (a crash in between only means
             // the job is taken up again and finds every output written).
             remove_parts(store, id).await;
@@ -170,6 +202,17 @@ fn spawn_heartbeat(state: AppState, id: String) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// A task aborted when this is dropped.
+pub(super) struct AbortOnDrop(pub(super) Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 /// A piece of a chapter: a chunk of text to speak (checkpointed), or a pause.
@@ -233,13 +276,22 @@ fn part_key(id: &str, chapter: usize, unit: usize, extension: &str) -> Result<Ke
     ))?)
 }
 
+/// How far [`speak_job`] went.
+enum Spoken {
+    /// To this final status.
+    Ended(JobStatus),
+    /// Until its time ran out, between chunks.
+    Paused,
+}
+
 /// Speaks every chapter not yet written, then the book; the final status.
 async fn speak_job(
     state: &AppState,
     id: &str,
     request: &JobRequest,
     checked: &CheckedJob,
-) -> Result<JobStatus> {
+    stop_at: Option<Instant>,
+) -> Result<Spoken> {
     let store = state.store().as_ref();
     let lexicons = crate::service::lexicons::load(
         store,
@@ -267,7 +319,7 @@ async fn speak_job(
     for (number, chapter) in checked.chapters.iter().enumerate() {
         let record = super::get(store, id).await?;
         if record.status == JobStatus::Cancelled {
-            return Ok(JobStatus::Cancelled);
+            return Ok(Spoken::Ended(JobStatus::Cancelled));
         }
         if record
             .chapters
@@ -308,7 +360,10 @@ async fn speak_job(
                 continue;
             }
             if super::get(store, id).await?.status == JobStatus::Cancelled {
-                return Ok(JobStatus::Cancelled);
+                return Ok(Spoken::Ended(JobStatus::Cancelled));
+            }
+            if stop_at.is_some_and(|stop_at| Instant::now() >= stop_at) {
+                return Ok(Spoken::Paused);
             }
             let started = Instant::now();
             let (samples, rate, unit_captions) = speak_unit(
@@ -357,7 +412,7 @@ async fn speak_job(
         write_chapter(state, id, request, checked, number, &units).await?;
     }
     write_book(state, id, request, checked).await?;
-    Ok(JobStatus::Completed)
+    Ok(Spoken::Ended(JobStatus::Completed))
 }
 
 /// Speaks one chunk with a generation slot held, like any request.
