@@ -136,7 +136,7 @@ export K8S_VERSION
 echo "infrastructure checks (tools from $REQUIREMENTS)"
 check "SAM template: cfn-lint on the SAM source" sam_source_lint
 check "SAM template: translated to CloudFormation (aws-sam-translator), cfn-lint" sam_translated_lint
-check "SAM template: handler contract (streaming mode, scheduled cleanup, public URL, IAM on the bucket)" sam_contract
+check "SAM template: handler contract (streaming mode, scheduled cleanup, public URL, IAM on the bucket, job queue and worker)" sam_contract
 check "broken SAM template fails the same check (E3030 InvokeMode, E3717 Timeout)" sam_broken_fails
 check "compose.yaml: compose-spec schema" compose_schema
 check "Kubernetes base: kustomize, API $K8S_VERSION schemas (strict)" k8s_base

@@ -2,7 +2,7 @@
 # The project's one test command (README, CI): installs what the build needs, then runs
 # the format check, clippy with warnings as errors, every test (the storage and HTTP
 # suites run against a real S3 server the harness starts on 127.0.0.1, and against the
-# filesystem store), the OpenAPI drift check, the documented curl examples against a
+# filesystem store; the job-queue suites against moto's SQS server on 127.0.0.1), the OpenAPI drift check, the documented curl examples against a
 # running local-runner, schemathesis over the whole OpenAPI document against another
 # (scripts/check-openapi-live.sh), the offline checks of the deployment files in infra/
 # (scripts/check-infra.sh), the CPU image layout (scripts/check-image-layout.sh), the
@@ -15,6 +15,8 @@ source scripts/lib/assets.sh
 ensure_build_prerequisites
 # ONNX Runtime, the Piper voice, ffmpeg and espeak-ng (cached in ./.cache/models).
 ensure_runtime_assets "$PWD"
+# The SQS-compatible server of the job-queue tests (moto, in ./.venv-moto).
+ensure_sqs_test_server "$PWD"
 
 # A one-off build keeps no incremental state: on a fresh clone it only costs disk (~9 GB).
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi

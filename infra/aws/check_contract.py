@@ -10,8 +10,14 @@ CloudFormation that infra/aws/sam2cfn.py prints (a file argument, or stdin):
 - a public (AuthType NONE) URL has both permissions Lambda requires for it
   (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL), without which every
   call gets 403; SAM omits them when AuthType is not a literal;
-- the role's own statements name only the stack's bucket: no wildcard action or resource,
-  and the object ARNs cover the SPEECH_STORAGE prefix.
+- the role's own statements name only the stack's bucket (and, for SQS actions, its job
+  queue): no wildcard action or resource, and the object ARNs cover the SPEECH_STORAGE
+  prefix;
+- long-form jobs: the API function and the job worker name the same SPEECH_JOB_QUEUE and
+  SPEECH_STORAGE; the worker is buffered (the event source reads its answer as JSON), is
+  invoked by an SQS event source on that queue reporting batch item failures, and the
+  queue's visibility timeout is at least the worker's timeout and it has a dead-letter
+  queue.
 
 Exits 1 listing every violation, 0 when there is none.
 """
@@ -34,9 +40,15 @@ def refers_to(value, logical_id):
 def check(template):
     problems = []
     functions = resources_of(template, "AWS::Lambda::Function")
-    if len(functions) != 1:
-        return [f"expected one AWS::Lambda::Function, found {len(functions)}"]
-    (fn_id, fn), = functions.items()
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
+    workers = {
+        fn_id: fn for fn_id, fn in functions.items()
+        if any(refers_to(m["Properties"].get("FunctionName"), fn_id) for m in mappings.values())
+    }
+    api = {k: v for k, v in functions.items() if k not in workers}
+    if len(api) != 1:
+        return [f"expected one API function (no event source mapping), found {len(api)}"]
+    (fn_id, fn), = api.items()
     props = fn.get("Properties", {})
     env = props.get("Environment", {}).get("Variables", {})
 
@@ -96,6 +108,8 @@ def check(template):
     if not scheduled:
         problems.append(f"no scheduled AWS::Events::Rule invokes {fn_id} (the cleanup would never run)")
 
+    problems += check_job_workers(template, env, workers, mappings)
+
     # Least privilege on the bucket.
     storage = json.dumps(env.get("SPEECH_STORAGE"))
     match = re.search(r"s3://\$\{(\w+)\}/([^\"]*)", storage)
@@ -103,6 +117,7 @@ def check(template):
         problems.append(f"{fn_id}: SPEECH_STORAGE must be s3://${{Bucket}}/<prefix>, got {storage}")
         return problems
     bucket_id, prefix = match.group(1), match.group(2).strip("/")
+    queue_id = (env.get("SPEECH_JOB_QUEUE") or {}).get("Ref") if isinstance(env.get("SPEECH_JOB_QUEUE"), dict) else None
     for role_id, role in resources_of(template, "AWS::IAM::Role").items():
         for policy in role.get("Properties", {}).get("Policies", []):
             for statement in policy.get("PolicyDocument", {}).get("Statement", []):
@@ -113,6 +128,13 @@ def check(template):
                     problems.append(f"{role_id}/{sid}: wildcard action {actions}")
                 resources = statement.get("Resource", [])
                 resources = resources if isinstance(resources, list) else [resources]
+                if actions and all(a.startswith("sqs:") for a in actions):
+                    for resource in resources:
+                        if resource == "*" or not refers_to(resource, queue_id):
+                            problems.append(
+                                f"{role_id}/{sid}: resource {json.dumps(resource)} is not the job queue {queue_id}"
+                            )
+                    continue
                 for resource in resources:
                     if resource == "*" or not refers_to(resource, bucket_id):
                         problems.append(
@@ -123,6 +145,51 @@ def check(template):
                             f"{role_id}/{sid}: object resource {resource['Fn::Sub']!r} "
                             f"does not cover the SPEECH_STORAGE prefix {prefix!r}"
                         )
+    return problems
+
+
+def check_job_workers(template, api_env, workers, mappings):
+    """The job path: API function -> queue -> event source -> worker function."""
+    problems = []
+    queue = api_env.get("SPEECH_JOB_QUEUE")
+    if not workers:
+        if queue is not None:
+            problems.append("SPEECH_JOB_QUEUE is set but no function is invoked by its queue")
+        return problems
+    queue_id = queue.get("Ref") if isinstance(queue, dict) else None
+    queues = resources_of(template, "AWS::SQS::Queue")
+    if queue_id not in queues:
+        return problems + [f"SPEECH_JOB_QUEUE must be a Ref to the stack's queue, got {json.dumps(queue)}"]
+    queue_props = queues[queue_id].get("Properties", {})
+    if "RedrivePolicy" not in queue_props:
+        problems.append(f"{queue_id}: no RedrivePolicy (a job that keeps failing would come back forever)")
+    for worker_id, worker in workers.items():
+        props = worker.get("Properties", {})
+        env = props.get("Environment", {}).get("Variables", {})
+        if env.get("SPEECH_JOB_QUEUE") != queue:
+            problems.append(f"{worker_id}: SPEECH_JOB_QUEUE must equal the API function's")
+        if env.get("SPEECH_STORAGE") != api_env.get("SPEECH_STORAGE"):
+            problems.append(f"{worker_id}: SPEECH_STORAGE must equal the API function's")
+        if str(env.get("SPEECH_LAMBDA_STREAMING", "false")).lower() in ("true", "1"):
+            problems.append(f"{worker_id}: must be buffered (the event source reads its answer as JSON)")
+        if str(env.get("SPEECH_CLEANUP_INTERVAL_HOURS")) != "0":
+            problems.append(f"{worker_id}: SPEECH_CLEANUP_INTERVAL_HOURS must be 0")
+        if int(queue_props.get("VisibilityTimeout", 30)) < int(props.get("Timeout", 3)):
+            problems.append(
+                f"{queue_id}: VisibilityTimeout {queue_props.get('VisibilityTimeout', 30)} is shorter "
+                f"than {worker_id}'s Timeout {props.get('Timeout')} (a running job's message would come back)"
+            )
+        for mapping_id, mapping in mappings.items():
+            m = mapping["Properties"]
+            if not refers_to(m.get("FunctionName"), worker_id):
+                continue
+            if not refers_to(m.get("EventSourceArn"), queue_id):
+                problems.append(f"{mapping_id}: must read {queue_id}")
+            if "ReportBatchItemFailures" not in m.get("FunctionResponseTypes", []):
+                problems.append(
+                    f"{mapping_id}: without ReportBatchItemFailures a paused or held job's "
+                    "message would be deleted with the batch"
+                )
     return problems
 
 

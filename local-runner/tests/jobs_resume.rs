@@ -1,7 +1,9 @@
 //! A long-form job survives its worker: a `local-runner` killed with SIGKILL in the middle
-//! of a job is restarted over the same store (the filesystem store and a real S3 server),
-//! takes the job over once the dead worker's claim lapses, skips every chunk already
-//! finished and completes the book.
+//! of a job, beside a second replica over the same store (the filesystem store and a real
+//! S3 server). The second takes the job over once the dead worker's claim lapses, skips
+//! every chunk already finished and completes the book: with the in-process queue because
+//! it sweeps the store for unclaimed jobs, with an SQS queue (moto in server mode on
+//! loopback) because the dead worker's message comes back after its visibility timeout.
 
 // Test helpers outside #[test] functions unwrap too: a failed step ends the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tests::processes::http_client as client;
+use tests::sqs::SqsServer;
 use tests::{Backend, LocalRunner};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_local-runner");
 const CHAPTERS: usize = 16;
 
-fn runner(b: &Backend) -> LocalRunner {
+fn runner(b: &Backend, queue: Option<&str>) -> LocalRunner {
     let mut args = vec![
         "--storage".to_owned(),
         b.url.clone(),
@@ -27,6 +30,10 @@ fn runner(b: &Backend) -> LocalRunner {
         "2".to_owned(),
     ];
     args.extend(b.runner_args.iter().cloned());
+    if let Some(queue) = queue {
+        args.extend(SqsServer::runner_args(queue));
+        args.extend(["--job-queue-visibility-seconds".to_owned(), "6".to_owned()]);
+    }
     LocalRunner::start(RUNNER, &args)
 }
 
@@ -50,8 +57,8 @@ fn chunks_done(job: &Value) -> u64 {
         .sum()
 }
 
-async fn a_killed_worker_is_resumed_not_restarted(b: Backend) {
-    let first = runner(&b);
+async fn a_killed_worker_is_resumed_not_restarted(b: Backend, queue: Option<&str>) {
+    let first = runner(&b, queue);
     let chapters: Vec<Value> = (0..CHAPTERS)
         .map(|n| {
             json!({"title": format!("Part {n}"),
@@ -84,10 +91,11 @@ async fn a_killed_worker_is_resumed_not_restarted(b: Backend) {
         assert!(Instant::now() < deadline, "{state}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    // A second replica, already serving, while the first dies holding the job.
+    let second = runner(&b, queue);
     drop(first); // SIGKILL
     let done_before = chunks_done(&before);
 
-    let second = runner(&b);
     let deadline = Instant::now() + Duration::from_secs(120);
     let finished = loop {
         let state = job(&second, &id).await;
@@ -125,12 +133,35 @@ async fn a_killed_worker_is_resumed_not_restarted(b: Backend) {
     assert_eq!(book.status(), 200);
 }
 
+/// The same through an SQS queue; the queue is empty at the end.
+async fn through_the_queue(b: Backend) {
+    let sqs = SqsServer::start().await;
+    let (queue, dead) = sqs.create_queue("jobs", 30, 5).await;
+    a_killed_worker_is_resumed_not_restarted(b, Some(&queue)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sqs.depth(&queue).await != (0, 0) {
+        assert!(Instant::now() < deadline, "the settled message was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sqs.depth(&dead).await, (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fs_a_killed_worker_is_resumed_not_restarted() {
-    a_killed_worker_is_resumed_not_restarted(Backend::fs().await).await;
+    a_killed_worker_is_resumed_not_restarted(Backend::fs().await, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_killed_worker_is_resumed_not_restarted() {
-    a_killed_worker_is_resumed_not_restarted(Backend::s3().await).await;
+    a_killed_worker_is_resumed_not_restarted(Backend::s3().await, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_killed_worker_is_resumed_through_the_sqs_queue() {
+    through_the_queue(Backend::fs().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_killed_worker_is_resumed_through_the_sqs_queue() {
+    through_the_queue(Backend::s3().await).await;
 }

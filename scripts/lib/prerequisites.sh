@@ -40,3 +40,16 @@ ensure_cargo_lambda() {
   fi
   echo "$venv/bin/cargo-lambda"
 }
+
+# moto in server mode (PyPI, pinned in tests/sqs/requirements.txt) in ROOT/.venv-moto: the
+# SQS-compatible server the job-queue tests start on loopback (tests/src/sqs.rs). Exports
+# its path as SPEECH_TEST_MOTO_SERVER.
+ensure_sqs_test_server() {
+  local venv="$1/.venv-moto"
+  if ! "$venv/bin/python" -c "import moto, flask_cors" >/dev/null 2>&1; then
+    rm -rf "$venv"
+    python3 -m venv "$venv" || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$1/tests/sqs/requirements.txt"
+  fi
+  export SPEECH_TEST_MOTO_SERVER="$venv/bin/moto_server"
+}
