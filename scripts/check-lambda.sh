@@ -4,7 +4,11 @@
 #     dependency) emulates the Lambda runtime API and function URLs on loopback and runs the
 #     `handler` binary in Lambda mode: speech must come back byte-exact in buffered mode and
 #     streamed (chunked, in several pieces) in streaming mode;
-#  2. `cargo lambda build --release` builds the deployable artefact, whose highest GLIBC
+#  2. with SPEECH_JOB_QUEUE pointing at moto's SQS server on loopback, a job accepted
+#     through the function URL is a message; invoking the function with it as an SQS event
+#     (what the event source mapping does) runs the job to completion and answers an empty
+#     `batchItemFailures`;
+#  3. `cargo lambda build --release` builds the deployable artefact, whose highest GLIBC
 #     symbol version must not pass Amazon Linux 2023's 2.34.
 # Expects the runtime assets in ./.cache/models (scripts/test.sh fetches them first).
 set -euo pipefail
@@ -16,8 +20,10 @@ export PATH="$(dirname "$cargo_lambda"):$PATH"
 
 work="$(mktemp -d)"
 watcher=""
+moto=""
 cleanup() {
   if [ -n "$watcher" ]; then kill "$watcher" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; fi
+  if [ -n "$moto" ]; then kill "$moto" 2>/dev/null || true; wait "$moto" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,7 +32,9 @@ fail() { echo "check-lambda: $*" >&2; exit 1; }
 
 # Starts the emulator with the handler in one mode and waits until it answers health.
 start_emulator() {
-  local streaming="$1" port="$2"
+  local streaming="$1" port="$2" extra=()
+  shift 2
+  for variable in "$@"; do extra+=(--env-var "$variable"); done
   mkdir -p "$work/data-$port"
   cargo lambda watch --quiet --ignore-changes -p handler --bin handler \
     -A 127.0.0.1 -P "$port" \
@@ -34,6 +42,7 @@ start_emulator() {
     --env-var "SPEECH_MODELS_DIR=$root/.cache/models" \
     --env-var "SPEECH_LAMBDA_STREAMING=$streaming" \
     --env-var "SPEECH_LOG=warn" \
+    "${extra[@]}" \
     >"$work/watch-$port.log" 2>&1 &
   watcher=$!
   local base="http://127.0.0.1:$port/lambda-url/handler"
@@ -84,6 +93,44 @@ grep -qi '^transfer-encoding: chunked' "$work/stream.headers" || fail "the answe
 curl -fsS -o "$work/stream.wav" "$base/outputs/long/long.wav"
 cmp -s "$work/stream.wav" "$work/data-9412/outputs/long/long.wav" || fail "the streamed file is not the stored one"
 echo "   streamed byte-exact ($(wc -c <"$work/stream.wav") bytes, chunked)"
+stop_emulator
+
+echo "-- emulator, a long-form job through the SQS event source (moto on loopback)"
+ensure_sqs_test_server "$root"
+"$SPEECH_TEST_MOTO_SERVER" -H 127.0.0.1 -p 9414 >"$work/moto.log" 2>&1 &
+moto=$!
+sqs_python="$(dirname "$SPEECH_TEST_MOTO_SERVER")/python"
+export AWS_ACCESS_KEY_ID=speechtest AWS_SECRET_ACCESS_KEY=speechtest-secret AWS_DEFAULT_REGION=us-east-1
+for _ in $(seq 1 60); do curl -fsS -o /dev/null http://127.0.0.1:9414/moto-api/ 2>/dev/null && break; sleep 0.5; done
+queue="$("$sqs_python" -c 'import boto3; print(boto3.client("sqs", endpoint_url="http://127.0.0.1:9414").create_queue(QueueName="jobs")["QueueUrl"])')"
+start_emulator false 9413 "SPEECH_JOB_QUEUE=$queue" "SPEECH_JOB_QUEUE_ACCESS_KEY_ID=speechtest" \
+  "SPEECH_JOB_QUEUE_SECRET_ACCESS_KEY=speechtest-secret" "SPEECH_JOB_QUEUE_REGION=us-east-1"
+base="http://127.0.0.1:9413/lambda-url/handler"
+job="$(curl -fsS -X POST "$base/api/v1/jobs" -H 'content-type: application/json' \
+  -d '{"title":"Queued","text":"# One\nThe first chapter.\n\n# Two\nThe second chapter.","format":"markdown","export_formats":["wav"]}' \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["job_id"])')"
+# The event source mapping: receive the job's message and hand it over as an SQS event.
+"$sqs_python" - "$queue" "$work/event.json" "$work/receipt" <<'PY'
+import json, sys, boto3
+sqs = boto3.client("sqs", endpoint_url="http://127.0.0.1:9414")
+messages = sqs.receive_message(QueueUrl=sys.argv[1], WaitTimeSeconds=5).get("Messages", [])
+assert len(messages) == 1, f"expected the job's one message, got {messages}"
+m = messages[0]
+json.dump({"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+    "body": m["Body"], "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+    "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs", "awsRegion": "us-east-1"}]},
+    open(sys.argv[2], "w"))
+open(sys.argv[3], "w").write(m["ReceiptHandle"])
+PY
+answer="$(cargo lambda invoke handler --invoke-address 127.0.0.1 --invoke-port 9413 \
+  --data-file "$work/event.json" --output-format json)"
+[ "$(echo "$answer" | python3 -c 'import json, sys; print(json.load(sys.stdin)["batchItemFailures"])')" = "[]" ] \
+  || fail "the SQS invocation answered $answer, not an empty batchItemFailures"
+"$sqs_python" -c 'import sys, boto3; boto3.client("sqs", endpoint_url="http://127.0.0.1:9414").delete_message(QueueUrl=sys.argv[1], ReceiptHandle=open(sys.argv[2]).read())' "$queue" "$work/receipt"
+status="$(curl -fsS "$base/api/v1/jobs/$job" | python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["status"], len(j["outputs"]))')"
+[ "$status" = "completed 3" ] || fail "the job is '$status' after its SQS invocation, not completed with 3 outputs"
+echo "   job $job ran in one SQS invocation: two chapters and the book"
 stop_emulator
 
 echo "-- deployable artefact and its GLIBC floor"
