@@ -168,6 +168,10 @@ fn sqs_deliveries(payload: &Value) -> Option<Vec<jobs::sqs::Delivery>> {
                 message_id: text(record, "messageId"),
                 receipt_handle: text(record, "receiptHandle"),
                 body: text(record, "body"),
+                sent_at: record
+                    .pointer("/attributes/SentTimestamp")
+                    .and_then(Value::as_str)
+                    .and_then(jobs::sqs::sent_at),
             })
             .collect(),
     )

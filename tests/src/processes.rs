@@ -77,8 +77,11 @@ fn wait_for_marker(
                 break;
             }
         }
-        // Keep draining so the child never blocks on a full pipe.
-        for _ in lines {}
+        // Keep draining so the child never blocks on a full pipe; its lines go to the
+        // test's stderr, which the test runner shows when the test fails.
+        for line in lines.map_while(Result::ok) {
+            eprintln!("[child] {line}");
+        }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(address) => (child, address),
@@ -253,7 +256,9 @@ impl LocalRunner {
             .current_dir(workdir.path())
             .args(["--port", "0", "--cleanup-interval-hours", "0"])
             .args(args);
-        command.env_remove("RUST_LOG").env("SPEECH_LOG", "warn");
+        // Warnings only, unless SPEECH_TEST_CHILD_LOG asks for more (debugging a test).
+        let level = std::env::var("SPEECH_TEST_CHILD_LOG").unwrap_or_else(|_| "warn".into());
+        command.env_remove("RUST_LOG").env("SPEECH_LOG", level);
         let (child, base) = spawn_and_wait(command, "listening on ");
         Self {
             child,

@@ -30,6 +30,8 @@ pub struct ReceivedMessage {
     pub body: String,
     /// How many times it has been received, this time included.
     pub receive_count: u32,
+    /// When it was sent, in milliseconds since the epoch (`SentTimestamp`).
+    pub sent_timestamp: u64,
 }
 
 impl SqsServer {
@@ -139,6 +141,7 @@ impl SqsServer {
             .max_number_of_messages(max)
             .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(0))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .expect("receive messages");
@@ -152,6 +155,11 @@ impl SqsServer {
                 receive_count: m
                     .attributes()
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0),
+                sent_timestamp: m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(0),
             })

@@ -48,7 +48,8 @@ async fn invoke(app: &TestApp, messages: &[ReceivedMessage], seconds: f64) -> Ve
         .map(|m| {
             json!({
                 "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
+                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string(),
+                               "SentTimestamp": m.sent_timestamp.to_string()},
                 "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs",
                 "awsRegion": "us-east-1"
@@ -253,6 +254,7 @@ async fn a_message_for_a_cancelled_job_settles_without_work(b: Backend) {
             receipt_handle: "r-1".into(),
             body: "not a job".into(),
             receive_count: 1,
+            sent_timestamp: 0,
         }],
         600.0,
     )
@@ -281,4 +283,35 @@ async fn an_unreachable_queue_refuses_the_job_and_keeps_nothing() {
     assert!(stored_keys(b.store.as_ref(), "jobs/").await.is_empty());
     let listed = app.get("/api/v1/jobs").await.ok_json();
     assert_eq!(listed["jobs"].as_array().unwrap().len(), 0, "{listed}");
+}
+
+/// The message goes before the job's document: when the store then fails, the client gets
+/// 503 `STORAGE_UNAVAILABLE`, no job exists, and the message is only a name. A worker that
+/// gets it while it is fresh lets it come back (the document may be on its way); once it is
+/// older than a minute it is dropped, not sent round to the dead-letter queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_store_refused_leaves_a_message_that_is_dropped() {
+    let b = Backend::s3().await;
+    let sqs = SqsServer::start().await;
+    let (queue, _) = sqs.create_queue("jobs", 30, 5).await;
+    let app = instance(&b, &queue);
+    let server = b.s3.as_ref().unwrap();
+    server.inject_failures(1000, "SlowDown", 503);
+    let refused = app.post_json("/api/v1/jobs", &long_job()).await;
+    server.inject_failures(0, "SlowDown", 503);
+    refused.assert_error(503, "STORAGE_UNAVAILABLE");
+    assert!(stored_keys(b.store.as_ref(), "jobs/").await.is_empty());
+
+    let mut messages = sqs.receive(&queue, 10, Duration::from_secs(2)).await;
+    assert_eq!(messages.len(), 1, "the message was sent first");
+    let fresh = invoke(&app, &messages, 600.0).await;
+    assert_eq!(
+        fresh,
+        [messages[0].message_id.clone()],
+        "a fresh one comes back"
+    );
+    messages[0].sent_timestamp -= 120_000;
+    let stale = invoke(&app, &messages, 600.0).await;
+    assert!(stale.is_empty(), "a stale one is dropped: {stale:?}");
+    assert!(stored_keys(b.store.as_ref(), "jobs/").await.is_empty());
 }

@@ -28,7 +28,25 @@ where
 }
 
 /// Like [`update_sidecar`] for any JSON object at `key` (usage statistics).
-pub async fn update_json<T, F>(store: &dyn ObjectStore, key: &Key, mut change: F) -> Result<T>
+pub async fn update_json<T, F>(store: &dyn ObjectStore, key: &Key, change: F) -> Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+    F: FnMut(&mut T),
+{
+    update(store, key, change, true).await
+}
+
+/// [`update_json`] for a document that must already exist and be readable (a job's):
+/// a missing one is a 404 and an unreadable one a 500, never replaced by a default.
+pub async fn update_existing_json<T, F>(store: &dyn ObjectStore, key: &Key, change: F) -> Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+    F: FnMut(&mut T),
+{
+    update(store, key, change, false).await
+}
+
+async fn update<T, F>(store: &dyn ObjectStore, key: &Key, mut change: F, create: bool) -> Result<T>
 where
     T: Serialize + DeserializeOwned + Default,
     F: FnMut(&mut T),
@@ -36,13 +54,19 @@ where
     for attempt in 0..MAX_ATTEMPTS {
         let (mut sidecar, condition) = match store.get_versioned(key).await {
             Ok((bytes, version)) => {
-                let sidecar = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                    tracing::warn!(key = %key, error = %e, "rewriting an unreadable sidecar");
-                    T::default()
-                });
+                let sidecar = match serde_json::from_slice(&bytes) {
+                    Ok(sidecar) => sidecar,
+                    Err(e) if create => {
+                        tracing::warn!(key = %key, error = %e, "rewriting an unreadable sidecar");
+                        T::default()
+                    }
+                    Err(e) => {
+                        return Err(Error::Internal(format!("{key} is unreadable: {e}")));
+                    }
+                };
                 (sidecar, Precondition::Matches(version))
             }
-            Err(e) if e.is_not_found() => (T::default(), Precondition::Absent),
+            Err(e) if e.is_not_found() && create => (T::default(), Precondition::Absent),
             Err(e) => return Err(e.into()),
         };
         change(&mut sidecar);

@@ -211,6 +211,20 @@ pub async fn get(store: &dyn ObjectStore, id: &str) -> Result<JobRecord> {
 
 /// Every job, newest first.
 pub async fn list(store: &dyn ObjectStore) -> Result<Vec<JobRecord>> {
+    let ids = list_ids(store).await?;
+    let mut jobs = Vec::with_capacity(ids.len());
+    for id in ids {
+        match get(store, &id).await {
+            Ok(job) => jobs.push(job),
+            Err(e) => tracing::warn!(job = %id, error = %e, "skipping an unreadable job"),
+        }
+    }
+    jobs.sort_by_key(|job| std::cmp::Reverse(job.created_at));
+    Ok(jobs)
+}
+
+/// The id of every job in the store (one listing, no document read).
+pub async fn list_ids(store: &dyn ObjectStore) -> Result<Vec<String>> {
     let prefix = storage::KeyPrefix::new("jobs/")?;
     let mut ids: Vec<String> = storage::list_all(store, &prefix, false)
         .await?
@@ -224,15 +238,7 @@ pub async fn list(store: &dyn ObjectStore) -> Result<Vec<JobRecord>> {
         .collect();
     ids.sort();
     ids.dedup();
-    let mut jobs = Vec::with_capacity(ids.len());
-    for id in ids {
-        match get(store, &id).await {
-            Ok(job) => jobs.push(job),
-            Err(e) => tracing::warn!(job = %id, error = %e, "skipping an unreadable job"),
-        }
-    }
-    jobs.sort_by_key(|job| std::cmp::Reverse(job.created_at));
-    Ok(jobs)
+    Ok(ids)
 }
 
 /// Accepts a job: checks the request (4xx before anything is stored), stores its document
@@ -269,16 +275,28 @@ pub async fn create(state: &crate::state::AppState, request: JobRequest) -> Resu
         ..JobRecord::default()
     };
     let bytes = super::area::sidecar_bytes(&record)?;
-    state
-        .store()
-        .put_if(&record_key(&id)?, bytes, storage::Precondition::Absent)
-        .await?;
-    if let Err(e) = state.jobs().submit(state, &id).await {
-        // Not queued, so never to run: nothing is kept of it.
-        if let Err(removal) = state.store().delete(&record_key(&id)?).await {
-            tracing::warn!(job = %id, error = %removal, "could not remove an unqueued job");
+    let key = record_key(&id)?;
+    let store = || {
+        state
+            .store()
+            .put_if(&key, bytes.clone(), storage::Precondition::Absent)
+    };
+    if state.jobs().queue().offer_before_storing() {
+        // A shared queue hears of the job first: if the process dies in between, what is
+        // left is a message naming no job, which workers drop, never a job nobody will
+        // run. A worker that receives it before the document exists tries again shortly.
+        state.jobs().submit(state, &id).await?;
+        store().await?;
+    } else {
+        // This process's own queue: the document first (its worker reads it at once; a
+        // crash in between leaves a queued job that the next sweep offers).
+        store().await?;
+        if let Err(e) = state.jobs().submit(state, &id).await {
+            if let Err(removal) = state.store().delete(&key).await {
+                tracing::warn!(job = %id, error = %removal, "could not remove an unqueued job");
+            }
+            return Err(e);
         }
-        return Err(e);
     }
     Ok(record)
 }
@@ -287,15 +305,18 @@ pub async fn create(state: &crate::state::AppState, request: JobRequest) -> Resu
 /// and its finished chunks are removed. Cancelling a finished job changes nothing.
 pub async fn cancel(store: &dyn ObjectStore, id: &str) -> Result<JobRecord> {
     get(store, id).await?;
-    let record: JobRecord =
-        super::sidecar_update::update_json(store, &record_key(id)?, |job: &mut JobRecord| {
+    let record: JobRecord = super::sidecar_update::update_existing_json(
+        store,
+        &record_key(id)?,
+        |job: &mut JobRecord| {
             if !job.status.is_final() {
                 job.status = JobStatus::Cancelled;
                 job.lease = None;
                 job.updated_at = Some(Utc::now());
             }
-        })
-        .await?;
+        },
+    )
+    .await?;
     if record.status == JobStatus::Cancelled {
         worker::remove_parts(store, id).await;
     }

@@ -30,6 +30,12 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug {
     /// takes the jobs it is offered (in-process) or receives them from the queue service.
     fn start(&self, state: &AppState);
 
+    /// Whether a new job is offered before its document is stored (a queue other
+    /// processes read) rather than after (this process's own).
+    fn offer_before_storing(&self) -> bool {
+        false
+    }
+
     /// The SQS queue, when jobs go through one.
     fn sqs(&self) -> Option<&SqsQueue> {
         None
@@ -57,8 +63,9 @@ impl JobQueue for InProcessQueue {
             // Unfinished jobs a stopped process left (or accepted just before it stopped) at
             // once, then whichever job's claim has lapsed: a replica that died while this
             // one runs leaves its job to whichever replica sweeps first.
+            let mut settled = HashSet::new();
             loop {
-                offer_unclaimed(&state).await;
+                offer_unclaimed(&state, &mut settled).await;
                 tokio::time::sleep(sweep_interval(&state)).await;
             }
         });
@@ -99,25 +106,48 @@ fn sweep_interval(state: &AppState) -> Duration {
     Duration::from_secs(state.config().engines.job_lease_seconds.max(5))
 }
 
-/// Offers every unfinished job whose claim is missing or lapsed.
-async fn offer_unclaimed(state: &AppState) {
-    match super::list(state.store().as_ref()).await {
-        Ok(jobs) => {
-            let now = Utc::now();
-            for job in jobs.iter().rev().filter(|job| !job.status.is_final()) {
+/// Offers every unfinished job whose claim is missing or lapsed. A job once seen final
+/// stays so, and is not read again (`settled`): a sweep costs one listing and a read per
+/// unfinished job, however many finished jobs the store keeps.
+async fn offer_unclaimed(state: &AppState, settled: &mut HashSet<String>) {
+    let store = state.store().as_ref();
+    let ids = match super::list_ids(store).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list jobs to resume");
+            return;
+        }
+    };
+    settled.retain(|id| ids.binary_search(id).is_ok());
+    let now = Utc::now();
+    let mut unclaimed = Vec::new();
+    for id in &ids {
+        if settled.contains(id) {
+            continue;
+        }
+        match super::get(store, id).await {
+            Ok(job) if job.status.is_final() => {
+                settled.insert(id.clone());
+            }
+            Ok(job)
                 if job
                     .lease
                     .as_ref()
-                    .is_none_or(|lease| lease.expires_at <= now)
-                {
-                    tracing::debug!(job = %job.id, "offering an unclaimed job");
-                    if let Err(e) = state.jobs().submit(state, &job.id).await {
-                        tracing::warn!(job = %job.id, error = %e, "could not offer a job");
-                    }
-                }
+                    .is_none_or(|lease| lease.expires_at <= now) =>
+            {
+                unclaimed.push(job);
             }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(job = %id, error = %e, "could not read a job to resume"),
         }
-        Err(e) => tracing::warn!(error = %e, "could not list jobs to resume"),
+    }
+    // Oldest first: they run in the order they were accepted.
+    unclaimed.sort_by_key(|job| job.created_at);
+    for job in unclaimed {
+        tracing::debug!(job = %job.id, "offering an unclaimed job");
+        if let Err(e) = state.jobs().submit(state, &job.id).await {
+            tracing::warn!(job = %job.id, error = %e, "could not offer a job");
+        }
     }
 }
 

@@ -15,11 +15,12 @@
 //! chunks stay in the store, so a duplicate or redelivered message at worst finds the job
 //! held by another worker, or finished.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{Credentials, Region};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde::{Deserialize, Serialize};
 
 use super::queue::JobQueue;
@@ -31,6 +32,9 @@ use crate::state::AppState;
 /// How long a worker waits before looking again at a job it could not run for a passing
 /// reason (the store, the memory budget or the engines were unavailable).
 const RETRY_SECONDS: i32 = 30;
+/// How long after its message was sent a job's document may still be missing (the
+/// message goes first); a message older than this naming no job is dropped.
+const DOCUMENT_WINDOW: Duration = Duration::from_secs(60);
 /// How long one receive waits for a message (long polling).
 const RECEIVE_WAIT_SECONDS: i32 = 10;
 
@@ -59,6 +63,24 @@ pub struct Delivery {
     pub receipt_handle: String,
     /// The message body.
     pub body: String,
+    /// When it was first sent (`SentTimestamp`), if known.
+    pub sent_at: Option<SystemTime>,
+}
+
+impl Delivery {
+    /// Whether the message was sent within `window` (a job's document may still be on its
+    /// way: the message is sent first).
+    fn is_recent(&self, window: Duration) -> bool {
+        self.sent_at
+            .and_then(|sent| sent.elapsed().ok())
+            .is_some_and(|age| age < window)
+    }
+}
+
+/// `SentTimestamp` (milliseconds since the epoch, as text) as a time.
+pub fn sent_at(millis: &str) -> Option<SystemTime> {
+    let millis: u64 = millis.parse().ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
 /// What became of a delivered message.
@@ -192,6 +214,7 @@ impl SqsQueue {
             .max_number_of_messages(1)
             .wait_time_seconds(RECEIVE_WAIT_SECONDS)
             .visibility_timeout(self.visibility_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .map_err(|e| unavailable("ReceiveMessage", e))?;
@@ -200,6 +223,10 @@ impl SqsQueue {
                 message_id: message.message_id()?.to_owned(),
                 receipt_handle: message.receipt_handle()?.to_owned(),
                 body: message.body().unwrap_or_default().to_owned(),
+                sent_at: message
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                    .and_then(|millis| sent_at(millis)),
             })
         }))
     }
@@ -212,6 +239,7 @@ impl SqsQueue {
                 Ok(Some(delivery)) => {
                     backoff = Duration::from_secs(1);
                     let settled = deliver(&state, self, &delivery, Renewal::KeepHidden).await;
+                    tracing::debug!(message = %delivery.message_id, ?settled, "job message settled");
                     if settled == Settled::Done
                         && let Err(e) = self.delete(&delivery).await
                     {
@@ -273,6 +301,10 @@ impl JobQueue for SqsQueue {
         tokio::spawn(async move { queue.consume(state).await });
     }
 
+    fn offer_before_storing(&self) -> bool {
+        true
+    }
+
     fn sqs(&self) -> Option<&SqsQueue> {
         Some(self)
     }
@@ -305,7 +337,9 @@ pub async fn deliver(
         Renewal::KeepHidden => (Some(queue.keep_hidden(delivery)), None),
         Renewal::StopAt(stop_at) => (None, stop_at),
     };
+    tracing::debug!(job = %id, message = %delivery.message_id, "job message received");
     let ran = worker::run(state, &id, stop_at).await;
+    tracing::debug!(job = %id, message = %delivery.message_id, ?ran, "job message ran");
     // Stopped before the message's visibility is settled below, which it would undo.
     drop(renewing);
     let again_after = match ran {
@@ -326,8 +360,10 @@ pub async fn deliver(
                 }
             }
         }
+        // Sent moments ago: its document may still be being stored.
+        Err(Error::NotFound { .. }) if delivery.is_recent(DOCUMENT_WINDOW) => 5,
         Err(Error::NotFound { .. }) => {
-            tracing::warn!(job = %id, "dropping the message of a job that no longer exists");
+            tracing::warn!(job = %id, "dropping the message of a job that does not exist");
             return Settled::Done;
         }
         Err(e) => {

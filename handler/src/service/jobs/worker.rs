@@ -103,7 +103,7 @@ async fn update(
     id: &str,
     mut change: impl FnMut(&mut JobRecord),
 ) -> Result<JobRecord> {
-    sidecar_update::update_json(store, &record_key(id)?, |job: &mut JobRecord| {
+    sidecar_update::update_existing_json(store, &record_key(id)?, |job: &mut JobRecord| {
         change(job);
         job.updated_at = Some(Utc::now());
     })
@@ -145,6 +145,8 @@ fn is_mine(state: &AppState, job: &JobRecord) -> bool {
 pub async fn run(state: &AppState, id: &str, stop_at: Option<Instant>) -> Result<Ran> {
     let store = state.store().as_ref();
     let job = claim(state, id).await?;
+    tracing::debug!(job = %id, status = ?job.status, mine = is_mine(state, &job),
+        worker = state.jobs().worker_id(), "job claimed");
     if job.status.is_final() {
         return Ok(Ran::Finished(job.status));
     }
@@ -184,6 +186,7 @@ pub async fn run(state: &AppState, id: &str, stop_at: Option<Instant>) -> Result
                 }
             })
             .await?;
+            tracing::debug!(job = %id, ?status, "job settled");
             Ok(Ran::Finished(status))
         }
     }
