@@ -4,6 +4,7 @@
 //! each object with a JSON sidecar `<key>.json` beside it. Backends never see a raw
 //! path: every key is a validated [`Key`] or [`KeyPrefix`].
 
+mod aws;
 mod cache;
 mod cache_areas;
 mod conditional;
@@ -31,6 +32,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+pub use aws::sdk_loader;
 pub use cache::{CHANGE_MARKERS, CacheSettings, CachingStore, DEFAULT_CHECK_EVERY};
 pub use conditional::{Precondition, Version};
 pub use deadline::{DeadlineStore, StoreTimeouts};

@@ -18,9 +18,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{
-    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
@@ -86,32 +84,13 @@ impl S3Store {
     /// Builds a client for `bucket` (objects under `prefix`). Connects lazily:
     /// the first request reports an unreachable endpoint or a missing bucket.
     pub async fn connect(bucket: &str, prefix: &KeyPrefix, settings: &S3Settings) -> Result<Self> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        let region = match &settings.region {
-            Some(region) => Region::new(region.clone()),
-            None => aws_config::meta::region::RegionProviderChain::default_provider()
-                .region()
-                .await
-                .unwrap_or_else(|| Region::new("us-east-1")),
-        };
-        loader = loader.region(region);
-        match (&settings.access_key_id, &settings.secret_access_key) {
-            (Some(id), Some(secret)) => {
-                loader = loader.credentials_provider(Credentials::new(
-                    id,
-                    secret.expose(),
-                    None,
-                    None,
-                    "speech-api-settings",
-                ));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(Error::Config(
-                    "S3 access key id and secret access key must be set together".into(),
-                ));
-            }
-        }
+        let mut loader = crate::sdk_loader(
+            "S3",
+            settings.region.as_deref(),
+            settings.access_key_id.as_deref(),
+            settings.secret_access_key.as_ref(),
+        )
+        .await?;
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
         }

@@ -166,11 +166,9 @@ async fn a_worker_that_dies_mid_batch_is_replaced_through_the_queue(b: Backend) 
     let interrupted = job(&first, &id).await;
     assert_eq!(interrupted["status"], "running", "{interrupted}");
     assert!(interrupted["lease"].is_object(), "{interrupted}");
-    assert_eq!(
-        sqs.depth(&queue).await,
-        (0, 1),
-        "the message is still in flight"
-    );
+    // In flight, or back already when the machine is slow: kept either way, not deleted.
+    let (visible, in_flight) = sqs.depth(&queue).await;
+    assert_eq!(visible + in_flight, 1, "the message is kept, not deleted");
 
     // Another instance gets the message back once its visibility timeout has passed.
     let second = instance(&b, &queue);

@@ -22,7 +22,12 @@ pub struct JobQueueArgs {
 
     /// Access key id for the queue; with the secret, overrides the AWS credential chain
     /// (for SQS-compatible servers such as ElasticMQ or moto).
-    #[arg(long, env = "SPEECH_JOB_QUEUE_ACCESS_KEY_ID", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SPEECH_JOB_QUEUE_ACCESS_KEY_ID",
+        hide_env_values = true,
+        requires = "job_queue_secret_access_key"
+    )]
     pub job_queue_access_key_id: Option<String>,
 
     /// Secret access key for the queue.
@@ -43,4 +48,28 @@ pub struct JobQueueArgs {
         default_value_t = 60
     )]
     pub job_queue_visibility_seconds: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn a_queue_key_without_its_secret_is_refused_at_start() {
+        let error = Config::from_args(["handler", "--job-queue-access-key-id", "id"])
+            .expect_err("one key alone must not fall back to the AWS chain");
+        assert!(error.to_string().contains("--job-queue-secret-access-key"));
+        let both = Config::from_args([
+            "handler",
+            "--job-queue-access-key-id",
+            "id",
+            "--job-queue-secret-access-key",
+            "secret",
+        ])
+        .expect("both keys");
+        assert_eq!(
+            both.job_queue.job_queue_access_key_id.as_deref(),
+            Some("id")
+        );
+    }
 }

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde::{Deserialize, Serialize};
 
@@ -119,43 +118,35 @@ impl SqsQueue {
     }
 
     /// The client, built on first use (the AWS chain is read then).
-    async fn client(&self) -> &Client {
+    async fn client(&self) -> Result<&Client> {
         self.client
-            .get_or_init(|| async {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                let region = match &self.region {
-                    Some(region) => Region::new(region.clone()),
-                    None => aws_config::meta::region::RegionProviderChain::default_provider()
-                        .region()
-                        .await
-                        .unwrap_or_else(|| Region::new("us-east-1")),
+            .get_or_try_init(|| async {
+                let (id, secret) = match &self.credentials {
+                    Some((id, secret)) => (Some(id.as_str()), Some(secret)),
+                    None => (None, None),
                 };
-                loader = loader.region(region);
-                if let Some((id, secret)) = &self.credentials {
-                    loader = loader.credentials_provider(Credentials::new(
-                        id,
-                        secret.expose(),
-                        None,
-                        None,
-                        "speech-job-queue",
-                    ));
-                }
+                let loader =
+                    storage::sdk_loader("job queue", self.region.as_deref(), id, secret).await?;
                 // Every call has a deadline: a receive's long poll plus a margin.
-                loader = loader.timeout_config(
-                    aws_config::timeout::TimeoutConfig::builder()
-                        .connect_timeout(Duration::from_secs(3))
-                        .operation_attempt_timeout(Duration::from_secs(
-                            RECEIVE_WAIT_SECONDS as u64 + 10,
-                        ))
-                        .operation_timeout(Duration::from_secs(RECEIVE_WAIT_SECONDS as u64 + 25))
-                        .build(),
-                );
-                let shared = loader.load().await;
+                let shared = loader
+                    .timeout_config(
+                        aws_config::timeout::TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(3))
+                            .operation_attempt_timeout(Duration::from_secs(
+                                RECEIVE_WAIT_SECONDS as u64 + 10,
+                            ))
+                            .operation_timeout(Duration::from_secs(
+                                RECEIVE_WAIT_SECONDS as u64 + 25,
+                            ))
+                            .build(),
+                    )
+                    .load()
+                    .await;
                 let mut config = aws_sdk_sqs::config::Builder::from(&shared);
                 if let Some(endpoint) = endpoint_of(&self.url) {
                     config = config.endpoint_url(endpoint);
                 }
-                Client::from_conf(config.build())
+                Ok::<_, Error>(Client::from_conf(config.build()))
             })
             .await
     }
@@ -167,7 +158,7 @@ impl SqsQueue {
         })
         .map_err(|e| Error::Internal(format!("job message does not serialise: {e}")))?;
         self.client()
-            .await
+            .await?
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
@@ -180,7 +171,7 @@ impl SqsQueue {
     /// Hides a message for `seconds` more (0: it comes back at once).
     async fn hide(&self, delivery: &Delivery, seconds: i32) -> Result<()> {
         self.client()
-            .await
+            .await?
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(&delivery.receipt_handle)
@@ -194,7 +185,7 @@ impl SqsQueue {
     /// Deletes a message that is done with.
     async fn delete(&self, delivery: &Delivery) -> Result<()> {
         self.client()
-            .await
+            .await?
             .delete_message()
             .queue_url(&self.url)
             .receipt_handle(&delivery.receipt_handle)
@@ -208,7 +199,7 @@ impl SqsQueue {
     async fn receive(&self) -> Result<Option<Delivery>> {
         let output = self
             .client()
-            .await
+            .await?
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(1)
