@@ -8,6 +8,7 @@
 //! into its document on the version it read (compare-and-swap), renews it as it goes, and
 //! another worker may take the job over once the lease has expired.
 
+mod assemble;
 pub mod plan;
 pub mod queue;
 pub mod sqs;
@@ -20,9 +21,6 @@ use utoipa::ToSchema;
 
 use crate::error::{Error, Result};
 pub use plan::{ChapterInput, InputFormat, JobRequest};
-
-/// How long a claim on a job lasts without being renewed (renewed after every chunk).
-pub const LEASE_SECONDS: i64 = 120;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
