@@ -42,7 +42,8 @@ else
   cargo build --locked -q -p local-runner
   api_key=sk-test-123
   wyoming_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  start_local_runner "$workdir" --api-keys "$api_key" --wyoming-port "$wyoming_port"
+  start_local_runner "$workdir" --api-keys "$api_key" --wyoming-port "$wyoming_port" \
+    --wyoming-lexicons wyoming-test
   base_url="$LOCAL_RUNNER_URL/v1"
   export SDK_TEST_WYOMING="127.0.0.1:$wyoming_port"
 fi

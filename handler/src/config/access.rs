@@ -56,6 +56,13 @@ pub struct AccessArgs {
     /// authentication, so open it only on a trusted network.
     #[arg(long, env = "SPEECH_WYOMING_PORT")]
     pub wyoming_port: Option<u16>,
+
+    /// Pronunciation lexicons (stored names, comma-separated, earlier ones win) applied to
+    /// everything spoken over Wyoming, whose requests cannot name any: how a house's device
+    /// and room names are said. A name that is not stored makes Wyoming synthesis answer an
+    /// `error` event naming it.
+    #[arg(long, env = "SPEECH_WYOMING_LEXICONS", value_delimiter = ',')]
+    pub wyoming_lexicons: Vec<String>,
 }
 
 impl AccessArgs {

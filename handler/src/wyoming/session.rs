@@ -174,6 +174,12 @@ async fn start(
     let settings = state.engines().settings();
     let text = speech_stream::checked_text(text, settings.max_text_length)?;
     let entry = stored_voice(state, voice).await?;
+    let lexicons = crate::service::lexicons::load(
+        state.store().as_ref(),
+        "--wyoming-lexicons",
+        &state.config().access.wyoming_lexicons,
+    )
+    .await?;
     let defaults = TtsRequest::default();
     let params = speech_stream::chatterbox_params(
         defaults.temperature,
@@ -197,7 +203,7 @@ async fn start(
             sample_rate: RATE,
             // Home Assistant speaks sensor values, times and units.
             normalize_text: true,
-            lexicons: Vec::new(),
+            lexicons,
             ssml: None,
         },
         Box::new(RawSink::encoding(

@@ -1,6 +1,7 @@
 """Home Assistant's Wyoming protocol against the server, spoken by the `wyoming` package
 itself (the library Home Assistant's Wyoming integration uses): describe/info, one-shot
-synthesis, streaming synthesis that starts speaking before the text is complete, and errors.
+synthesis, streaming synthesis that starts speaking before the text is complete, errors, and
+the server's Wyoming lexicon (`--wyoming-lexicons wyoming-test`, stored here over HTTP).
 
 Needs SDK_TEST_WYOMING=host:port (scripts/run-sdk-tests.sh starts the runner with
 --wyoming-port and sets it; set it to "off" to leave these out against a server without it).
@@ -9,7 +10,9 @@ Needs SDK_TEST_WYOMING=host:port (scripts/run-sdk-tests.sh starts the runner wit
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import urllib.request
 
 import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -36,6 +39,27 @@ def endpoint() -> tuple[str, int]:
     assert value, "SDK_TEST_WYOMING (host:port) is not set: run scripts/run-sdk-tests.sh"
     host, port = value.rsplit(":", 1)
     return host, int(port)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def wyoming_lexicon() -> None:
+    """Stores the lexicon the runner applies to Wyoming (scripts/run-sdk-tests.sh starts it
+    with --wyoming-lexicons wyoming-test): `zork` is said as six words."""
+    if os.environ.get("SDK_TEST_WYOMING", "") == "off":
+        return
+    base = os.environ["OPENAI_BASE_URL"].rstrip("/").removesuffix("/v1")
+    body = json.dumps({"entries": [{"grapheme": "zork", "alias": "one two three four five six"}]})
+    request = urllib.request.Request(
+        f"{base}/api/v1/lexicon/wyoming-test",
+        data=body.encode(),
+        method="PUT",
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {os.environ['OPENAI_API_KEY']}",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+        assert answer.status == 200, answer.read()
 
 
 async def read(client: AsyncTcpClient):
@@ -138,5 +162,19 @@ def test_an_unknown_voice_is_an_error_event() -> None:
             # Still usable afterwards.
             await client.write_event(Describe().event())
             assert Info.is_type((await read(client)).type)
+
+    asyncio.run(run())
+
+
+def test_the_wyoming_lexicon_changes_what_is_said() -> None:
+    async def run() -> None:
+        async with AsyncTcpClient(*endpoint()) as client:
+            await client.write_event(Synthesize(text="Zork.").event())
+            _, lexicon, _ = await audio_until(client, "audio-stop")
+            await client.write_event(Synthesize(text="One two three four five six.").event())
+            _, spelled_out, _ = await audio_until(client, "audio-stop")
+            # One short word becomes six: as long as the six said directly, give or take.
+            assert lexicon > 1.5, f"{lexicon:.2f} s for 'Zork.': the lexicon was not applied"
+            assert abs(lexicon - spelled_out) / spelled_out < 0.3, (lexicon, spelled_out)
 
     asyncio.run(run())
