@@ -540,8 +540,8 @@ pub async fn fill_empty_error_body(
     filled
 }
 
-/// Renders an error and its sources as one line for logs.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// Renders an error and its sources as one line (`error: cause: cause`).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {

@@ -15,6 +15,7 @@
 //! chunks stay in the store, so a duplicate or redelivered message at worst finds the job
 //! held by another worker, or finished.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -37,14 +38,14 @@ const DOCUMENT_WINDOW: Duration = Duration::from_secs(60);
 /// How long one receive waits for a message (long polling).
 const RECEIVE_WAIT_SECONDS: i32 = 10;
 
-/// A job queue in SQS.
-#[derive(Debug)]
+/// A job queue in SQS. Clones share one client.
+#[derive(Debug, Clone)]
 pub struct SqsQueue {
     url: String,
     region: Option<String>,
     credentials: Option<(String, storage::Secret)>,
     visibility_seconds: i32,
-    client: tokio::sync::OnceCell<Client>,
+    client: Arc<tokio::sync::OnceCell<Client>>,
 }
 
 /// The body of a job message.
@@ -108,7 +109,7 @@ impl SqsQueue {
                 .zip(args.job_queue_secret_access_key.clone()),
             visibility_seconds: i32::try_from(args.job_queue_visibility_seconds.clamp(6, 43_200))
                 .unwrap_or(60),
-            client: tokio::sync::OnceCell::new(),
+            client: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -249,25 +250,14 @@ impl SqsQueue {
 
     /// Renews a message's visibility while its job runs; stops when dropped.
     fn keep_hidden(&self, delivery: &Delivery) -> AbortOnDrop {
-        let Some(client) = self.client.get().cloned() else {
-            return AbortOnDrop(None);
-        };
-        let (url, receipt) = (self.url.clone(), delivery.receipt_handle.clone());
-        let visibility = self.visibility_seconds;
+        let (queue, delivery) = (self.clone(), delivery.clone());
         AbortOnDrop(Some(tokio::spawn(async move {
+            let visibility = queue.visibility_seconds;
             let every = Duration::from_secs(u64::try_from(visibility / 3).unwrap_or(20).max(1));
             loop {
                 tokio::time::sleep(every).await;
-                let renewed = client
-                    .change_message_visibility()
-                    .queue_url(&url)
-                    .receipt_handle(&receipt)
-                    .visibility_timeout(visibility)
-                    .send()
-                    .await;
-                if let Err(e) = renewed {
-                    tracing::warn!(error = %unavailable("ChangeMessageVisibility", e),
-                        "could not keep a running job's message hidden");
+                if let Err(e) = queue.hide(&delivery, visibility).await {
+                    tracing::warn!(error = %e, "could not keep a running job's message hidden");
                 }
             }
         })))
@@ -281,14 +271,7 @@ impl JobQueue for SqsQueue {
     }
 
     fn start(&self, state: &AppState) {
-        let queue = Self {
-            url: self.url.clone(),
-            region: self.region.clone(),
-            credentials: self.credentials.clone(),
-            visibility_seconds: self.visibility_seconds,
-            client: tokio::sync::OnceCell::new(),
-        };
-        let state = state.clone();
+        let (queue, state) = (self.clone(), state.clone());
         tokio::spawn(async move { queue.consume(state).await });
     }
 
@@ -400,15 +383,9 @@ pub async fn deliver_batch(
     again
 }
 
-/// An SQS error as a 503 naming the call.
-fn unavailable(call: &str, error: impl std::error::Error) -> Error {
-    let mut message = format!("{call}: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    Error::QueueUnavailable(message)
+/// An SQS error as a 503 naming the call, with its causes.
+fn unavailable(call: &str, error: impl std::error::Error + 'static) -> Error {
+    Error::QueueUnavailable(format!("{call}: {}", crate::error::error_chain(&error)))
 }
 
 /// The region in an AWS queue URL (`https://sqs.<region>.amazonaws.com/…`).
