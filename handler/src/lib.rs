@@ -21,6 +21,7 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod ui;
 pub mod wyoming;
 
 use std::time::Duration;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
     let cors = browser::cors_layer(state.origin_policy());
     routes
         .merge(openai::router())
+        .merge(ui::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -141,6 +143,7 @@ async fn root() -> impl IntoResponse {
         "version": api::VERSION,
         "endpoints": {
             "api_docs": "/docs",
+            "ui": "/ui/",
             "openapi": "/openapi.json",
             "health_check": "/api/v1/health",
             "metrics": "/api/v1/metrics",

@@ -1,5 +1,5 @@
-//! `GET /outputs/{path}`: downloads of generated files with byte ranges, the
-//! content type their name implies, and `HEAD` support.
+//! `GET /outputs/{path}`, `GET /voices/{path}` and `GET /vc_inputs/{path}`: downloads of
+//! stored files with byte ranges, the content type their name implies, and `HEAD` support.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -19,13 +19,46 @@ use crate::state::AppState;
 /// Documents the download route, whose axum path (`{*path}`, any depth) differs from
 /// its OpenAPI path (`{path}`, which OpenAPI cannot express as multi-segment).
 #[derive(OpenApi)]
-#[openapi(paths(download_output))]
+#[openapi(paths(download_output, download_voice, download_vc_input))]
 struct DownloadDoc;
 
 /// Routes of this module (mounted at the root, not under `/api/v1`).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(DownloadDoc::openapi())
         .route("/outputs/{*path}", get(download_output))
+        .route("/voices/{*path}", get(download_voice))
+        .route("/vc_inputs/{*path}", get(download_vc_input))
+}
+
+/// Download a stored voice (or its `.json` sidecar): what a client plays as the voice's
+/// sample. Supports `Range: bytes=…`.
+#[utoipa::path(get, path = "/voices/{path}", tag = "voices",
+    params(("path" = String, Path, description = "Path relative to the voices area, e.g. `narrators/anna.wav`")),
+    responses(
+        (status = 200, description = "The whole file", content_type = "audio/*"),
+        (status = 206, description = "The requested byte range", content_type = "audio/*"),
+        (status = 404, body = ErrorBody), (status = 416, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn download_voice(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    download(&state, Area::Voices, "Voice", &path, &headers).await
+}
+
+/// Download a stored VC input (or its `.json` sidecar). Supports `Range: bytes=…`.
+#[utoipa::path(get, path = "/vc_inputs/{path}", tag = "vc_inputs",
+    params(("path" = String, Path, description = "Path relative to the VC inputs area, e.g. `scene1/take2.wav`")),
+    responses(
+        (status = 200, description = "The whole file", content_type = "audio/*"),
+        (status = 206, description = "The requested byte range", content_type = "audio/*"),
+        (status = 404, body = ErrorBody), (status = 416, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn download_vc_input(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    download(&state, Area::VcInputs, "VC input", &path, &headers).await
 }
 
 /// Download a generated file (or its `.json` sidecar). Supports `Range: bytes=…`.
@@ -40,12 +73,23 @@ async fn download_output(
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    naming::relative_path_param("path", &path)?;
-    let key = Area::Outputs.key(&path)?;
+    download(&state, Area::Outputs, "Output file", &path, &headers).await
+}
+
+/// Streams one stored file of `area` (or the requested byte range of it).
+async fn download(
+    state: &AppState,
+    area: Area,
+    kind: &'static str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    naming::relative_path_param("path", path)?;
+    let key = area.key(path)?;
     let store = state.store();
     let not_found = |e: storage::Error| {
         if e.is_not_found() {
-            Error::not_found("Output file", &path)
+            Error::not_found(kind, path)
         } else {
             e.into()
         }
@@ -78,7 +122,7 @@ async fn download_output(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(naming::content_type(&path)),
+        HeaderValue::from_static(naming::content_type(path)),
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));

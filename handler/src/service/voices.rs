@@ -164,6 +164,8 @@ pub struct ListVoicesQuery {
     pub page_size: Option<i64>,
     /// Case-insensitive substring of name, description, folder or any tag.
     pub search: Option<String>,
+    /// Only voices with this tag (case-insensitive, exact); ANDed with `search`.
+    pub tag: Option<String>,
     /// Folder filter: this folder and everything below it.
     pub folder: Option<String>,
     /// Alias of `folder` (`folder` wins).
@@ -192,26 +194,15 @@ pub async fn list(store: &dyn ObjectStore, query: &ListVoicesQuery) -> Result<Vo
         .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
         .collect();
 
-    let (total, voices) = match query
-        .search
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty())
-    {
-        // Searching name, description and tags needs every candidate's sidecar.
-        Some(needle) => {
-            let sidecars: Vec<Option<VoiceSidecar>> = area::read_sidecars(store, &candidates).await;
-            let matching: Vec<VoiceMetadata> = candidates
-                .iter()
-                .zip(sidecars)
-                .map(|(entry, sidecar)| VoiceMetadata::build(entry, sidecar))
-                .filter(|v| voice_matches(v, &needle))
-                .collect();
-            let range = page.range(matching.len());
-            (matching.len(), matching[range].to_vec())
-        }
-        // Otherwise only this page's sidecars are read.
-        None => {
+    let lowercase = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::to_lowercase)
+            .filter(|s| !s.is_empty())
+    };
+    let (search, tag) = (lowercase(&query.search), lowercase(&query.tag));
+    let (total, voices) = match (search, tag) {
+        (None, None) => {
+            // Only this page's sidecars are read.
             let range = page.range(candidates.len());
             let on_page = &candidates[range];
             let sidecars: Vec<Option<VoiceSidecar>> = area::read_sidecars(store, on_page).await;
@@ -221,6 +212,22 @@ pub async fn list(store: &dyn ObjectStore, query: &ListVoicesQuery) -> Result<Vo
                 .map(|(e, s)| VoiceMetadata::build(e, s))
                 .collect();
             (candidates.len(), voices)
+        }
+        // Searching name, description and tags needs every candidate's sidecar.
+        (search, tag) => {
+            let sidecars: Vec<Option<VoiceSidecar>> = area::read_sidecars(store, &candidates).await;
+            let matching: Vec<VoiceMetadata> = candidates
+                .iter()
+                .zip(sidecars)
+                .map(|(entry, sidecar)| VoiceMetadata::build(entry, sidecar))
+                .filter(|v| search.as_deref().is_none_or(|needle| voice_matches(v, needle)))
+                .filter(|v| {
+                    tag.as_deref()
+                        .is_none_or(|t| v.tags.iter().any(|x| x.to_lowercase() == t))
+                })
+                .collect();
+            let range = page.range(matching.len());
+            (matching.len(), matching[range].to_vec())
         }
     };
     let info = page.info(total, voices.len());
