@@ -136,11 +136,12 @@ def browser():
 class Page:
     """A browser tab on a runner, recording console errors and failed page loads."""
 
-    def __init__(self, browser, base: str, key: str | None):
+    def __init__(self, browser, base: str, key: str | None, bypass_csp: bool = False):
         self.base = base
+        # `bypass_csp` only for injecting axe-core: the studio's policy refuses inline scripts.
         self.context = browser.new_context(
             viewport={"width": 1280, "height": 860}, accept_downloads=True, base_url=base,
-            permissions=["microphone"],
+            permissions=["microphone"], bypass_csp=bypass_csp,
         )
         if key:
             # The studio keeps the key in localStorage, as the key box saves it.
@@ -159,7 +160,7 @@ class Page:
 
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     def axe(self) -> list[dict]:
         """Serious and critical axe-core violations of the page as it is now."""

@@ -89,7 +89,7 @@ export async function call(method, path, { query, json, form, signal, raw, heade
   if (key) init.headers.Authorization = `Bearer ${key}`;
   if (json !== undefined) {
     init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(json);
+    init.body = stringify(json);
   } else if (form) {
     init.body = form;
   }
@@ -112,9 +112,26 @@ export async function call(method, path, { query, json, form, signal, raw, heade
   }
   if (raw) return response;
   const type = response.headers.get('content-type') || '';
-  if (type.includes('application/json')) return response.json();
+  if (type.includes('application/json')) return parse(await response.text());
   if (response.status === 204) return null;
   return response.blob();
+}
+
+/**
+ * JSON.parse that keeps integers past 2^53 (64-bit seeds) exact, as strings, where the
+ * browser passes the source text to revivers; elsewhere they are rounded.
+ */
+export function parse(text) {
+  return JSON.parse(text, (key, value, context) => (
+    typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) && context?.source
+      ? context.source
+      : value));
+}
+
+/** JSON.stringify that writes BigInt values as plain JSON integers. */
+export function stringify(value) {
+  return JSON.stringify(value, (key, v) => (typeof v === 'bigint' ? `__bigint__${v}` : v))
+    .replace(/"__bigint__(-?\d+)"/g, '$1');
 }
 
 export const get = (path, query, options = {}) => call('GET', path, { ...options, query });

@@ -74,7 +74,17 @@ function setupShortcuts() {
 }
 
 window.addEventListener('hashchange', () => {
-  show().then(() => document.getElementById('main').focus({ preventScroll: true }));
+  // Focus moves into the new page (its own first field, else the page itself), so
+  // keyboard and screen-reader users start there.
+  show().then(() => {
+    const main = document.getElementById('main');
+    if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  });
+});
+// The skip link focuses the page instead of changing the hash, which holds the route.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('main').focus();
 });
 setupKey();
 setupShortcuts();

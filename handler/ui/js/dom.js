@@ -104,6 +104,8 @@ export function showError(slot, error, form) {
   if (form && error.param) {
     const input = form.querySelector(`[name="${CSS.escape(error.param)}"]`);
     if (input) {
+      // A parameter in a folded section is unfolded so the user sees what to fix.
+      for (let d = input.closest('details'); d; d = d.parentElement?.closest('details')) d.open = true;
       input.setAttribute('aria-invalid', 'true');
       input.focus();
       input.addEventListener('input', () => input.removeAttribute('aria-invalid'), { once: true });

@@ -10,10 +10,12 @@ const PAGE = 100;
 
 /**
  * Options: `label`, `builtin` (offer the built-in voices; default true), `name` (the
- * request parameter, so an error naming it marks this control), `onChange(value)`.
+ * request parameter, so an error naming it marks this control), `onChange(value)`, and
+ * `selectableWithoutCloning` (stored voices stay selectable, marked, when the server cannot
+ * clone: for pages with no other choice, where the server's answer then explains).
  * The value is '' for the built-in voice (`builtinId()` tells which) or a stored voice's path.
  */
-export function voicePicker({ label = 'Voice', builtin = true, name = 'reference_audio_filename', onChange } = {}) {
+export function voicePicker({ label = 'Voice', builtin = true, name = 'reference_audio_filename', onChange, selectableWithoutCloning = false } = {}) {
   const selectId = uid('voice');
   const search = h('input', { type: 'search', placeholder: 'Search voices', 'aria-label': `Search ${label.toLowerCase()}s`, autocomplete: 'off' });
   const select = h('select', { id: selectId, name });
@@ -50,7 +52,7 @@ export function voicePicker({ label = 'Voice', builtin = true, name = 'reference
         const verdict = v.quality ? `quality ${v.quality.verdict} (${v.quality.score})` : 'not analysed';
         const about = `${v.url} · ${v.duration_seconds ? `${v.duration_seconds.toFixed(1)} s` : ''} · ${verdict}`;
         return h('option', {
-          value: v.url, disabled: !cloning,
+          value: v.url, disabled: !cloning && !selectableWithoutCloning,
           dataset: cloning ? { about } : { reason: 'Cannot be used: cloning needs the Chatterbox model, which this server has not installed.', about },
           text: cloning ? v.name : `${v.name} (needs Chatterbox)`,
         });

@@ -100,7 +100,8 @@ export default async function concatPage(view) {
   const trimThreshold = numberInput('trim_threshold_ms', { min: 50, max: 1000, step: 10, value: 200 });
   const trim = checkbox('Trim silence at the clips’ edges', 'trim', false);
   const level = checkbox('Level every clip (−20 dBFS RMS)', 'normalize_levels', true);
-  const seed = numberInput('seed', { min: 0, step: 1 });
+  // Text, not a number input: seeds are 64-bit, past what a JavaScript number holds exactly.
+  const seed = h('input', { type: 'text', name: 'seed', inputmode: 'numeric', pattern: '[0-9]*', autocomplete: 'off' });
   const filename = h('input', { type: 'text', name: 'output_filename', placeholder: 'automatic' });
   const project = h('input', { type: 'text', name: 'project', placeholder: 'Library root' });
   const formats = formatPicker((cfg.supported_formats || ['wav']).filter((f) => f !== 'pcm'), ['wav']);
@@ -122,7 +123,7 @@ export default async function concatPage(view) {
       trim: trim.input.checked, trim_threshold_ms: Number(trimThreshold.value), normalize_levels: level.input.checked,
       export_formats: formats.selected(),
     };
-    if (seed.value !== '') settings.seed = Number(seed.value);
+    if (/^\d+$/.test(seed.value.trim())) settings.seed = BigInt(seed.value.trim());
     if (filename.value.trim()) settings.output_filename = filename.value.trim();
     if (project.value.trim()) settings.project = project.value.trim();
     busy(build, 'Building…', async () => {
@@ -139,7 +140,7 @@ export default async function concatPage(view) {
         } else {
           answer = await post('/api/v1/concat', { ...settings, files: segments.map((s) => s.source) }, { query: { response_mode: 'url' } });
         }
-        showResult(result, answer);
+        showResult(result, answer, seed);
         toast('Concatenation built.');
       } catch (err) {
         showError(errors, err, form);
@@ -161,7 +162,7 @@ export default async function concatPage(view) {
   findOutputs();
 }
 
-function showResult(slot, answer) {
+function showResult(slot, answer, seedInput) {
   const first = answer.files?.[0];
   const meta = answer.metadata || {};
   replace(slot, h('section', { class: 'panel', 'aria-labelledby': 'concat-result' },
@@ -170,7 +171,7 @@ function showResult(slot, answer) {
     facts([
       ['Length', duration(answer.total_duration_seconds)],
       ['Segments', `${meta.file_count ?? answer.file_count} clips, ${meta.silence_segments ?? 0} silences, ${meta.natural_pauses ?? 0} pauses`],
-      ['Seed', meta.seed],
+      ['Seed', meta.seed === undefined ? '–' : h('span', {}, String(meta.seed), ' ', h('button', { type: 'button', class: 'small', text: 'Reuse seed', onclick: () => { seedInput.value = String(meta.seed); toast(`Seed ${meta.seed} set.`); } }))],
       ['Took', `${(answer.processing_time_seconds ?? 0).toFixed(2)} s`],
     ]),
     h('div', { class: 'inline' }, (answer.files || []).map((f) => downloadButton(f.url, `${f.format.toUpperCase()} (${(f.size_bytes / 1024).toFixed(0)} KB)`)))));

@@ -14,7 +14,7 @@ export default async function convertPage(view) {
   const result = h('section', { 'aria-live': 'polite' });
   const source = audioSource({ label: 'Recording to convert', name: 'input_audio' });
   const stored = h('select', { name: 'input_audio_source' }, h('option', { value: '', text: '— or upload / record above —' }));
-  const target = voicePicker({ label: 'Target voice', builtin: false, name: 'target_voice_source' });
+  const target = voicePicker({ label: 'Target voice', builtin: false, name: 'target_voice_source', selectableWithoutCloning: true });
   const chunk = numberInput('chunk_sec', { min: 1, max: 300, step: 1, value: defaults.chunk_sec ?? 60 });
   const overlap = numberInput('overlap_sec', { min: 0, max: 5, step: 0.05, value: defaults.overlap_sec ?? 0.1 });
   const project = h('input', { type: 'text', name: 'project', placeholder: 'Library root' });
@@ -69,6 +69,9 @@ export default async function convertPage(view) {
       field('Chunk length (s)', chunk, '1–300'),
       field('Chunk overlap (s)', overlap, '0–5, shorter than a chunk')),
     formats.el, field('Folder', project), h('div', { class: 'inline' }, run), errors);
-  view.append(h('h1', { id: 'convert-title', text: 'Convert a recording' }),
+  const cannot = cfg.engines?.chatterbox_installed
+    ? null
+    : h('p', { class: 'warn', role: 'note', text: 'Voice conversion needs the Chatterbox model, which this server has not installed: conversions will be refused until it is.' });
+  view.append(h('h1', { id: 'convert-title', text: 'Convert a recording' }), cannot,
     h('div', { class: 'cols' }, h('div', { class: 'panel' }, form), result));
 }

@@ -50,13 +50,19 @@ export default async function libraryPage(view, sub) {
   const loadTree = async () => {
     try {
       const answer = await get(area.folders);
+      // The API lists every folder flat, each with its subfolders' paths.
+      const byPath = new Map((answer.folders || []).map((f) => [f.path, f]));
+      const pick = (path) => () => { state.folder = path; state.page = 1; loadTree(); load(); };
       const node = (folder) => h('li', {},
-        h('button', { type: 'button', 'aria-current': state.folder === folder.path ? 'true' : null, onclick: () => { state.folder = folder.path; state.page = 1; loadTree(); load(); } },
-          `${folder.path.split('/').pop()} (${folder.file_count ?? folder.voice_count})`),
-        folder.subfolders?.length ? h('ul', {}, folder.subfolders.map(node)) : null);
+        h('button', { type: 'button', 'aria-current': state.folder === folder.path ? 'true' : null, onclick: pick(folder.path) },
+          `${folder.path.split('/').pop()} (${folder.file_count ?? folder.voice_count ?? 0})`),
+        folder.subfolders?.length
+          ? h('ul', {}, folder.subfolders.map((p) => byPath.get(p)).filter(Boolean).map(node))
+          : null);
+      const roots = [...byPath.values()].filter((f) => !byPath.has(f.path.split('/').slice(0, -1).join('/')));
       replace(tree, h('h2', { class: 'visually-hidden', text: 'Folders' }), h('ul', {},
-        h('li', {}, h('button', { type: 'button', 'aria-current': state.folder === '' ? 'true' : null, onclick: () => { state.folder = ''; state.page = 1; loadTree(); load(); } }, 'All folders')),
-        (answer.folders || []).map(node)));
+        h('li', {}, h('button', { type: 'button', 'aria-current': state.folder === '' ? 'true' : null, onclick: pick('') }, 'All folders')),
+        roots.map(node)));
     } catch (err) {
       replace(tree, h('p', { class: 'muted', text: `Folders unavailable: ${err.message}` }));
     }
@@ -91,7 +97,7 @@ export default async function libraryPage(view, sub) {
     replace(table, state.items.length
       ? h('table', {}, h('caption', { class: 'visually-hidden', text: `${area.title}, page ${answer.page}` }),
         h('thead', {}, h('tr', {}, h('th', {}, all), h('th', { text: 'Name' }), h('th', { text: 'Folder' }),
-          h('th', { text: 'Length' }), h('th', { text: 'Size' }), h('th', { text: areaName === 'voices' ? 'Tags / quality' : 'Created' }), h('th', { text: 'Actions' }))),
+          h('th', { text: 'Length' }), h('th', { text: 'Size' }), h('th', { text: areaName === 'voices' ? 'Tags / quality' : areaName === 'outputs' ? 'Kind / created' : 'Created' }), h('th', { text: 'Actions' }))),
         h('tbody', {}, rows))
       : h('p', { class: 'muted', text: `No ${area.title.toLowerCase()} here.` }));
     replace(pager,
@@ -139,7 +145,7 @@ export default async function libraryPage(view, sub) {
     const extra = areaName === 'voices'
       ? h('div', {}, h('div', { class: 'tags' }, (item.tags || []).map((t) => h('button', { type: 'button', class: 'tag', 'aria-pressed': state.tag === t.toLowerCase() ? 'true' : 'false', text: t, onclick: () => { tag.value = state.tag === t.toLowerCase() ? '' : t.toLowerCase(); state.tag = tag.value; state.page = 1; load(); } }))),
         item.quality ? h('span', { class: `badge ${item.quality.verdict}`, text: `${item.quality.verdict} ${item.quality.score}` }) : null)
-      : when(item.created_date);
+      : h('span', {}, item.generation_type ? h('span', { class: 'badge', text: item.generation_type.toUpperCase() }) : null, ' ', when(item.created_date));
     return h('tr', {}, h('td', {}, box), h('td', {}, h('strong', { text: name }), item.filename !== name ? h('div', { class: 'muted', text: item.filename }) : null),
       h('td', { text: item.folder_path || '—' }), h('td', { class: 'num', text: duration(item.duration_seconds) }),
       h('td', { class: 'num', text: bytes(item.file_size_bytes) }), h('td', {}, extra), h('td', {}, h('div', { class: 'inline' }, actions)));
@@ -212,7 +218,7 @@ function uploader(area, done) {
   const overwrite = checkbox('Replace files that exist', 'overwrite', false);
   const send = h('button', { type: 'submit', text: 'Upload' });
   const report = h('div', { 'aria-live': 'polite' });
-  const form = h('form', { novalidate: true }, h('h2', { text: `Upload ${area.title.toLowerCase()}` }),
+  const form = h('form', { novalidate: true, 'aria-label': `Upload ${area.title.toLowerCase()}` },
     h('div', { class: 'grid2' }, field('Files', files), field('Folder', folder), area.download === 'voices' ? field('Tags', tags) : null),
     overwrite.el, send, report);
   form.addEventListener('submit', (event) => {

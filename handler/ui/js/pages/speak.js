@@ -79,7 +79,7 @@ export default async function speakPage(view) {
   const streamButton = h('button', { type: 'button', text: 'Stream preview' });
   const stopButton = h('button', { type: 'button', text: 'Stop', hidden: true });
   const errors = h('div', {});
-  const result = h('section', { 'aria-labelledby': 'speak-result-title', 'aria-live': 'polite' });
+  const result = h('div', { id: 'speak-result', 'aria-live': 'polite' });
 
   form.append(
     field('Text', text, counter),
