@@ -6,8 +6,9 @@
 # running local-runner, schemathesis over the whole OpenAPI document against another
 # (scripts/check-openapi-live.sh), the offline checks of the deployment files in infra/
 # (scripts/check-infra.sh), the CPU image layout (scripts/check-image-layout.sh), the
-# Lambda emulator and artefact (scripts/check-lambda.sh), and the OpenAI SDK conformance
-# suites (Python and Node) against another local-runner.
+# Lambda emulator and artefact (scripts/check-lambda.sh), the OpenAI SDK conformance
+# suites (Python and Node) against another local-runner, and the browser suite of the
+# studio at /ui in Debian's headless Chromium (scripts/run-ui-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
@@ -54,5 +55,8 @@ bash scripts/check-lambda.sh
 
 step "OpenAI SDK conformance (Python and Node)"
 bash scripts/run-sdk-tests.sh
+
+step "the studio at /ui in headless Chromium (Playwright, axe-core)"
+bash scripts/run-ui-tests.sh
 
 step "all checks passed"

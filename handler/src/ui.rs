@@ -108,11 +108,12 @@ async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
 
 fn serve(path: &str, request: &HeaderMap) -> Response {
     let Some(index) = ASSETS.iter().position(|a| a.path == path) else {
+        let path = format!("/ui/{path}");
         return crate::error::respond_for_path(
-            path,
+            &path,
             Error::RouteNotFound {
                 method: "GET".into(),
-                path: format!("/ui/{path}"),
+                path: path.clone(),
             },
         );
     };

@@ -220,7 +220,11 @@ pub async fn list(store: &dyn ObjectStore, query: &ListVoicesQuery) -> Result<Vo
                 .iter()
                 .zip(sidecars)
                 .map(|(entry, sidecar)| VoiceMetadata::build(entry, sidecar))
-                .filter(|v| search.as_deref().is_none_or(|needle| voice_matches(v, needle)))
+                .filter(|v| {
+                    search
+                        .as_deref()
+                        .is_none_or(|needle| voice_matches(v, needle))
+                })
                 .filter(|v| {
                     tag.as_deref()
                         .is_none_or(|t| v.tags.iter().any(|x| x.to_lowercase() == t))
