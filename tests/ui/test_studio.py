@@ -248,6 +248,12 @@ def test_concat_builds_and_exports(tab, studio):
     page.keyboard.press("Alt+ArrowUp")
     expect(timeline.locator("li").nth(1)).to_contain_text("Upload: src_3s.wav")
     expect(timeline.locator("li").nth(1)).to_be_focused()
+    # Drag and drop: the first clip dropped on the last place, then back.
+    timeline.locator("li").nth(0).drag_to(timeline.locator("li").nth(2))
+    expect(timeline.locator("li").nth(2)).not_to_contain_text("Upload")
+    expect(timeline.locator("li").nth(0)).to_contain_text("Upload: src_3s.wav")
+    timeline.locator("li").nth(2).drag_to(timeline.locator("li").nth(0))
+    expect(timeline.locator("li").nth(1)).to_contain_text("Upload: src_3s.wav")
     page.locator("input[name=export_formats][value=mp3]").check()
     page.get_by_label("File name").fill("studio-mix")
     page.get_by_label("Folder", exact=True).fill("mixes")
@@ -288,6 +294,22 @@ def test_job_starts_and_is_followed_to_the_end(tab, studio):
     assert [j["status"] for j in jobs] == ["completed"]
     tab.screenshot("jobs")
     assert tab.console_errors == []
+
+
+def test_a_running_job_can_be_cancelled(tab, studio):
+    page = tab.open("jobs")
+    page.get_by_label("Title").fill("Long Book")
+    sentences = " ".join(f"This is sentence number {n} of a long chapter." for n in range(1, 401))
+    page.get_by_label("Text", exact=True).fill(f"# Only\n{sentences}")
+    page.get_by_role("button", name="Start job").click()
+    detail = page.locator("main section[aria-live=polite]").first
+    expect(detail.locator(".badge")).to_have_text("running", timeout=TIMEOUT)
+    detail.get_by_role("button", name="Cancel job").click()
+    expect(detail.locator(".badge")).to_have_text("cancelled", timeout=TIMEOUT)
+    expect(detail.get_by_role("button", name="Cancel job")).to_be_disabled()
+    job = next(j for j in api(studio, "/api/v1/jobs")["jobs"] if j["request"]["title"] == "Long Book")
+    assert job["status"] == "cancelled"
+    assert job["progress"]["chunks_done"] < job["progress"]["chunks_total"]
 
 
 def test_status_shows_health_engines_and_store(tab):
@@ -351,6 +373,25 @@ def test_a_missing_model_is_explained(bare_tab, bare):
     expect(alert).to_contain_text("Model not installed.", timeout=TIMEOUT)
     expect(alert).to_contain_text("MODEL_NOT_INSTALLED")
     assert api(bare, "/api/v1/outputs", key=None)["total_files"] == 0
+
+
+def test_a_recording_is_made_in_the_browser_and_analysed(bare_tab):
+    # Chromium's fake microphone (a tone): MediaRecorder's clip becomes a WAV the server decodes.
+    page = bare_tab.open("clone")
+    page.get_by_role("button", name="Record", exact=True).click()
+    stop = page.get_by_role("button", name="Stop recording")
+    expect(stop).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(2500)
+    stop.click()
+    expect(page.get_by_text("recording-")).to_be_visible(timeout=TIMEOUT)
+    analysis = page.locator("main .cols > section")
+    expect(analysis.get_by_role("heading", name="Quality")).to_be_visible(timeout=TIMEOUT)
+    # Mono 16-bit WAV at the rate the browser decodes at.
+    rate = page.evaluate("(() => { const c = new AudioContext(); const r = c.sampleRate; c.close(); return r; })()")
+    expect(analysis).to_contain_text(f"{rate} Hz, 1 channel(s)")
+    length = float(analysis.locator("dd").first.inner_text().split()[0])
+    assert 2.0 <= length <= 3.5, length
+    assert page.get_by_label("Name", exact=True).input_value().startswith("recording-")
 
 
 def test_keyboard_paths(tab):

@@ -6,6 +6,8 @@ import { busy, checkbox, duration, field, formatPicker, h, numberInput, replace,
 import { downloadButton, storedPlayer } from '../media.js';
 import { voicePicker } from '../voice-picker.js';
 
+const FINAL = ['completed', 'failed', 'cancelled'];
+
 export default async function jobsPage(view) {
   const cfg = await config();
   const controller = new AbortController();
@@ -63,12 +65,23 @@ export default async function jobsPage(view) {
     const mine = new AbortController();
     following = mine;
     controller.signal.addEventListener('abort', () => mine.abort());
+    let last = null;
+    const show = (job) => { last = job; renderJob(job); };
     try {
-      renderJob(await get(`/api/v1/jobs/${id}`));
-      await followEvents(`/api/v1/jobs/${id}/events`, (name, job) => {
-        if (typeof job === 'object' && job) renderJob(job);
-        if (name === 'done') loadList();
-      }, mine.signal);
+      show(await get(`/api/v1/jobs/${id}`));
+      try {
+        await followEvents(`/api/v1/jobs/${id}/events`, (name, job) => {
+          if (typeof job === 'object' && job) show(job);
+        }, mine.signal);
+      } catch (err) {
+        if (err.name === 'AbortError') throw err;
+        // No event stream here (a buffering proxy or Lambda): poll instead.
+      }
+      while (!mine.signal.aborted && !FINAL.includes(last?.status)) {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        if (!mine.signal.aborted) show(await get(`/api/v1/jobs/${id}`));
+      }
+      loadList();
     } catch (err) {
       if (err.name !== 'AbortError') showError(detail, err);
     }
@@ -76,7 +89,7 @@ export default async function jobsPage(view) {
 
   const renderJob = (job) => {
     const progress = job.progress || {};
-    const final = ['completed', 'failed', 'cancelled'].includes(job.status);
+    const final = FINAL.includes(job.status);
     const cancel = h('button', { type: 'button', class: 'danger', text: 'Cancel job', disabled: final });
     cancel.addEventListener('click', () => busy(cancel, 'Cancelling…', async () => {
       try {
