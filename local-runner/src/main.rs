@@ -49,9 +49,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     // One plain line on stdout, for scripts and tests that start us on port 0.
-    println!(
-        "local-runner listening on http://{}",
-        listener.local_addr()?
+    let address = listener.local_addr()?;
+    println!("local-runner listening on http://{address}");
+    tracing::info!(
+        "the studio is at http://{address}/ui/ and the API docs at http://{address}/docs"
     );
     handler::server::serve(listener, state)
         .await

@@ -75,6 +75,11 @@ export default async function libraryPage(view, sub) {
     if (areaName === 'outputs') query.generation_type = state.type;
     try {
       const answer = await get(area.list, query);
+      if (!(answer[area.items] || []).length && state.page > 1 && answer.total_pages >= 1) {
+        // The last page emptied (a delete): show the new last page.
+        state.page = Math.max(1, answer.total_pages);
+        return load();
+      }
       state.items = answer[area.items] || [];
       state.selected.clear();
       refreshSelection();
