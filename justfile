@@ -13,6 +13,10 @@ run *ARGS:
 test:
     ./scripts/test.sh
 
+# The studio's browser suite alone (headless Chromium); screenshots go to docs/ui
+ui-test:
+    ./scripts/run-ui-tests.sh
+
 # Format the code
 fmt:
     cargo fmt --all

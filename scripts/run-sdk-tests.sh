@@ -18,18 +18,9 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
 
-# The Python suite's virtual environment. Debian's python3 lacks venv/ensurepip without
-# python3-venv: a failed `venv` leaves a folder without pip, so start again after installing it.
+# The Python suite's virtual environment.
 venv=.venv-sdk
-if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    rm -rf "$venv"
-    apt_install python3-venv
-    python3 -m venv "$venv"
-  fi
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/python/requirements.txt
+ensure_venv "$venv" tests/sdk/python/requirements.txt
 (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
 
 workdir=$(mktemp -d)

@@ -20,15 +20,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 venv=.venv-ui
-if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    rm -rf "$venv"
-    apt_install python3-venv
-    python3 -m venv "$venv"
-  fi
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/ui/requirements.txt
+ensure_venv "$venv" tests/ui/requirements.txt
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build --locked -q -p local-runner -p tests --bin local-runner --bin s3-test-server

@@ -28,6 +28,22 @@ ensure_build_prerequisites() {
   command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install the Rust toolchain (https://rustup.rs)" >&2; return 1; }
 }
 
+# ensure_venv DIR REQUIREMENTS: a Python virtual environment in DIR with REQUIREMENTS
+# installed. Debian's python3 lacks venv/ensurepip without python3-venv: a failed `venv`
+# leaves a folder without pip, so it starts again after installing that package.
+ensure_venv() {
+  local venv="$1"
+  if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      rm -rf "$venv"
+      apt_install python3-venv
+      python3 -m venv "$venv"
+    fi
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$2"
+}
+
 # cargo-lambda (PyPI, pinned here only), installed without its zig dependency into
 # ROOT/.venv-lambda: the Lambda emulator and artefact builder of scripts/check-lambda.sh and
 # of the cold-start bench (scripts/bench.sh). Prints the program's path.
@@ -47,9 +63,7 @@ ensure_cargo_lambda() {
 ensure_sqs_test_server() {
   local venv="$1/.venv-moto"
   if ! "$venv/bin/python" -c "import moto, flask_cors" >/dev/null 2>&1; then
-    rm -rf "$venv"
-    python3 -m venv "$venv" || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$1/tests/sqs/requirements.txt"
+    ensure_venv "$venv" "$1/tests/sqs/requirements.txt"
   fi
   export SPEECH_TEST_MOTO_SERVER="$venv/bin/moto_server"
 }
