@@ -2,7 +2,8 @@
 //! URL, API Gateway v2, API Gateway REST v1 with a stage, ALB, an EventBridge schedule)
 //! through `lambda_http`'s adapters into the real `app(state)`, buffered and streaming.
 //! Audio comes back byte-exact after base64, uploads arrive byte-exact, errors are JSON,
-//! every binary answer names its type, and an answer over the buffered limit is a clear 413.
+//! every binary answer names its type, the studio's gzip-compressed files travel as base64,
+//! and an answer over the buffered limit is a clear 413.
 
 // Test helpers outside #[test] functions unwrap too: a failed step ends the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -158,6 +159,43 @@ async fn speech_comes_back_byte_exact_through_base64() {
     assert_eq!(header(&download, "content-type"), Some("audio/mpeg"));
     let mp3_key = Key::new(mp3_url.trim_start_matches('/')).unwrap();
     assert_eq!(b.store.get(&mp3_key).await.unwrap(), body_of(&download));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_studio_survives_the_adapter_compressed_or_not() {
+    let b = Backend::memory();
+    let app = TestApp::new(&b);
+    let plain = buffered(&app, function_url("GET", "/ui/js/app.js", json!({}), None)).await;
+    assert_eq!(plain["statusCode"], 200, "{plain}");
+    assert_eq!(
+        header(&plain, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let source = body_of(&plain);
+    assert!(std::str::from_utf8(&source).unwrap().contains("import "));
+    // Compressed bytes must travel as base64, not be mangled as text.
+    let gzipped = buffered(
+        &app,
+        function_url(
+            "GET",
+            "/ui/js/app.js",
+            json!({"accept-encoding": "gzip, deflate, br"}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(gzipped["isBase64Encoded"], true, "{gzipped}");
+    assert_eq!(header(&gzipped, "content-encoding"), Some("gzip"));
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&body_of(&gzipped)[..]),
+        &mut decoded,
+    )
+    .unwrap();
+    assert_eq!(decoded, source);
+    let page = buffered(&app, function_url("GET", "/ui/", json!({}), None)).await;
+    assert_eq!(page["statusCode"], 200);
+    assert!(body_of(&page).starts_with(b"<!doctype html>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

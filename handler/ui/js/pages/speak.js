@@ -174,7 +174,7 @@ export default async function speakPage(view) {
   const again = sessionStorage.getItem(REGENERATE_KEY);
   if (again) {
     sessionStorage.removeItem(REGENERATE_KEY);
-    prefill(JSON.parse(again), { text, engine, inputs, formats, project, trim, loudness, voice, normalizeText });
+    prefill(JSON.parse(again), { text, engine, inputs, formats, project, trim, loudness, voice, normalizeText, captions, ssml, lexicons });
   }
   const wanted = routeParams().get('voice');
   if (wanted) voice.select(wanted).then(syncEngine);
@@ -193,6 +193,9 @@ function prefill(parameters, c) {
   c.trim.input.checked = Boolean(parameters.trim);
   c.loudness.input.checked = Boolean(parameters.normalize_audio);
   if (typeof parameters.normalize_text === 'boolean') c.normalizeText.input.checked = parameters.normalize_text;
+  if (typeof parameters.captions === 'boolean') c.captions.input.checked = parameters.captions;
+  if (typeof parameters.ssml === 'boolean') c.ssml.value = String(parameters.ssml);
+  if (Array.isArray(parameters.lexicons)) c.lexicons.value = parameters.lexicons.join(', ');
   if (parameters.reference_audio_filename) c.voice.select(parameters.reference_audio_filename);
   toast('Settings of the output loaded: press Speak to generate again.');
 }
