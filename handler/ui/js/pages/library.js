@@ -265,7 +265,7 @@ function editVoice(voice, done) {
   const cancel = h('button', { type: 'button', text: 'Cancel' });
   const form = h('form', { novalidate: true }, h('h2', { id: titleId, text: `Edit ${voice.name}` }),
     field('Name', name), field('Description', description), field('Tags', tags, 'Comma-separated'),
-    field('Folder', folder, 'A new folder moves the voice and its sidecar'), errors, h('div', { class: 'inline' }, cancel, save));
+    field('Folder', folder, 'A new folder moves the voice and its sidecar (empty: the library root)'), errors, h('div', { class: 'inline' }, cancel, save));
   const dialog = h('dialog', { 'aria-labelledby': titleId }, form);
   cancel.addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', () => dialog.remove());
