@@ -231,6 +231,29 @@ def test_library_edits_metadata_moves_and_deletes(tab, studio):
     assert tab.console_errors == []
 
 
+def test_vc_inputs_upload_with_a_transcript_and_convert_from_the_store(tab, studio):
+    page = tab.open("library/vc_inputs")
+    page.get_by_text("Upload vc inputs").click()
+    page.get_by_label("Files", exact=True).set_input_files(str(SOURCE))
+    page.get_by_label("Transcript of src_3s.wav").fill("Three seconds of source.")
+    page.locator("details form").get_by_label("Folder").fill("takes")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    row = page.locator("tbody tr", has_text="src_3s.wav")
+    expect(row).to_contain_text("“Three seconds of source.”", timeout=TIMEOUT)
+    expect(row).to_contain_text("takes")
+    stored = api(studio, "/api/v1/vc_inputs")["files"]
+    assert [(f["path"], f["text"]) for f in stored] == [("takes/src_3s.wav", "Three seconds of source.")]
+    # Convert picks it from the store (JSON request) and plays both sides.
+    page = tab.open("convert")
+    page.get_by_label("Stored VC input").select_option("takes/src_3s.wav")
+    page.get_by_role("button", name="Convert", exact=True).click()
+    expect(page.get_by_role("heading", name="Before and after")).to_be_visible(timeout=TIMEOUT)
+    before = played_duration(page, "audio[aria-label='Play the input']")
+    after = played_duration(page, "audio[aria-label='Play the converted audio']")
+    assert abs(before - 3.0) < 0.1 and abs(after - before) < 0.1, (before, after)
+    assert tab.console_errors == []
+
+
 def test_concat_builds_and_exports(tab, studio):
     page = tab.open("concat")
     adds = page.locator("section[aria-labelledby=add-title] ul").get_by_role("button", name="Add")

@@ -151,7 +151,8 @@ export default async function libraryPage(view, sub) {
       ? h('div', {}, h('div', { class: 'tags' }, (item.tags || []).map((t) => h('button', { type: 'button', class: 'tag', 'aria-pressed': state.tag === t.toLowerCase() ? 'true' : 'false', text: t, onclick: () => { tag.value = state.tag === t.toLowerCase() ? '' : t.toLowerCase(); state.tag = tag.value; state.page = 1; load(); } }))),
         item.quality ? h('span', { class: `badge ${item.quality.verdict}`, text: `${item.quality.verdict} ${item.quality.score}` }) : null)
       : h('span', {}, item.generation_type ? h('span', { class: 'badge', text: item.generation_type.toUpperCase() }) : null, ' ', when(item.created_date));
-    return h('tr', {}, h('td', {}, box), h('td', {}, h('strong', { text: name }), item.filename !== name ? h('div', { class: 'muted', text: item.filename }) : null),
+    return h('tr', {}, h('td', {}, box), h('td', {}, h('strong', { text: name }), item.filename !== name ? h('div', { class: 'muted', text: item.filename }) : null,
+        item.text ? h('div', { class: 'muted', text: `“${item.text}”` }) : null),
       h('td', { text: item.folder_path || '—' }), h('td', { class: 'num', text: duration(item.duration_seconds) }),
       h('td', { class: 'num', text: bytes(item.file_size_bytes) }), h('td', {}, extra), h('td', {}, h('div', { class: 'inline' }, actions)));
   };
@@ -223,9 +224,16 @@ function uploader(area, done) {
   const overwrite = checkbox('Replace files that exist', 'overwrite', false);
   const send = h('button', { type: 'submit', text: 'Upload' });
   const report = h('div', { 'aria-live': 'polite' });
+  // VC inputs carry a transcript each: one field per chosen file, sent in the manifest.
+  const transcripts = h('div', {});
+  const withTranscripts = area.download === 'vc_inputs';
+  if (withTranscripts) {
+    files.addEventListener('change', () => replace(transcripts, [...files.files].map((file) =>
+      field(`Transcript of ${file.name}`, h('input', { type: 'text', dataset: { file: file.name } })))));
+  }
   const form = h('form', { novalidate: true, 'aria-label': `Upload ${area.title.toLowerCase()}` },
     h('div', { class: 'grid2' }, field('Files', files), field('Folder', folder), area.download === 'voices' ? field('Tags', tags) : null),
-    overwrite.el, send, report);
+    transcripts, overwrite.el, send, report);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (!files.files.length) {
@@ -238,12 +246,18 @@ function uploader(area, done) {
       if (folder.value.trim()) body.append('folder_path', folder.value.trim());
       if (tags.value.trim() && area.download === 'voices') body.append('tags', tags.value.trim());
       body.append('overwrite', overwrite.input.checked ? 'true' : 'false');
+      const manifest = {};
+      for (const input of transcripts.querySelectorAll('input[data-file]')) {
+        if (input.value.trim()) manifest[input.dataset.file] = { text: input.value.trim() };
+      }
+      if (Object.keys(manifest).length) body.append('manifest', JSON.stringify(manifest));
       for (const file of files.files) body.append('files', file);
       try {
         const answer = await call('POST', area.upload, { form: body });
         replace(report, h('ul', {}, answer.results.map((r) => h('li', { class: r.status === 'rejected' ? 'warn' : null },
           `${r.filename}: ${r.status}${r.path ? ` as ${r.path}` : ''}${r.reason ? ` — ${r.reason}` : ''}`))));
         files.value = '';
+        replace(transcripts);
         done();
       } catch (err) {
         showError(report, err, form);
