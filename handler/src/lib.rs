@@ -159,6 +159,7 @@ async fn root() -> impl IntoResponse {
             "tts": "/api/v1/tts",
             "vc": "/api/v1/vc",
             // The original's names for the same routes.
+            "gradio_ui": "/ui/",
             "tts_generation": "/api/v1/tts",
             "voice_conversion": "/api/v1/vc",
             "openai_speech": "/v1/audio/speech",

@@ -64,7 +64,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 /// An asset prepared once per process: its gzip form and its entity tag.
 struct Prepared {
-    gzip: Vec<u8>,
+    /// Shared, so answering clones a reference count, not the bytes.
+    gzip: bytes::Bytes,
     etag: HeaderValue,
 }
 
@@ -80,6 +81,7 @@ fn prepare(asset: &Asset) -> Prepared {
     let gzip = encoder
         .write_all(asset.body)
         .and_then(|()| encoder.finish())
+        .map(bytes::Bytes::from)
         .unwrap_or_default();
     let digest = Sha256::digest(asset.body);
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();

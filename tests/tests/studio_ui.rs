@@ -82,7 +82,10 @@ async fn the_studio_is_served_open_compressed_and_revalidated(b: Backend) {
         .await
         .assert_error(404, "ROUTE_NOT_FOUND");
     // The service index points at it.
-    assert_eq!(app.get("/").await.ok_json()["endpoints"]["ui"], "/ui/");
+    let index = app.get("/").await.ok_json();
+    assert_eq!(index["endpoints"]["ui"], "/ui/");
+    // The original's key for its Gradio UI, for clients that read it.
+    assert_eq!(index["endpoints"]["gradio_ui"], "/ui/");
 }
 
 async fn stored_voices_and_vc_inputs_download_with_the_key(b: Backend) {
