@@ -298,6 +298,15 @@ def test_concat_builds_and_exports(tab, studio):
     expect(result).to_contain_text(seed)
     result.get_by_role("button", name="Reuse seed").click()
     assert page.get_by_label("Seed").input_value() == seed
+    first_length = played_duration(page, "section[aria-labelledby=concat-result] audio")
+    assert abs(first_length - seconds) < 0.05
+    # Rebuilt under the same name without the silence: the player has the new file, not
+    # a cached copy of the old one.
+    timeline.get_by_role("button", name="Remove Silence (1.5s)").click()
+    page.get_by_role("button", name="Build and play").click()
+    expect(result).to_contain_text("0 silences", timeout=TIMEOUT)
+    second_length = played_duration(page, "section[aria-labelledby=concat-result] audio")
+    assert abs(first_length - second_length - 1.5) < 0.1, (first_length, second_length)
     tab.screenshot("concat")
     assert tab.console_errors == []
 

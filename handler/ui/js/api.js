@@ -81,10 +81,11 @@ function withQuery(path, query) {
 
 /**
  * Calls the API. Options: `query` (object), `json` (body), `form` (FormData), `signal`,
- * `raw` (return the Response unread). Answers parsed JSON, or a Blob for audio.
+ * `raw` (return the Response unread), `cache` (fetch's cache mode). Answers parsed JSON,
+ * or a Blob for audio.
  */
-export async function call(method, path, { query, json, form, signal, raw, headers = {} } = {}) {
-  const init = { method, headers: { ...headers }, signal };
+export async function call(method, path, { query, json, form, signal, raw, headers = {}, cache } = {}) {
+  const init = { method, headers: { ...headers }, signal, cache };
   const key = currentKey();
   if (key) init.headers.Authorization = `Bearer ${key}`;
   if (json !== undefined) {
@@ -144,22 +145,18 @@ export function fileUrl(area, path) {
   return `/${area}/${encoded}`;
 }
 
-const objectUrls = new Map();
+const objectUrls = [];
 
 /**
  * A blob URL for a stored file, fetched with the key (an `<audio src>` cannot send one).
- * Cached for the page's life, at most 40 at once.
+ * Fetched afresh each time (revalidating any HTTP cache): a file may have been replaced
+ * under the same name. The newest 40 stay alive; older ones are released.
  */
 export async function objectUrl(url) {
-  if (objectUrls.has(url)) return objectUrls.get(url);
-  const blob = await call('GET', url);
+  const blob = await call('GET', url, { cache: 'no-cache' });
   const made = URL.createObjectURL(blob);
-  objectUrls.set(url, made);
-  if (objectUrls.size > 40) {
-    const [oldest, oldUrl] = objectUrls.entries().next().value;
-    objectUrls.delete(oldest);
-    URL.revokeObjectURL(oldUrl);
-  }
+  objectUrls.push(made);
+  if (objectUrls.length > 40) URL.revokeObjectURL(objectUrls.shift());
   return made;
 }
 

@@ -2,7 +2,7 @@
 // (Alt+↑/↓), with silences, natural pauses, crossfades, trimming and levelling; built by
 // POST /api/v1/concat (or /concat/mixed when clips are uploaded) into a project folder.
 
-import { call, config, get, post } from '../api.js';
+import { call, config, get, post, stringify } from '../api.js';
 import { busy, checkbox, duration, facts, field, formatPicker, h, numberInput, replace, showError, toast } from '../dom.js';
 import { downloadButton, storedPlayer } from '../media.js';
 
@@ -134,7 +134,7 @@ export default async function concatPage(view) {
           const unique = [...new Set(files)];
           const request = { ...settings, segments: segments.map((s) => (s.type === 'upload' ? { type: 'upload', index: unique.indexOf(s.file) } : { type: s.type, source: s.source })) };
           const body = new FormData();
-          body.append('request_json', JSON.stringify(request));
+          body.append('request_json', stringify(request));
           for (const file of unique) body.append('uploaded_files', file);
           answer = await call('POST', '/api/v1/concat/mixed', { form: body, query: { response_mode: 'url' } });
         } else {
