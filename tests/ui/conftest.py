@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -29,6 +29,10 @@ SCREENSHOTS = Path(os.environ.get("UI_TEST_SCREENSHOTS", ROOT / "docs/ui"))
 AXE = ROOT / "tests/ui/node_modules/axe-core/axe.min.js"
 API_KEY = "sk-ui-test-key"
 CHROMIUM = os.environ.get("UI_TEST_CHROMIUM", "/usr/bin/chromium")
+
+# A loaded CI machine (two cores, the runners and Chromium on them) is slower than a desk:
+# assertions wait up to 15 s for the page to settle, generations up to 60 s (TIMEOUT).
+expect.set_options(timeout=15_000)
 
 
 class Process:
