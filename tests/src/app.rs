@@ -134,8 +134,25 @@ impl TestApp {
 
     /// `POST uri` with a multipart form.
     pub async fn post_form(&self, uri: &str, form: &Form) -> TestResponse {
+        self.post_form_with(uri, form, &[]).await
+    }
+
+    /// `POST uri` with a multipart body and extra headers (an API key, say).
+    pub async fn post_form_with(
+        &self,
+        uri: &str,
+        form: &Form,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let (content_type, body) = form.encode();
-        self.send(Method::POST, uri, Some(&content_type), Body::from(body))
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(http::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.request(builder.body(Body::from(body)).expect("request"))
             .await
     }
 

@@ -53,13 +53,11 @@ async fn call(
 }
 
 async fn upload_as(app: &TestApp, key: &str, name: &str) -> TestResponse {
-    let (content_type, body) = Form::new().file("voice_file", name, wav()).encode();
-    app.request(
-        http::Request::post("/api/v1/voice")
-            .header("authorization", format!("Bearer {key}"))
-            .header("content-type", content_type)
-            .body(Body::from(body))
-            .unwrap(),
+    let form = Form::new().file("voice_file", name, wav());
+    app.post_form_with(
+        "/api/v1/voice",
+        &form,
+        &[("authorization", &format!("Bearer {key}"))],
     )
     .await
 }

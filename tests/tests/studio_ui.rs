@@ -96,13 +96,9 @@ async fn stored_voices_and_vc_inputs_download_with_the_key(b: Backend) {
         Form::new()
             .text("folder_path", "cast")
             .file("voice_file", "anna.wav", audio.clone());
-    let (content_type, body) = form.encode();
-    let request = axum::http::Request::post("/api/v1/voice")
-        .header("content-type", content_type)
-        .header(auth.0, &auth.1)
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    app.request(request).await.assert_ok();
+    app.post_form_with("/api/v1/voice", &form, &[(auth.0, &auth.1)])
+        .await
+        .assert_ok();
 
     app.get("/voices/cast/anna.wav")
         .await
@@ -132,13 +128,9 @@ async fn stored_voices_and_vc_inputs_download_with_the_key(b: Backend) {
         Form::new()
             .text("folder_path", "scene1")
             .file("vc_input_file", "take.wav", audio.clone());
-    let (content_type, body) = form.encode();
-    let request = axum::http::Request::post("/api/v1/vc_input")
-        .header("content-type", content_type)
-        .header(auth.0, &auth.1)
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    app.request(request).await.assert_ok();
+    app.post_form_with("/api/v1/vc_input", &form, &[(auth.0, &auth.1)])
+        .await
+        .assert_ok();
     let input = app
         .get_with("/vc_inputs/scene1/take.wav", &[(auth.0, &auth.1)])
         .await;
