@@ -374,10 +374,7 @@ pub fn filter_files<'a>(
         return Ok((select_listed(entries, &names)?, true));
     }
     let folder = folder_filter(filter.folder, filter.project)?;
-    let search = filter
-        .search
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty());
+    let search = filter_term(filter.search);
     let selected = entries
         .iter()
         .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
@@ -433,6 +430,11 @@ pub fn comma_list(raw: Option<&str>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// A search or tag filter as compared: lowercased, and absent when empty.
+pub fn filter_term(value: Option<&str>) -> Option<String> {
+    value.map(str::to_lowercase).filter(|s| !s.is_empty())
 }
 
 /// Whether `needle` (already lower-case) occurs in any of `haystacks`, ignoring case.

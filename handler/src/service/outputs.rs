@@ -243,11 +243,7 @@ pub async fn delete_many(
     area::require_scope(has_filter, query.all, "output")?;
     let folder = area::folder_filter(query.folder.as_deref(), query.project.as_deref())?;
     let entries = area::entries(store, Area::Outputs).await?;
-    let search = query
-        .search
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty());
+    let search = area::filter_term(query.search.as_deref());
     let named: Option<Vec<&Entry>> = if names.is_empty() {
         None
     } else {

@@ -262,12 +262,7 @@ pub async fn delete_many(
         })
         .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
         .collect();
-    let selected = match query
-        .search
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty())
-    {
+    let selected = match area::filter_term(query.search.as_deref()) {
         Some(needle) => {
             area::filter_by_sidecar(
                 store,

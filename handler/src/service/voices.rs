@@ -123,6 +123,11 @@ pub struct VoiceMetadata {
 }
 
 impl VoiceMetadata {
+    /// Whether the voice has `tag` (already lower-case), ignoring case.
+    fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t.to_lowercase() == tag)
+    }
+
     fn build(entry: &Entry, sidecar: Option<VoiceSidecar>) -> Self {
         let sidecar = sidecar.unwrap_or_default();
         let filename = entry.file_name().to_owned();
@@ -194,12 +199,8 @@ pub async fn list(store: &dyn ObjectStore, query: &ListVoicesQuery) -> Result<Vo
         .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
         .collect();
 
-    let lowercase = |s: &Option<String>| {
-        s.as_deref()
-            .map(str::to_lowercase)
-            .filter(|s| !s.is_empty())
-    };
-    let (search, tag) = (lowercase(&query.search), lowercase(&query.tag));
+    let search = area::filter_term(query.search.as_deref());
+    let tag = area::filter_term(query.tag.as_deref());
     let (total, voices) = match (search, tag) {
         (None, None) => {
             // Only this page's sidecars are read.
@@ -225,10 +226,7 @@ pub async fn list(store: &dyn ObjectStore, query: &ListVoicesQuery) -> Result<Vo
                         .as_deref()
                         .is_none_or(|needle| voice_matches(v, needle))
                 })
-                .filter(|v| {
-                    tag.as_deref()
-                        .is_none_or(|t| v.tags.iter().any(|x| x.to_lowercase() == t))
-                })
+                .filter(|v| tag.as_deref().is_none_or(|t| v.has_tag(t)))
                 .collect();
             let range = page.range(matching.len());
             (matching.len(), matching[range].to_vec())
@@ -515,25 +513,15 @@ pub async fn delete_many(
             .iter()
             .filter(|e| folder.as_deref().is_none_or(|f| e.in_folder(f)))
             .collect();
-        let tag = query
-            .tag
-            .as_deref()
-            .map(str::to_lowercase)
-            .filter(|t| !t.is_empty());
-        let search = query
-            .search
-            .as_deref()
-            .map(str::to_lowercase)
-            .filter(|s| !s.is_empty());
+        let tag = area::filter_term(query.tag.as_deref());
+        let search = area::filter_term(query.search.as_deref());
         let selected = if tag.is_some() || search.is_some() {
             area::filter_by_sidecar(
                 store,
                 candidates,
                 |entry, sidecar: Option<&VoiceSidecar>| {
                     let voice = VoiceMetadata::build(entry, sidecar.cloned());
-                    let tag_ok = tag
-                        .as_ref()
-                        .is_none_or(|t| voice.tags.iter().any(|x| x.to_lowercase() == *t));
+                    let tag_ok = tag.as_deref().is_none_or(|t| voice.has_tag(t));
                     let search_ok = search.as_ref().is_none_or(|s| {
                         area::matches_search(s, &[&voice.name, &voice.description, &voice.filename])
                     });
